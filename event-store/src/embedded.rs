@@ -1,0 +1,414 @@
+//! The embedded backend: the log in a redb file, written by one thread with group commit.
+//!
+//! Appenders hand their batches to the writer thread, which drains everything queued into one
+//! write transaction and one `fsync`, then answers each appender. An append is acknowledged only
+//! after its commit is durable (`Durability::Immediate`, redb's default). Readers use their own read
+//! transactions and never wait for the writer. This module must never acknowledge before commit.
+
+use crate::error::{AppendError, StoreError, storage};
+use crate::record::{AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent};
+use crate::{EventStore, MAX_EVENTS_PER_APPEND};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
+use std::thread::JoinHandle;
+use tokio::sync::{oneshot, watch};
+use uuid::Uuid;
+
+/// Global position → encoded event.
+const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// (stream, version) → global position.
+const STREAM_INDEX: TableDefinition<(&str, u64), u64> = TableDefinition::new("stream_index");
+/// stream → its newest version.
+const STREAM_HEADS: TableDefinition<&str, u64> = TableDefinition::new("stream_heads");
+/// idempotency key → global position of the event that carried it.
+const IDEMPOTENCY: TableDefinition<&str, u64> = TableDefinition::new("idempotency");
+
+/// The file the log lives in, inside the data directory.
+pub const FILE_NAME: &str = "events.redb";
+
+/// How many appends the writer folds into one transaction at most.
+const MAX_APPENDS_PER_COMMIT: usize = 512;
+/// How many appends may wait for the writer before appenders are made to wait.
+const QUEUE_DEPTH: usize = 4096;
+
+/// The first byte of every stored record: the record layout's version, so that a later layout can
+/// be read beside this one.
+const RECORD_FORMAT: u8 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct RecordV1 {
+    stream: String,
+    stream_version: u64,
+    event_id: Uuid,
+    event_type: String,
+    schema_version: u32,
+    recorded_at_ms: i64,
+    correlation_id: Uuid,
+    causation_id: Uuid,
+    payload: Vec<u8>,
+    idempotency_key: Option<String>,
+}
+
+type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
+
+struct Writer {
+    requests: Option<mpsc::SyncSender<(AppendRequest, Reply)>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what it holds, commit it and stop.
+        self.requests.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("event store writer thread panicked");
+        }
+    }
+}
+
+/// The redb-backed log. Cloning shares the same database and writer.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    writer: Arc<Writer>,
+    head: watch::Receiver<Position>,
+    path: Arc<PathBuf>,
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the log in `dir`, creating the directory if needed.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let dir = dir.as_ref();
+        let path = dir.join(FILE_NAME);
+        let shown = path.display().to_string();
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+            path: dir.display().to_string(),
+            source: Box::new(source),
+        })?;
+        let db = Database::create(&path).map_err(|error| match error {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse {
+                path: shown.clone(),
+            },
+            other => StoreError::Open {
+                path: shown.clone(),
+                source: Box::new(other),
+            },
+        })?;
+        let txn = db.begin_write().map_err(storage)?;
+        {
+            txn.open_table(EVENTS).map_err(storage)?;
+            txn.open_table(STREAM_INDEX).map_err(storage)?;
+            txn.open_table(STREAM_HEADS).map_err(storage)?;
+            txn.open_table(IDEMPOTENCY).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)?;
+        let db = Arc::new(db);
+        let head_position = read_head(&db)?;
+        let (head_tx, head) = watch::channel(head_position);
+        let (requests, queue) = mpsc::sync_channel(QUEUE_DEPTH);
+        let writer_db = Arc::clone(&db);
+        let thread = std::thread::Builder::new()
+            .name("event-store-writer".into())
+            .spawn(move || write_loop(&writer_db, &queue, &head_tx, head_position))
+            .map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source: Box::new(source),
+            })?;
+        Ok(Self {
+            db,
+            writer: Arc::new(Writer {
+                requests: Some(requests),
+                thread: Some(thread),
+            }),
+            head,
+            path: Arc::new(path),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_all_blocking(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let events = txn.open_table(EVENTS).map_err(storage)?;
+        let mut out = Vec::new();
+        for entry in events.range(after.0.saturating_add(1)..).map_err(storage)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (position, bytes) = entry.map_err(storage)?;
+            out.push(decode_record(position.value(), bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    fn read_stream_blocking(
+        &self,
+        stream: &str,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let index = txn.open_table(STREAM_INDEX).map_err(storage)?;
+        let events = txn.open_table(EVENTS).map_err(storage)?;
+        let mut out = Vec::new();
+        let range = (stream, after_version.saturating_add(1))..=(stream, u64::MAX);
+        for entry in index.range(range).map_err(storage)? {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, position) = entry.map_err(storage)?;
+            let position = position.value();
+            let bytes =
+                events
+                    .get(position)
+                    .map_err(storage)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        position,
+                        reason: format!("indexed by stream '{stream}' but missing"),
+                    })?;
+            out.push(decode_record(position, bytes.value())?);
+        }
+        Ok(out)
+    }
+
+    fn find_key_blocking(&self, key: &str) -> Result<Option<Position>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
+        Ok(keys.get(key).map_err(storage)?.map(|p| Position(p.value())))
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || work(store))
+            .await
+            .map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl EventStore for EmbeddedStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        if request.events.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        if request.events.len() > MAX_EVENTS_PER_APPEND {
+            return Err(AppendError::TooLarge {
+                max: MAX_EVENTS_PER_APPEND,
+                got: request.events.len(),
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        let queue = self
+            .writer
+            .requests
+            .as_ref()
+            .ok_or(StoreError::Closed)?
+            .clone();
+        // The queue is bounded: when the writer falls behind, appenders wait here (off the async
+        // threads) instead of piling up unbounded memory.
+        tokio::task::spawn_blocking(move || queue.send((request, reply)))
+            .await
+            .map_err(|_| StoreError::Closed)?
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        self.blocking(move |store| store.read_all_blocking(after, limit))
+            .await
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let stream = stream.to_owned();
+        self.blocking(move |store| store.read_stream_blocking(&stream, after_version, limit))
+            .await
+    }
+
+    async fn find_idempotency_key(&self, key: &str) -> Result<Option<Position>, StoreError> {
+        let key = key.to_owned();
+        self.blocking(move |store| store.find_key_blocking(&key))
+            .await
+    }
+
+    fn head(&self) -> watch::Receiver<Position> {
+        self.head.clone()
+    }
+}
+
+fn read_head(db: &Database) -> Result<Position, StoreError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let events = txn.open_table(EVENTS).map_err(storage)?;
+    let last = events.last().map_err(storage)?;
+    Ok(Position(last.map_or(0, |(position, _)| position.value())))
+}
+
+fn decode_record(position: u64, bytes: &[u8]) -> Result<StoredEvent, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { position, reason };
+    let (format, body) = bytes
+        .split_first()
+        .ok_or_else(|| corrupt("empty record".into()))?;
+    if *format != RECORD_FORMAT {
+        return Err(corrupt(format!("unknown record format {format}")));
+    }
+    let record: RecordV1 = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    Ok(StoredEvent {
+        position: Position(position),
+        stream: record.stream,
+        stream_version: record.stream_version,
+        event_id: record.event_id,
+        event_type: record.event_type,
+        schema_version: record.schema_version,
+        recorded_at_ms: record.recorded_at_ms,
+        correlation_id: record.correlation_id,
+        causation_id: record.causation_id,
+        payload: record.payload,
+        idempotency_key: record.idempotency_key,
+    })
+}
+
+fn encode_record(event: NewEvent, stream_version: u64) -> Result<Vec<u8>, postcard::Error> {
+    let record = RecordV1 {
+        stream: event.stream,
+        stream_version,
+        event_id: event.event_id,
+        event_type: event.event_type,
+        schema_version: event.schema_version,
+        recorded_at_ms: event.recorded_at_ms,
+        correlation_id: event.correlation_id,
+        causation_id: event.causation_id,
+        payload: event.payload,
+        idempotency_key: event.idempotency_key,
+    };
+    let mut bytes = vec![RECORD_FORMAT];
+    bytes.extend(postcard::to_stdvec(&record)?);
+    Ok(bytes)
+}
+
+/// The writer thread: waits for one append, takes whatever else is queued, commits them together.
+fn write_loop(
+    db: &Database,
+    queue: &mpsc::Receiver<(AppendRequest, Reply)>,
+    head: &watch::Sender<Position>,
+    mut next_free: Position,
+) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_APPENDS_PER_COMMIT {
+            match queue.try_recv() {
+                Ok(more) => batch.push(more),
+                Err(_) => break,
+            }
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+        match commit_batch(db, requests, next_free) {
+            Ok((outcomes, last)) => {
+                next_free = last;
+                head.send_replace(last);
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // An appender that stopped waiting still had its events committed.
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "event store commit failed; nothing of this batch was stored");
+                let message = error.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(AppendError::Store(StoreError::CommitFailed(
+                        message.clone(),
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Validates and writes every request of a batch in one transaction. A request that conflicts or
+/// repeats an idempotency key is answered without writing; the others commit together.
+fn commit_batch(
+    db: &Database,
+    requests: Vec<AppendRequest>,
+    mut last: Position,
+) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Position), StoreError> {
+    let txn = db.begin_write().map_err(storage)?;
+    let mut outcomes = Vec::with_capacity(requests.len());
+    {
+        let mut events = txn.open_table(EVENTS).map_err(storage)?;
+        let mut index = txn.open_table(STREAM_INDEX).map_err(storage)?;
+        let mut heads = txn.open_table(STREAM_HEADS).map_err(storage)?;
+        let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
+        'requests: for request in requests {
+            for event in &request.events {
+                if let Some(key) = &event.idempotency_key
+                    && let Some(position) = keys.get(key.as_str()).map_err(storage)?
+                {
+                    outcomes.push(Ok(AppendOutcome::AlreadyAppended {
+                        position: Position(position.value()),
+                    }));
+                    continue 'requests;
+                }
+            }
+            for (stream, expected) in &request.expectations {
+                let actual = heads
+                    .get(stream.as_str())
+                    .map_err(storage)?
+                    .map_or(0, |v| v.value());
+                if !expected.admits(actual) {
+                    outcomes.push(Err(AppendError::WrongExpectedVersion {
+                        stream: stream.clone(),
+                        expected: *expected,
+                        actual,
+                    }));
+                    continue 'requests;
+                }
+            }
+            let first = Position(last.0 + 1);
+            for event in request.events {
+                let position = last.0 + 1;
+                let version = heads
+                    .get(event.stream.as_str())
+                    .map_err(storage)?
+                    .map_or(0, |v| v.value())
+                    + 1;
+                heads
+                    .insert(event.stream.as_str(), version)
+                    .map_err(storage)?;
+                index
+                    .insert((event.stream.as_str(), version), position)
+                    .map_err(storage)?;
+                if let Some(key) = &event.idempotency_key {
+                    keys.insert(key.as_str(), position).map_err(storage)?;
+                }
+                let bytes = encode_record(event, version).map_err(|e| StoreError::Corrupt {
+                    position,
+                    reason: format!("cannot encode: {e}"),
+                })?;
+                events.insert(position, bytes.as_slice()).map_err(storage)?;
+                last = Position(position);
+            }
+            outcomes.push(Ok(AppendOutcome::Appended { first, last }));
+        }
+    }
+    txn.commit().map_err(storage)?;
+    Ok((outcomes, last))
+}

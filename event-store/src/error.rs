@@ -1,0 +1,45 @@
+//! The store's errors: infrastructure failures and optimistic-concurrency conflicts, never
+//! domain rejections.
+
+use crate::record::ExpectedVersion;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the event store cannot be opened at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("the event store at {path} is in use by another process")]
+    InUse { path: String },
+    #[error("storage failure: {0}")]
+    Storage(#[from] redb::Error),
+    #[error("stored event at position {position} is unreadable: {reason}")]
+    Corrupt { position: u64, reason: String },
+    #[error("commit failed, nothing of the batch was stored: {0}")]
+    CommitFailed(String),
+    #[error("the event store has shut down")]
+    Closed,
+}
+
+#[derive(Debug, Error)]
+pub enum AppendError {
+    #[error("stream '{stream}' is at version {actual}, expected {expected}")]
+    WrongExpectedVersion {
+        stream: String,
+        expected: ExpectedVersion,
+        actual: u64,
+    },
+    #[error("an append must carry at least one event")]
+    Empty,
+    #[error("an append may carry at most {max} events, got {got}")]
+    TooLarge { max: usize, got: usize },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) fn storage<E: Into<redb::Error>>(error: E) -> StoreError {
+    StoreError::Storage(error.into())
+}

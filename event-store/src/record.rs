@@ -1,0 +1,100 @@
+//! What goes into the log and what comes out: the event envelope, append requests and outcomes.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use uuid::Uuid;
+
+/// A place in the global log. Position 0 is "before the first event"; the first event is 1.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Position(pub u64);
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An event to append. The writer supplies the ids and the recorded time so that a retried append
+/// carries the same envelope, and so that the decision's time (not the disk's) is what is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub event_id: Uuid,
+    pub stream: String,
+    pub event_type: String,
+    pub schema_version: u32,
+    /// Milliseconds since the Unix epoch.
+    pub recorded_at_ms: i64,
+    pub correlation_id: Uuid,
+    pub causation_id: Uuid,
+    pub payload: Vec<u8>,
+    /// For inbound messages, the provider's message id: an event with a key already stored is not
+    /// stored again.
+    pub idempotency_key: Option<String>,
+}
+
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub position: Position,
+    pub stream: String,
+    /// 1 for a stream's first event.
+    pub stream_version: u64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub schema_version: u32,
+    pub recorded_at_ms: i64,
+    pub correlation_id: Uuid,
+    pub causation_id: Uuid,
+    pub payload: Vec<u8>,
+    pub idempotency_key: Option<String>,
+}
+
+/// What a writer believes about a stream before appending to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedVersion {
+    Any,
+    NoStream,
+    Exact(u64),
+}
+
+impl fmt::Display for ExpectedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExpectedVersion::Any => f.write_str("any version"),
+            ExpectedVersion::NoStream => f.write_str("no stream"),
+            ExpectedVersion::Exact(version) => write!(f, "version {version}"),
+        }
+    }
+}
+
+impl ExpectedVersion {
+    pub fn admits(self, actual: u64) -> bool {
+        match self {
+            ExpectedVersion::Any => true,
+            ExpectedVersion::NoStream => actual == 0,
+            ExpectedVersion::Exact(expected) => expected == actual,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AppendRequest {
+    pub events: Vec<NewEvent>,
+    /// Checked before anything is written; streams not named here accept any version.
+    pub expectations: Vec<(String, ExpectedVersion)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    Appended {
+        first: Position,
+        last: Position,
+    },
+    /// An event of the batch carried an idempotency key that was stored before, at `position`.
+    AlreadyAppended {
+        position: Position,
+    },
+}

@@ -1,0 +1,64 @@
+//! Commands: what connectors, agents and supervisors ask the engine to do, in the imperative.
+//!
+//! A command carries everything a decision needs that the core cannot know by itself: the time
+//! and any fresh ids travel in its [`Context`], never fetched from the environment.
+
+use crate::config::Channel;
+use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, MessageId, QueueId};
+use crate::time::Timestamp;
+
+/// What the caller supplies with every command: the time of the decision and the ids the
+/// decision may need, chosen by the caller so that the core stays deterministic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    pub now: Timestamp,
+    /// The id a conversation gets if this command starts one.
+    pub new_conversation_id: ConversationId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A customer wrote through a connector: a message on their open conversation, or the start
+    /// of a new one.
+    ReceiveCustomerMessage {
+        connector: ConnectorId,
+        channel: Channel,
+        contact: ExternalContactId,
+        contact_name: Option<String>,
+        message_id: MessageId,
+        text: String,
+    },
+    LogIn {
+        agent: AgentId,
+        queue: QueueId,
+    },
+    LogOut {
+        agent: AgentId,
+        queue: QueueId,
+    },
+    GoReady {
+        agent: AgentId,
+    },
+    Pause {
+        agent: AgentId,
+        reason: String,
+        paid: bool,
+    },
+    AcceptOffer {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    SendAgentMessage {
+        agent: AgentId,
+        conversation: ConversationId,
+        message_id: MessageId,
+        text: String,
+    },
+    /// Close with a status; the status is optional here only so that the core, not the caller,
+    /// owns the rule that it is required.
+    Close {
+        agent: AgentId,
+        conversation: ConversationId,
+        status: Option<String>,
+    },
+}

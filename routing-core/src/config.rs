@@ -1,0 +1,100 @@
+//! The contact centre's configuration as the core sees it: queues, agents, connectors.
+//!
+//! Parsing a file is the service's job; this module only holds validated data in deterministic
+//! (`BTreeMap`) order. Configuration is an input of every decision, like the commands themselves.
+
+use crate::ids::{AgentId, ConnectorId, QueueId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// The messaging channels Switchboard routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Webchat,
+    Whatsapp,
+    Messenger,
+    InstagramDm,
+    Viber,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 5] = [
+        Channel::Webchat,
+        Channel::Whatsapp,
+        Channel::Messenger,
+        Channel::InstagramDm,
+        Channel::Viber,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Webchat => "webchat",
+            Channel::Whatsapp => "whatsapp",
+            Channel::Messenger => "messenger",
+            Channel::InstagramDm => "instagram_dm",
+            Channel::Viber => "viber",
+        }
+    }
+}
+
+impl fmt::Display for Channel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a routed queue picks among eligible agents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingStrategy {
+    /// The agent who has been free the longest gets the conversation.
+    LongestIdle,
+}
+
+impl RoutingStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingStrategy::LongestIdle => "longest_idle",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueConfig {
+    pub name: String,
+    pub channels: BTreeSet<Channel>,
+    pub strategy: RoutingStrategy,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    pub name: String,
+    /// The queues the agent has rights to: they may log in to these.
+    pub queues: BTreeSet<QueueId>,
+    /// How many conversations of each channel the agent handles at once; a channel not listed
+    /// means zero.
+    pub capacity: BTreeMap<Channel, u32>,
+}
+
+impl AgentConfig {
+    pub fn capacity_for(&self, channel: Channel) -> u32 {
+        self.capacity.get(&channel).copied().unwrap_or(0)
+    }
+}
+
+/// One provider account (a web-chat widget, a WhatsApp number, a page) and the queue its
+/// conversations enter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorConfig {
+    pub channel: Channel,
+    pub queue: QueueId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CentreConfig {
+    pub queues: BTreeMap<QueueId, QueueConfig>,
+    pub agents: BTreeMap<AgentId, AgentConfig>,
+    pub connectors: BTreeMap<ConnectorId, ConnectorConfig>,
+}

@@ -1,0 +1,201 @@
+//! Events: what happened, in the past tense. They are the only source of truth: state, timers and
+//! read models are all rebuilt from them.
+//!
+//! Each event kind is its own struct so that its stored shape can be versioned and upcast on its
+//! own (see [`crate::codec`]). An event never holds anything the core could not reproduce from the
+//! same commands: no wall-clock reading, no random id.
+
+use crate::config::{Channel, RoutingStrategy};
+use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, MessageId, QueueId};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// One decided fact with the time it was decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub at: Timestamp,
+    pub kind: EventKind,
+}
+
+/// Which log stream an event belongs to: one per conversation, one per agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StreamOf<'a> {
+    Conversation(&'a ConversationId),
+    Agent(&'a AgentId),
+}
+
+impl StreamOf<'_> {
+    pub fn name(&self) -> String {
+        match self {
+            StreamOf::Conversation(id) => format!("conversation-{id}"),
+            StreamOf::Agent(id) => format!("agent-{id}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationStarted {
+    pub conversation: ConversationId,
+    pub connector: ConnectorId,
+    pub channel: Channel,
+    pub contact: ExternalContactId,
+    pub contact_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerMessageReceived {
+    pub conversation: ConversationId,
+    pub message_id: MessageId,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationEnqueued {
+    pub conversation: ConversationId,
+    pub queue: QueueId,
+}
+
+/// Why this agent: enough for a supervisor to ask "why did X get this chat" and for replay to
+/// give the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationOffered {
+    pub conversation: ConversationId,
+    pub queue: QueueId,
+    pub agent: AgentId,
+    pub strategy: RoutingStrategy,
+    /// Every agent that was eligible, in the order the strategy ranked them.
+    pub candidates: Vec<AgentId>,
+    /// The rule that separated the winner from the runner-up.
+    pub tie_break: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferAccepted {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentMessageSent {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub message_id: MessageId,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationClosed {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLoggedIn {
+    pub agent: AgentId,
+    pub queue: QueueId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLoggedOut {
+    pub agent: AgentId,
+    pub queue: QueueId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentBecameReady {
+    pub agent: AgentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentPaused {
+    pub agent: AgentId,
+    pub reason: String,
+    pub paid: bool,
+}
+
+/// Declares the event kinds once: the enum, each kind's stored name and its current schema
+/// version. The codec and the stream mapping are derived from this list.
+macro_rules! event_kinds {
+    ($($kind:ident => $version:literal),+ $(,)?) => {
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum EventKind {
+            $($kind($kind),)+
+        }
+
+        impl EventKind {
+            /// The name the event is stored under; never change one, add a new kind instead.
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $(EventKind::$kind(_) => stringify!($kind),)+
+                }
+            }
+
+            /// The schema version this build writes for the event's kind.
+            pub fn schema_version(&self) -> u32 {
+                match self {
+                    $(EventKind::$kind(_) => $version,)+
+                }
+            }
+
+            pub(crate) fn payload_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+                match self {
+                    $(EventKind::$kind(inner) => serde_json::to_vec(inner),)+
+                }
+            }
+
+            pub(crate) fn from_current_json(name: &str, payload: &[u8]) -> Option<Result<Self, serde_json::Error>> {
+                match name {
+                    $(stringify!($kind) => Some(serde_json::from_slice(payload).map(EventKind::$kind)),)+
+                    _ => None,
+                }
+            }
+
+            pub(crate) fn current_version_of(name: &str) -> Option<u32> {
+                match name {
+                    $(stringify!($kind) => Some($version),)+
+                    _ => None,
+                }
+            }
+        }
+
+        $(impl From<$kind> for EventKind {
+            fn from(inner: $kind) -> Self {
+                EventKind::$kind(inner)
+            }
+        })+
+    };
+}
+
+event_kinds! {
+    ConversationStarted => 1,
+    CustomerMessageReceived => 1,
+    ConversationEnqueued => 1,
+    ConversationOffered => 1,
+    OfferAccepted => 1,
+    AgentMessageSent => 1,
+    ConversationClosed => 1,
+    AgentLoggedIn => 1,
+    AgentLoggedOut => 1,
+    AgentBecameReady => 1,
+    AgentPaused => 1,
+}
+
+impl EventKind {
+    /// The stream the event is appended to.
+    pub fn stream(&self) -> StreamOf<'_> {
+        match self {
+            EventKind::ConversationStarted(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::CustomerMessageReceived(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationEnqueued(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationOffered(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::OfferAccepted(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::AgentMessageSent(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationClosed(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::AgentLoggedIn(e) => StreamOf::Agent(&e.agent),
+            EventKind::AgentLoggedOut(e) => StreamOf::Agent(&e.agent),
+            EventKind::AgentBecameReady(e) => StreamOf::Agent(&e.agent),
+            EventKind::AgentPaused(e) => StreamOf::Agent(&e.agent),
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Rejections: why the core refused a command, as domain data named as predicates.
+//!
+//! A rejection means nothing was decided and nothing may be appended. Messages are written for the
+//! person who sent the command.
+
+use crate::config::Channel;
+use crate::ids::{AgentId, ConnectorId, ConversationId, QueueId};
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Rejection {
+    #[error("agent '{0}' is not configured")]
+    UnknownAgent(AgentId),
+    #[error("queue '{0}' is not configured")]
+    UnknownQueue(QueueId),
+    #[error("connector '{0}' is not configured")]
+    UnknownConnector(ConnectorId),
+    #[error("connector '{connector}' serves {expected}, not {got}")]
+    ChannelMismatch {
+        connector: ConnectorId,
+        expected: Channel,
+        got: Channel,
+    },
+    #[error("agent '{agent}' has no rights to queue '{queue}'")]
+    AgentHasNoRightsToQueue { agent: AgentId, queue: QueueId },
+    #[error("agent '{agent}' is already logged in to queue '{queue}'")]
+    AgentAlreadyLoggedIn { agent: AgentId, queue: QueueId },
+    #[error("agent '{agent}' is not logged in to queue '{queue}'")]
+    AgentNotLoggedIn { agent: AgentId, queue: QueueId },
+    #[error("agent '{0}' is already ready")]
+    AgentAlreadyReady(AgentId),
+    #[error("a pause needs a reason")]
+    PauseReasonMissing,
+    #[error("conversation {0} is not open (unknown, or already closed)")]
+    ConversationNotOpen(ConversationId),
+    #[error("conversation {conversation} is not offered to agent '{agent}'")]
+    ConversationNotOfferedToAgent {
+        conversation: ConversationId,
+        agent: AgentId,
+    },
+    #[error("agent '{agent}' is not in conversation {conversation}")]
+    AgentNotInConversation {
+        conversation: ConversationId,
+        agent: AgentId,
+    },
+    #[error("a status is required to close a conversation")]
+    StatusRequired,
+    #[error("a message needs text")]
+    MessageEmpty,
+}
