@@ -1,6 +1,9 @@
 //! The guarantees every backend must give, written once against the `EventStore` trait and run
 //! against each backend.
 
+// Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use event_store::embedded::EmbeddedStore;
 use event_store::{
     AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, Position,

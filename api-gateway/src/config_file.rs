@@ -1,0 +1,301 @@
+//! The TOML configuration file: queues, agents and their queue rights, connectors.
+//!
+//! Parsing and validation only: every error names the file, the line and what is wrong, so an
+//! operator can fix it without reading code. The result is the core's [`CentreConfig`]; no rule
+//! of routing lives here.
+
+use routing_core::config::{
+    AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, RoutingStrategy,
+};
+use routing_core::{AgentId, ConnectorId, QueueId};
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use toml::Spanned;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: cannot be read: {source}")]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration file {path}, line {line}, column {column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    queues: Vec<Spanned<QueueEntry>>,
+    #[serde(default)]
+    agents: Vec<Spanned<AgentEntry>>,
+    #[serde(default)]
+    connectors: Vec<Spanned<ConnectorEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueEntry {
+    id: Spanned<String>,
+    name: Option<String>,
+    channels: Spanned<Vec<Channel>>,
+    #[serde(default = "default_strategy")]
+    strategy: RoutingStrategy,
+}
+
+fn default_strategy() -> RoutingStrategy {
+    RoutingStrategy::LongestIdle
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentEntry {
+    id: Spanned<String>,
+    name: Option<String>,
+    #[serde(default)]
+    queues: Vec<Spanned<String>>,
+    #[serde(default)]
+    capacity: BTreeMap<Channel, u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectorEntry {
+    id: Spanned<String>,
+    channel: Channel,
+    queue: Spanned<String>,
+}
+
+/// Reads and validates the configuration file at `path`.
+pub fn load(path: &Path) -> Result<CentreConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Validates configuration text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
+    let at = |offset: usize, message: String| {
+        let (line, column) = line_and_column(text, offset);
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
+    };
+    let file: File = toml::from_str(text).map_err(|error| {
+        let offset = error.span().map_or(0, |span| span.start);
+        at(offset, error.message().trim().to_owned())
+    })?;
+
+    let mut config = CentreConfig::default();
+    for queue in &file.queues {
+        let entry = queue.get_ref();
+        let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
+        if entry.channels.get_ref().is_empty() {
+            return Err(at(
+                entry.channels.span().start,
+                format!("queue '{id}' must serve at least one channel"),
+            ));
+        }
+        let queue_config = QueueConfig {
+            name: entry.name.clone().unwrap_or_else(|| id.clone()),
+            channels: entry.channels.get_ref().iter().copied().collect(),
+            strategy: entry.strategy,
+        };
+        if config
+            .queues
+            .insert(QueueId::new(&id), queue_config)
+            .is_some()
+        {
+            return Err(at(
+                entry.id.span().start,
+                format!("queue '{id}' is defined twice"),
+            ));
+        }
+    }
+    for agent in &file.agents {
+        let entry = agent.get_ref();
+        let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
+        let mut queues = BTreeSet::new();
+        for queue in &entry.queues {
+            let queue_id = QueueId::new(queue.get_ref());
+            if !config.queues.contains_key(&queue_id) {
+                return Err(at(
+                    queue.span().start,
+                    format!("agent '{id}' names queue '{queue_id}', which is not defined"),
+                ));
+            }
+            queues.insert(queue_id);
+        }
+        let agent_config = AgentConfig {
+            name: entry.name.clone().unwrap_or_else(|| id.clone()),
+            queues,
+            capacity: entry.capacity.clone(),
+        };
+        if config
+            .agents
+            .insert(AgentId::new(&id), agent_config)
+            .is_some()
+        {
+            return Err(at(
+                entry.id.span().start,
+                format!("agent '{id}' is defined twice"),
+            ));
+        }
+    }
+    for connector in &file.connectors {
+        let entry = connector.get_ref();
+        let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
+        let queue_id = QueueId::new(entry.queue.get_ref());
+        let Some(queue) = config.queues.get(&queue_id) else {
+            return Err(at(
+                entry.queue.span().start,
+                format!("connector '{id}' routes to queue '{queue_id}', which is not defined"),
+            ));
+        };
+        if !queue.channels.contains(&entry.channel) {
+            return Err(at(
+                entry.queue.span().start,
+                format!(
+                    "connector '{id}' is a {} connector but queue '{queue_id}' does not serve {}",
+                    entry.channel, entry.channel
+                ),
+            ));
+        }
+        let connector_config = ConnectorConfig {
+            channel: entry.channel,
+            queue: queue_id,
+        };
+        if config
+            .connectors
+            .insert(ConnectorId::new(&id), connector_config)
+            .is_some()
+        {
+            return Err(at(
+                entry.id.span().start,
+                format!("connector '{id}' is defined twice"),
+            ));
+        }
+    }
+    Ok(config)
+}
+
+/// Ids appear in URLs and stream names: keep them to a safe alphabet.
+fn check_id(id: &Spanned<String>) -> Result<String, String> {
+    let value = id.get_ref();
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if valid {
+        Ok(value.clone())
+    } else {
+        Err(format!(
+            "id '{value}' must be 1 to 64 characters of letters, digits, '-', '_' or '.'"
+        ))
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(text: &str) -> String {
+        parse(Path::new("centre.toml"), text)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../switchboard.toml");
+        let config = load(&path).unwrap();
+        assert!(!config.queues.is_empty());
+        assert!(!config.agents.is_empty());
+        assert!(!config.connectors.is_empty());
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let error = load(Path::new("/nonexistent/centre.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/centre.toml"), "{error}");
+        assert!(error.contains("cannot be read"), "{error}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_the_line() {
+        let error = error_of("[[queues]]\nid = \"support\"\nchannels = [\"webchat\"\n");
+        assert!(
+            error.starts_with("configuration file centre.toml, line 3"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_channel_names_the_line_and_the_value() {
+        let error = error_of("[[queues]]\nid = \"support\"\nchannels = [\"fax\"]\n");
+        assert!(error.contains("line 3"), "{error}");
+        assert!(error.contains("fax"), "{error}");
+    }
+
+    #[test]
+    fn an_agent_naming_an_undefined_queue_is_refused_at_that_line() {
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n\n[[agents]]\nid = \"alice\"\nqueues = [\"sales\"]\n",
+        );
+        assert_eq!(
+            error,
+            "configuration file centre.toml, line 7, column 11: agent 'alice' names queue 'sales', which is not defined"
+        );
+    }
+
+    #[test]
+    fn a_connector_to_a_queue_without_its_channel_is_refused() {
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n\n[[connectors]]\nid = \"wa\"\nchannel = \"whatsapp\"\nqueue = \"support\"\n",
+        );
+        assert!(error.contains("line 8"), "{error}");
+        assert!(error.contains("does not serve whatsapp"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused() {
+        let error =
+            error_of("[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\ncolour = \"red\"\n");
+        assert!(error.contains("line 4"), "{error}");
+        assert!(error.contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn a_duplicate_id_is_refused() {
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n",
+        );
+        assert!(error.contains("line 5"), "{error}");
+        assert!(error.contains("defined twice"), "{error}");
+    }
+}

@@ -1,0 +1,221 @@
+//! Command endpoints: each turns a request into one core command and answers with the positions of
+//! the events it appended (so the caller can read its own writes).
+
+use super::ApiError;
+use super::extract::{Json, Path};
+use crate::engine::Receipt;
+use crate::http::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use routing_core::ids::{ExternalContactId, MessageId};
+use routing_core::{AgentId, Channel, Command, ConnectorId, ConversationId, EventKind, QueueId};
+use serde::{Deserialize, Serialize};
+
+/// The answer to every command.
+#[derive(Debug, Serialize)]
+pub struct CommandAccepted {
+    /// The position of the newest event the command appended (or, for a redelivered message, of
+    /// the event stored the first time): pass it as `after` to a query to see the effect.
+    pub position: u64,
+    /// True when the message had been delivered before and nothing new was appended.
+    pub duplicate: bool,
+    /// The conversation the command concerned, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<ConversationId>,
+    /// What happened, in order.
+    pub events: Vec<EventRef>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventRef {
+    pub position: u64,
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+}
+
+fn accepted(receipt: &Receipt, conversation: Option<ConversationId>) -> CommandAccepted {
+    let events = match receipt {
+        Receipt::Appended { events } => events
+            .iter()
+            .map(|(position, event)| EventRef {
+                position: position.0,
+                event_type: event.kind.name(),
+            })
+            .collect(),
+        Receipt::Duplicate { .. } => Vec::new(),
+    };
+    CommandAccepted {
+        position: receipt.position().0,
+        duplicate: matches!(receipt, Receipt::Duplicate { .. }),
+        conversation,
+        events,
+    }
+}
+
+/// A message from a web-chat visitor, in Switchboard's own web-chat format.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebchatMessage {
+    /// The visitor's id, stable across their messages.
+    pub visitor: String,
+    /// The name the visitor gave, if any.
+    pub name: Option<String>,
+    /// The widget's id for this message: a redelivery with the same id is stored once.
+    pub message_id: String,
+    pub text: String,
+}
+
+pub async fn webchat_message(
+    State(state): State<AppState>,
+    Path(connector): Path<String>,
+    Json(body): Json<WebchatMessage>,
+) -> Result<(StatusCode, axum::Json<CommandAccepted>), ApiError> {
+    if body.visitor.trim().is_empty() || body.message_id.trim().is_empty() {
+        return Err(ApiError::BadRequest(
+            "`visitor` and `message_id` must not be empty".into(),
+        ));
+    }
+    let key = format!("webchat:{connector}:{}", body.message_id);
+    let command = Command::ReceiveCustomerMessage {
+        connector: ConnectorId::new(connector),
+        channel: Channel::Webchat,
+        contact: ExternalContactId::new(body.visitor),
+        contact_name: body.name,
+        message_id: MessageId::new(body.message_id),
+        text: body.text,
+    };
+    let receipt = state.engine.execute(command, Some(key)).await?;
+    let conversation = receipt.events().find_map(|event| match &event.kind {
+        EventKind::CustomerMessageReceived(message) => Some(message.conversation),
+        _ => None,
+    });
+    let status = match receipt {
+        Receipt::Appended { .. } => StatusCode::CREATED,
+        Receipt::Duplicate { .. } => StatusCode::OK,
+    };
+    Ok((status, axum::Json(accepted(&receipt, conversation))))
+}
+
+async fn run(
+    state: &AppState,
+    command: Command,
+    conversation: Option<ConversationId>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let receipt = state.engine.execute(command, None).await?;
+    Ok(axum::Json(accepted(&receipt, conversation)))
+}
+
+pub async fn log_in(
+    State(state): State<AppState>,
+    Path((agent, queue)): Path<(String, String)>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::LogIn {
+        agent: AgentId::new(agent),
+        queue: QueueId::new(queue),
+    };
+    run(&state, command, None).await
+}
+
+pub async fn log_out(
+    State(state): State<AppState>,
+    Path((agent, queue)): Path<(String, String)>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::LogOut {
+        agent: AgentId::new(agent),
+        queue: QueueId::new(queue),
+    };
+    run(&state, command, None).await
+}
+
+pub async fn ready(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::GoReady {
+        agent: AgentId::new(agent),
+    };
+    run(&state, command, None).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PauseBody {
+    pub reason: String,
+    /// Paid pauses (a meeting, training) count as working time; unpaid ones do not.
+    #[serde(default)]
+    pub paid: bool,
+}
+
+pub async fn pause(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Json(body): Json<PauseBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Pause {
+        agent: AgentId::new(agent),
+        reason: body.reason,
+        paid: body.paid,
+    };
+    run(&state, command, None).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentBody {
+    pub agent: String,
+}
+
+pub async fn accept(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::AcceptOffer {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentMessageBody {
+    pub agent: String,
+    pub text: String,
+}
+
+pub async fn agent_message(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentMessageBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::SendAgentMessage {
+        agent: AgentId::new(body.agent),
+        conversation,
+        message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
+        text: body.text,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseBody {
+    pub agent: String,
+    /// Required by the engine; left optional here so that its absence gets the engine's precise
+    /// answer rather than a parse error.
+    pub status: Option<String>,
+}
+
+pub async fn close(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<CloseBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Close {
+        agent: AgentId::new(body.agent),
+        conversation,
+        status: body.status,
+    };
+    run(&state, command, Some(conversation)).await
+}

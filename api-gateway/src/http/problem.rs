@@ -1,0 +1,156 @@
+//! `ApiError`: every failure the API reports, mapped once to a status and an
+//! `application/problem+json` body (RFC 9457).
+//!
+//! Domain rejections become 4xx with the core's precise message; internal failures become 500 with
+//! a generic message, the detail going to the log only.
+
+use crate::engine::EngineError;
+use crate::feed::NotCaughtUp;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use routing_core::Rejection;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    NotCaughtUp(#[from] NotCaughtUp),
+    #[error(transparent)]
+    Store(#[from] event_store::StoreError),
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::NotCaughtUp(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not-caught-up",
+                "Read model not caught up",
+            ),
+            ApiError::Engine(EngineError::Rejected(rejection)) => rejection_parts(rejection),
+            ApiError::Engine(EngineError::Busy) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "busy", "Engine busy")
+            }
+            ApiError::Engine(EngineError::Append(
+                event_store::AppendError::WrongExpectedVersion { .. },
+            )) => (StatusCode::CONFLICT, "conflict", "Concurrent change"),
+            ApiError::Engine(_) | ApiError::Store(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+            ),
+        }
+    }
+}
+
+/// Status, problem type and title of each rejection. Exhaustive on purpose: a new rejection must
+/// be given its status here.
+fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static str) {
+    use Rejection as R;
+    match rejection {
+        R::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown-agent", "Unknown agent"),
+        R::UnknownQueue(_) => (StatusCode::NOT_FOUND, "unknown-queue", "Unknown queue"),
+        R::UnknownConnector(_) => (
+            StatusCode::NOT_FOUND,
+            "unknown-connector",
+            "Unknown connector",
+        ),
+        R::ChannelMismatch { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "channel-mismatch",
+            "Wrong channel for connector",
+        ),
+        R::AgentHasNoRightsToQueue { .. } => (
+            StatusCode::FORBIDDEN,
+            "no-rights-to-queue",
+            "No rights to queue",
+        ),
+        R::AgentAlreadyLoggedIn { .. } => (
+            StatusCode::CONFLICT,
+            "already-logged-in",
+            "Already logged in",
+        ),
+        R::AgentNotLoggedIn { .. } => (StatusCode::CONFLICT, "not-logged-in", "Not logged in"),
+        R::AgentAlreadyReady(_) => (StatusCode::CONFLICT, "already-ready", "Already ready"),
+        R::PauseReasonMissing => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "pause-reason-required",
+            "Pause reason required",
+        ),
+        R::ConversationNotOpen(_) => (
+            StatusCode::CONFLICT,
+            "conversation-not-open",
+            "Conversation not open",
+        ),
+        R::ConversationNotOfferedToAgent { .. } => (
+            StatusCode::CONFLICT,
+            "not-offered-to-agent",
+            "Not offered to agent",
+        ),
+        R::AgentNotInConversation { .. } => (
+            StatusCode::CONFLICT,
+            "agent-not-in-conversation",
+            "Agent not in conversation",
+        ),
+        R::StatusRequired => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "status-required",
+            "Status required",
+        ),
+        R::MessageEmpty => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message-empty",
+            "Message empty",
+        ),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind, title) = self.parts();
+        let detail = if status.is_server_error()
+            && !matches!(
+                self,
+                ApiError::NotCaughtUp(_) | ApiError::Engine(EngineError::Busy)
+            ) {
+            tracing::error!(error = %self, "request failed");
+            "an internal error occurred; it has been logged".to_owned()
+        } else {
+            self.to_string()
+        };
+        problem(status, kind, title, detail)
+    }
+}
+
+/// A problem+json response.
+pub fn problem(status: StatusCode, kind: &str, title: &str, detail: String) -> Response {
+    let body = Problem {
+        kind: format!("urn:switchboard:problem:{kind}"),
+        title,
+        status: status.as_u16(),
+        detail,
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    response
+}

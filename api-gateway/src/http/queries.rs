@@ -1,0 +1,181 @@
+//! Query endpoints: read models and a conversation's history from the log.
+
+use super::ApiError;
+use super::extract::{Path, Query};
+use crate::feed::READ_YOUR_WRITES_LIMIT;
+use crate::http::AppState;
+use axum::Json;
+use axum::extract::State;
+use event_store::EventStore;
+use projections::agents::AgentSummary;
+use projections::conversations::ConversationSummary;
+use projections::waiting::WaitingRow;
+use routing_core::event::StreamOf;
+use routing_core::{AgentId, Channel, ConversationId, QueueId};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Every query accepts `after`: wait (briefly) until the read models include that position.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consistency {
+    pub after: Option<u64>,
+}
+
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitingQuery {
+    pub queue: Option<String>,
+    pub after: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WaitingList {
+    /// The read models' position when this answer was made.
+    pub position: u64,
+    pub waiting: Vec<WaitingRow>,
+}
+
+pub async fn waiting(
+    State(state): State<AppState>,
+    Query(query): Query<WaitingQuery>,
+) -> Result<Json<WaitingList>, ApiError> {
+    let queue = query.queue.map(QueueId::new);
+    if let Some(queue) = &queue
+        && !state.config.queues.contains_key(queue)
+    {
+        return Err(ApiError::NotFound(format!(
+            "queue '{queue}' is not configured"
+        )));
+    }
+    let now = state.clock.now();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| WaitingList {
+            position: models.checkpoint(),
+            waiting: models.waiting.list(queue.as_ref(), now),
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentView {
+    pub name: String,
+    #[serde(flatten)]
+    pub summary: AgentSummary,
+    pub capacity: BTreeMap<Channel, u32>,
+    /// The queues the agent has rights to (and so may log in to).
+    pub rights: Vec<QueueId>,
+}
+
+pub async fn agent(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Query(query): Query<Consistency>,
+) -> Result<Json<AgentView>, ApiError> {
+    let id = AgentId::new(agent);
+    let config = state
+        .config
+        .agents
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?;
+    let summary = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
+            models.agents.get(&id).cloned()
+        })
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?;
+    Ok(Json(AgentView {
+        name: config.name.clone(),
+        summary,
+        capacity: config.capacity.clone(),
+        rights: config.queues.iter().cloned().collect(),
+    }))
+}
+
+pub async fn conversation(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Query(query): Query<Consistency>,
+) -> Result<Json<ConversationSummary>, ApiError> {
+    state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
+            models.conversations.get(&conversation).cloned()
+        })
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))
+}
+
+/// One event of a conversation's history, as an auditor reads it.
+#[derive(Debug, Serialize)]
+pub struct HistoryEntry {
+    pub position: u64,
+    pub stream_version: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub schema_version: u32,
+    /// RFC 3339, UTC, millisecond precision.
+    pub time: String,
+    pub event_id: uuid::Uuid,
+    pub correlation_id: uuid::Uuid,
+    pub causation_id: uuid::Uuid,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct History {
+    pub conversation: ConversationId,
+    pub events: Vec<HistoryEntry>,
+}
+
+/// The most events one history answer holds; a conversation is far smaller in practice.
+const HISTORY_LIMIT: usize = 10_000;
+
+pub async fn history(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+) -> Result<Json<History>, ApiError> {
+    let stream = StreamOf::Conversation(&conversation).name();
+    let stored = state.store.read_stream(&stream, 0, HISTORY_LIMIT).await?;
+    if stored.is_empty() {
+        return Err(ApiError::NotFound(format!(
+            "conversation {conversation} does not exist"
+        )));
+    }
+    let events = stored
+        .into_iter()
+        .map(|event| {
+            let time = chrono::DateTime::from_timestamp_millis(event.recorded_at_ms)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                .unwrap_or_else(|| event.recorded_at_ms.to_string());
+            // The payload is JSON written by this engine; should it ever not parse, show it as
+            // text rather than hide it from an auditor.
+            let payload = serde_json::from_slice(&event.payload).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
+            });
+            HistoryEntry {
+                position: event.position.0,
+                stream_version: event.stream_version,
+                event_type: event.event_type,
+                schema_version: event.schema_version,
+                time,
+                event_id: event.event_id,
+                correlation_id: event.correlation_id,
+                causation_id: event.causation_id,
+                payload,
+            }
+        })
+        .collect();
+    Ok(Json(History {
+        conversation,
+        events,
+    }))
+}
