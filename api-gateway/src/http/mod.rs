@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents/{agent}/ready", post(commands::ready))
         .route("/v1/agents/{agent}/pause", post(commands::pause))
         .route("/v1/waiting", get(queries::waiting))
+        .route("/v1/log", get(queries::log))
         .route(
             "/v1/conversations/{conversation}",
             get(queries::conversation),

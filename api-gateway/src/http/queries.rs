@@ -118,6 +118,7 @@ pub async fn conversation(
 #[derive(Debug, Serialize)]
 pub struct HistoryEntry {
     pub position: u64,
+    pub stream: String,
     pub stream_version: u64,
     #[serde(rename = "type")]
     pub event_type: String,
@@ -150,32 +151,78 @@ pub async fn history(
             "conversation {conversation} does not exist"
         )));
     }
-    let events = stored
-        .into_iter()
-        .map(|event| {
-            let time = chrono::DateTime::from_timestamp_millis(event.recorded_at_ms)
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                .unwrap_or_else(|| event.recorded_at_ms.to_string());
-            // The payload is JSON written by this engine; should it ever not parse, show it as
-            // text rather than hide it from an auditor.
-            let payload = serde_json::from_slice(&event.payload).unwrap_or_else(|_| {
-                serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
-            });
-            HistoryEntry {
-                position: event.position.0,
-                stream_version: event.stream_version,
-                event_type: event.event_type,
-                schema_version: event.schema_version,
-                time,
-                event_id: event.event_id,
-                correlation_id: event.correlation_id,
-                causation_id: event.causation_id,
-                payload,
-            }
-        })
-        .collect();
     Ok(Json(History {
         conversation,
-        events,
+        events: stored.into_iter().map(HistoryEntry::from).collect(),
+    }))
+}
+
+impl From<event_store::StoredEvent> for HistoryEntry {
+    fn from(event: event_store::StoredEvent) -> Self {
+        let time = chrono::DateTime::from_timestamp_millis(event.recorded_at_ms)
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            .unwrap_or_else(|| event.recorded_at_ms.to_string());
+        // The payload is JSON written by this engine; should it ever not parse, show it as
+        // text rather than hide it from an auditor.
+        let payload = serde_json::from_slice(&event.payload).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
+        });
+        HistoryEntry {
+            position: event.position.0,
+            stream: event.stream,
+            stream_version: event.stream_version,
+            event_type: event.event_type,
+            schema_version: event.schema_version,
+            time,
+            event_id: event.event_id,
+            correlation_id: event.correlation_id,
+            causation_id: event.causation_id,
+            payload,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogQuery {
+    /// Events after this position (default 0: from the start).
+    #[serde(default)]
+    pub after: u64,
+    /// At most this many events (default and maximum 1000).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogPage {
+    pub events: Vec<HistoryEntry>,
+    /// The newest committed position of the log when this page was read.
+    pub head: u64,
+    /// Pass as `after` to read the next page.
+    pub next_after: u64,
+}
+
+const LOG_PAGE_LIMIT: usize = 1000;
+
+/// The global log, in position order, a page at a time.
+pub async fn log(
+    State(state): State<AppState>,
+    Query(query): Query<LogQuery>,
+) -> Result<Json<LogPage>, ApiError> {
+    let limit = query.limit.unwrap_or(LOG_PAGE_LIMIT);
+    if limit == 0 || limit > LOG_PAGE_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "`limit` must be between 1 and {LOG_PAGE_LIMIT}"
+        )));
+    }
+    let head = state.store.head().borrow().0;
+    let stored = state
+        .store
+        .read_all(event_store::Position(query.after), limit)
+        .await?;
+    let next_after = stored.last().map_or(query.after, |e| e.position.0);
+    Ok(Json(LogPage {
+        events: stored.into_iter().map(HistoryEntry::from).collect(),
+        head,
+        next_after,
     }))
 }
