@@ -124,6 +124,9 @@ macro_rules! event_kinds {
         }
 
         impl EventKind {
+            /// Every kind's stored name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($kind),)+];
+
             /// The name the event is stored under; never change one, add a new kind instead.
             pub fn name(&self) -> &'static str {
                 match self {

@@ -1,0 +1,236 @@
+//! Given-when-then for the routing core: a small contact centre, commands at explicit times, and
+//! events rendered one per line so expectations read like the product documents.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use routing_core::codec;
+use routing_core::config::{AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig};
+use routing_core::ids::{ExternalContactId, MessageId};
+use routing_core::{
+    AgentId, Command, ConnectorId, Context, ConversationId, Event, QueueId, Rejection,
+    RoutingStrategy, State, Timestamp, decide,
+};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Two queues (support: web chat and WhatsApp; sales: web chat), three agents, two connectors.
+/// alice: support+sales, 2 web chats; bob: support, 1 web chat and 1 WhatsApp; carol: sales, 1.
+pub fn centre() -> CentreConfig {
+    let queue = |name: &str, channels: &[Channel]| QueueConfig {
+        name: name.to_owned(),
+        channels: channels.iter().copied().collect(),
+        strategy: RoutingStrategy::LongestIdle,
+    };
+    let agent = |queues: &[&str], capacity: &[(Channel, u32)]| AgentConfig {
+        name: String::new(),
+        queues: queues
+            .iter()
+            .map(|q| QueueId::new(*q))
+            .collect::<BTreeSet<_>>(),
+        capacity: capacity.iter().copied().collect::<BTreeMap<_, _>>(),
+    };
+    CentreConfig {
+        queues: [
+            (
+                QueueId::new("support"),
+                queue("Support", &[Channel::Webchat, Channel::Whatsapp]),
+            ),
+            (QueueId::new("sales"), queue("Sales", &[Channel::Webchat])),
+        ]
+        .into(),
+        agents: [
+            (
+                AgentId::new("alice"),
+                agent(&["support", "sales"], &[(Channel::Webchat, 2)]),
+            ),
+            (
+                AgentId::new("bob"),
+                agent(
+                    &["support"],
+                    &[(Channel::Webchat, 1), (Channel::Whatsapp, 1)],
+                ),
+            ),
+            (
+                AgentId::new("carol"),
+                agent(&["sales"], &[(Channel::Webchat, 1)]),
+            ),
+        ]
+        .into(),
+        connectors: [
+            (
+                ConnectorId::new("web"),
+                ConnectorConfig {
+                    channel: Channel::Webchat,
+                    queue: QueueId::new("support"),
+                },
+            ),
+            (
+                ConnectorId::new("shop"),
+                ConnectorConfig {
+                    channel: Channel::Webchat,
+                    queue: QueueId::new("sales"),
+                },
+            ),
+            (
+                ConnectorId::new("wa"),
+                ConnectorConfig {
+                    channel: Channel::Whatsapp,
+                    queue: QueueId::new("support"),
+                },
+            ),
+        ]
+        .into(),
+    }
+}
+
+/// The id the n-th conversation gets: tests hand ids to the core, as the service does.
+pub fn conversation(n: u128) -> ConversationId {
+    ConversationId::from_uuid(uuid::Uuid::from_u128(n))
+}
+
+/// A command at a time (in seconds), with the id a new conversation would get.
+pub struct At {
+    pub seconds: i64,
+    pub command: Command,
+    pub new_conversation: u128,
+}
+
+pub fn at(seconds: i64, command: Command) -> At {
+    At {
+        seconds,
+        command,
+        new_conversation: 0,
+    }
+}
+
+/// A command that may start conversation `n`.
+pub fn starting(n: u128, seconds: i64, command: Command) -> At {
+    At {
+        seconds,
+        command,
+        new_conversation: n,
+    }
+}
+
+pub fn context(seconds: i64, new_conversation: u128) -> Context {
+    Context {
+        now: Timestamp::from_millis(seconds * 1000),
+        new_conversation_id: conversation(new_conversation),
+    }
+}
+
+/// Runs commands that must all be accepted, applying their events; returns the state.
+pub fn given(commands: Vec<At>) -> State {
+    let mut state = State::new(centre());
+    for step in commands {
+        let events = decide(
+            &state,
+            step.command.clone(),
+            &context(step.seconds, step.new_conversation),
+        )
+        .unwrap_or_else(|rejection| panic!("given {:?} was rejected: {rejection}", step.command));
+        for event in &events {
+            state.apply(event);
+        }
+    }
+    state
+}
+
+/// Decides one more command and renders the outcome: one line per event, or the rejection.
+pub fn when(state: &State, step: At) -> String {
+    match decide(
+        state,
+        step.command,
+        &context(step.seconds, step.new_conversation),
+    ) {
+        Ok(events) => render(&events),
+        Err(rejection) => render_rejection(&rejection),
+    }
+}
+
+pub fn render(events: &[Event]) -> String {
+    events
+        .iter()
+        .map(|event| {
+            let encoded = codec::encode(event).unwrap();
+            format!(
+                "{}s {} {}\n",
+                event.at.as_millis() / 1000,
+                encoded.event_type,
+                String::from_utf8(encoded.payload).unwrap()
+            )
+        })
+        .collect()
+}
+
+pub fn render_rejection(rejection: &Rejection) -> String {
+    format!("rejected: {rejection}\n")
+}
+
+// Command builders, named as the product documents name the actions.
+
+pub fn customer_writes(connector: &str, contact: &str, message: &str) -> Command {
+    Command::ReceiveCustomerMessage {
+        connector: ConnectorId::new(connector),
+        channel: if connector == "wa" {
+            Channel::Whatsapp
+        } else {
+            Channel::Webchat
+        },
+        contact: ExternalContactId::new(contact),
+        contact_name: None,
+        message_id: MessageId::new(message),
+        text: format!("text of {message}"),
+    }
+}
+
+pub fn log_in(agent: &str, queue: &str) -> Command {
+    Command::LogIn {
+        agent: AgentId::new(agent),
+        queue: QueueId::new(queue),
+    }
+}
+
+pub fn log_out(agent: &str, queue: &str) -> Command {
+    Command::LogOut {
+        agent: AgentId::new(agent),
+        queue: QueueId::new(queue),
+    }
+}
+
+pub fn ready(agent: &str) -> Command {
+    Command::GoReady {
+        agent: AgentId::new(agent),
+    }
+}
+
+pub fn pause(agent: &str, reason: &str) -> Command {
+    Command::Pause {
+        agent: AgentId::new(agent),
+        reason: reason.to_owned(),
+        paid: false,
+    }
+}
+
+pub fn accept(agent: &str, n: u128) -> Command {
+    Command::AcceptOffer {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn reply(agent: &str, n: u128, message: &str) -> Command {
+    Command::SendAgentMessage {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        message_id: MessageId::new(message),
+        text: format!("text of {message}"),
+    }
+}
+
+pub fn close(agent: &str, n: u128, status: Option<&str>) -> Command {
+    Command::Close {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        status: status.map(str::to_owned),
+    }
+}
