@@ -19,6 +19,7 @@ pub struct AgentSummary {
     pub agent: AgentId,
     pub presence: AgentPresence,
     /// When the presence last changed; `None` before the agent's first change.
+    #[serde(with = "crate::rfc3339::option")]
     pub presence_since: Option<Timestamp>,
     pub queues: BTreeSet<QueueId>,
     pub offers: BTreeSet<ConversationId>,

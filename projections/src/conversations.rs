@@ -29,8 +29,11 @@ pub struct ConversationSummary {
     pub status: ConversationStatus,
     /// The agent it is offered to, or who is in it, or who closed it.
     pub agent: Option<AgentId>,
+    #[serde(with = "crate::rfc3339")]
     pub started_at: Timestamp,
+    #[serde(with = "crate::rfc3339::option")]
     pub accepted_at: Option<Timestamp>,
+    #[serde(with = "crate::rfc3339::option")]
     pub closed_at: Option<Timestamp>,
     pub close_status: Option<String>,
     pub customer_messages: u32,

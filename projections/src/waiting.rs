@@ -28,6 +28,7 @@ pub struct WaitingRow {
     pub channel: Channel,
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
+    #[serde(with = "crate::rfc3339")]
     pub waiting_since: Timestamp,
     pub time_in_queue_ms: u64,
     pub offered_to: Option<AgentId>,

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod script;
+
 use routing_core::codec;
 use routing_core::config::{AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig};
 use routing_core::ids::{ExternalContactId, MessageId};

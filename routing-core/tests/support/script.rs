@@ -1,0 +1,132 @@
+//! Random scripts of commands for property tests: commands drawn blindly (many of them invalid,
+//! on purpose) mixed with steps aimed at what the state holds, so accepts and closes happen often.
+
+use super::*;
+use proptest::prelude::*;
+use routing_core::{Command, Event, State, decide};
+
+pub const AGENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+pub const QUEUES: [&str; 3] = ["support", "sales", "billing"];
+pub const CONNECTORS: [&str; 3] = ["web", "shop", "wa"];
+
+/// Commands drawn with ids from small pools so that they often hit the same agents and
+/// conversations; many are invalid on purpose (rejections must leave no trace).
+pub fn command() -> impl Strategy<Value = Command> {
+    let agent = prop::sample::select(&AGENTS[..]);
+    let queue = prop::sample::select(&QUEUES[..]);
+    let conversation = 1u128..12;
+    prop_oneof![
+        4 => (prop::sample::select(&CONNECTORS[..]), 0u8..6, 0u16..1000)
+            .prop_map(|(c, contact, m)| customer_writes(c, &format!("contact-{contact}"), &format!("m-{m}"))),
+        2 => (agent.clone(), queue.clone()).prop_map(|(a, q)| log_in(a, q)),
+        1 => (agent.clone(), queue).prop_map(|(a, q)| log_out(a, q)),
+        2 => agent.clone().prop_map(ready),
+        1 => agent.clone().prop_map(|a| pause(a, "break")),
+        3 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| accept(a, c)),
+        2 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| reply(a, c, "r")),
+        2 => (agent, conversation, prop::option::of(Just("resolved")))
+            .prop_map(|(a, c, s)| close(a, c, s)),
+    ]
+}
+
+/// A step of a script: a command drawn blindly, or one aimed at what the state holds now (an
+/// outstanding offer, an active conversation), so that accepts and closes really happen often.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Blind(Command),
+    AcceptAnOffer(usize),
+    ReplyInAConversation(usize),
+    CloseAConversation(usize, bool),
+}
+
+pub fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        6 => command().prop_map(Step::Blind),
+        3 => any::<usize>().prop_map(Step::AcceptAnOffer),
+        1 => any::<usize>().prop_map(Step::ReplyInAConversation),
+        2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(n, s)| Step::CloseAConversation(n, s)),
+    ]
+}
+
+/// Steps with the gap (in seconds) since the previous one.
+pub fn script() -> impl Strategy<Value = Vec<(i64, Step)>> {
+    prop::collection::vec((0i64..120, step()), 1..100)
+}
+
+/// Turns a step into a command against the current state.
+pub fn resolve(state: &State, step: &Step) -> Command {
+    let pick = |n: usize, want_offers: bool| {
+        let pairs: Vec<_> = state
+            .agents()
+            .flat_map(|(id, agent)| {
+                let set = if want_offers {
+                    &agent.offers
+                } else {
+                    &agent.active
+                };
+                set.iter().map(move |c| (id.clone(), *c))
+            })
+            .collect();
+        if pairs.is_empty() {
+            None
+        } else {
+            Some(pairs[n % pairs.len()].clone())
+        }
+    };
+    let fallback = || ready("alice");
+    match step {
+        Step::Blind(command) => command.clone(),
+        Step::AcceptAnOffer(n) => {
+            pick(*n, true).map_or_else(fallback, |(agent, conversation)| Command::AcceptOffer {
+                agent,
+                conversation,
+            })
+        }
+        Step::ReplyInAConversation(n) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
+                Command::SendAgentMessage {
+                    agent,
+                    conversation,
+                    message_id: routing_core::ids::MessageId::new("r"),
+                    text: "reply".into(),
+                }
+            })
+        }
+        Step::CloseAConversation(n, with_status) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| Command::Close {
+                agent,
+                conversation,
+                status: with_status.then(|| "resolved".to_owned()),
+            })
+        }
+    }
+}
+
+/// Runs a script live: decide, apply. Returns the state, every accepted event, and the state after
+/// each step (for the invariants).
+pub fn run(script: &[(i64, Step)]) -> (State, Vec<Event>, Vec<State>) {
+    let mut state = State::new(centre());
+    let mut log = Vec::new();
+    let mut states = Vec::new();
+    let mut seconds = 0;
+    let mut next_conversation = 1;
+    for (gap, step) in script {
+        seconds += gap;
+        let command = resolve(&state, step);
+        if let Ok(events) = decide(&state, command, &context(seconds, next_conversation)) {
+            if events
+                .iter()
+                .any(|e| matches!(e.kind, routing_core::EventKind::ConversationStarted(_)))
+            {
+                next_conversation += 1;
+            }
+            for event in &events {
+                state.apply(event);
+            }
+            log.extend(events);
+        }
+        states.push(state.clone());
+    }
+    (state, log, states)
+}
+
