@@ -17,7 +17,10 @@ pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, 
 pub mod option {
     use super::*;
 
-    pub fn serialize<S: Serializer>(at: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        at: &Option<Timestamp>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match at {
             Some(at) => serializer.serialize_some(&format(*at)),
             None => serializer.serialize_none(),

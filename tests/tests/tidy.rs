@@ -98,7 +98,10 @@ fn only_api_gateway_knows_http_and_only_event_store_knows_the_storage() {
         let manifest: toml::Table = toml::from_str(&manifest).unwrap();
         let dependencies = manifest["dependencies"].as_table().unwrap();
         for http in ["axum", "hyper", "tower", "tower-http", "reqwest"] {
-            assert!(!dependencies.contains_key(http), "{krate} must not depend on {http}");
+            assert!(
+                !dependencies.contains_key(http),
+                "{krate} must not depend on {http}"
+            );
         }
         if krate != "event-store" {
             for storage in ["redb", "tokio-postgres", "sqlx", "postgres"] {
@@ -112,7 +115,10 @@ fn only_api_gateway_knows_http_and_only_event_store_knows_the_storage() {
     let projections = std::fs::read_to_string(workspace().join("projections/Cargo.toml")).unwrap();
     let projections: toml::Table = toml::from_str(&projections).unwrap();
     assert!(
-        !projections["dependencies"].as_table().unwrap().contains_key("tokio"),
+        !projections["dependencies"]
+            .as_table()
+            .unwrap()
+            .contains_key("tokio"),
         "projections are pure folds: no runtime"
     );
 }

@@ -129,4 +129,3 @@ pub fn run(script: &[(i64, Step)]) -> (State, Vec<Event>, Vec<State>) {
     }
     (state, log, states)
 }
-
