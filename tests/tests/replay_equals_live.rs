@@ -37,12 +37,13 @@ proptest! {
         while next < log.len() {
             let (size, repeat) = pages.next().unwrap();
             let end = (next + size).min(log.len());
-            for position in next..end {
-                live.apply(position as u64 + 1, &log[position]);
-            }
-            for position in end.saturating_sub(repeat)..end {
-                live.apply(position as u64 + 1, &log[position]);
-            }
+            let feed = |live: &mut ReadModels, from: usize| {
+                for (index, event) in log.iter().enumerate().take(end).skip(from) {
+                    live.apply(index as u64 + 1, event);
+                }
+            };
+            feed(&mut live, next);
+            feed(&mut live, end.saturating_sub(repeat));
             next = end;
         }
         prop_assert_eq!(&live, &rebuilt);
