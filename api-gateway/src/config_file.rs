@@ -5,7 +5,8 @@
 //! of routing lives here.
 
 use routing_core::config::{
-    AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, RoutingStrategy,
+    AgentConfig, CentreConfig, Channel, ConnectorConfig, DEFAULT_OFFER_TIMEOUT_MS, QueueConfig,
+    RoutingStrategy,
 };
 use routing_core::{AgentId, ConnectorId, QueueId};
 use serde::Deserialize;
@@ -50,6 +51,20 @@ struct QueueEntry {
     channels: Spanned<Vec<Channel>>,
     #[serde(default = "default_strategy")]
     strategy: RoutingStrategy,
+    /// Seconds an agent has to answer an offer.
+    #[serde(default = "default_offer_timeout_s")]
+    offer_timeout_s: Spanned<u64>,
+    /// Whether an agent who lets an offer expire is put on an unpaid pause.
+    #[serde(default)]
+    pause_on_missed_offer: bool,
+}
+
+fn default_priority() -> Spanned<u8> {
+    Spanned::new(0..0, 0)
+}
+
+fn default_offer_timeout_s() -> Spanned<u64> {
+    Spanned::new(0..0, DEFAULT_OFFER_TIMEOUT_MS / 1000)
 }
 
 fn default_strategy() -> RoutingStrategy {
@@ -73,6 +88,9 @@ struct ConnectorEntry {
     id: Spanned<String>,
     channel: Channel,
     queue: Spanned<String>,
+    /// Conversations from this connector are served before lower-priority ones (0 to 9).
+    #[serde(default = "default_priority")]
+    priority: Spanned<u8>,
 }
 
 /// Reads and validates the configuration file at `path`.
@@ -110,10 +128,19 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
                 format!("queue '{id}' must serve at least one channel"),
             ));
         }
+        let offer_timeout_s = *entry.offer_timeout_s.get_ref();
+        if !(1..=3600).contains(&offer_timeout_s) {
+            return Err(at(
+                entry.offer_timeout_s.span().start,
+                format!("queue '{id}': offer_timeout_s must be between 1 and 3600 seconds"),
+            ));
+        }
         let queue_config = QueueConfig {
             name: entry.name.clone().unwrap_or_else(|| id.clone()),
             channels: entry.channels.get_ref().iter().copied().collect(),
             strategy: entry.strategy,
+            offer_timeout_ms: offer_timeout_s * 1000,
+            pause_on_missed_offer: entry.pause_on_missed_offer,
         };
         if config
             .queues
@@ -175,9 +202,16 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
                 ),
             ));
         }
+        if *entry.priority.get_ref() > 9 {
+            return Err(at(
+                entry.priority.span().start,
+                format!("connector '{id}': priority must be between 0 and 9"),
+            ));
+        }
         let connector_config = ConnectorConfig {
             channel: entry.channel,
             queue: queue_id,
+            priority: *entry.priority.get_ref(),
         };
         if config
             .connectors

@@ -1,9 +1,12 @@
 //! The engine: the single writer of a contact centre's log.
 //!
-//! One task owns the routing core's state. For each command it takes the time, asks the core to
-//! decide, appends the events, and only then applies them, so the state never runs ahead of the
-//! log. Commands are handled one at a time: that is what makes races impossible by construction.
-//! This module must never decide anything itself; rules live in `routing-core`.
+//! One task owns the routing core's state. For each command it takes the time, has the core
+//! execute it (a rejection changes nothing), and appends the events before answering; if the
+//! append fails, the state is rebuilt from the log before the next command, so what callers are
+//! told always matches the log. Commands are handled one at a time: that is what makes races
+//! impossible by construction. Between commands it sleeps until the core's next deadline and then
+//! fires it with a `Tick`. This module must never decide anything itself; rules live in
+//! `routing-core`.
 
 use crate::clock::Clock;
 use event_store::{
@@ -14,12 +17,15 @@ use routing_core::{
     CentreConfig, Command, Context, ConversationId, Event, Rejection, State, Timestamp,
 };
 use std::sync::Arc;
+use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 /// How many commands may wait for the engine before callers are told it is busy.
 const QUEUE_DEPTH: usize = 1024;
+/// How long to wait before firing deadlines again after a failure.
+const TICK_RETRY_MS: i64 = 1_000;
 /// How many events are read per page while replaying the log at start-up.
 pub const REPLAY_PAGE: usize = 4096;
 
@@ -43,6 +49,21 @@ pub enum EngineError {
     Busy,
     #[error("the engine has stopped")]
     Stopped,
+}
+
+impl EngineError {
+    /// Whether the engine cannot go on: the store has failed or shut down, or the log cannot be
+    /// read back. The server stops rather than answer from a state it cannot trust.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Store(
+                StoreError::Failed(_) | StoreError::Closed | StoreError::Corrupt { .. }
+            ) | EngineError::Append(AppendError::Store(
+                StoreError::Failed(_) | StoreError::Closed | StoreError::Corrupt { .. }
+            )) | EngineError::Decode { .. }
+        )
+    }
 }
 
 /// What a command did.
@@ -78,7 +99,6 @@ impl Receipt {
 
 struct Job {
     command: Command,
-    idempotency_key: Option<String>,
     reply: oneshot::Sender<Result<Receipt, EngineError>>,
 }
 
@@ -95,7 +115,7 @@ impl Engine {
         config: CentreConfig,
         store: S,
         clock: Arc<dyn Clock>,
-    ) -> Result<(Self, tokio::task::JoinHandle<()>), EngineError> {
+    ) -> Result<(Self, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
         let state = replay(config.clone(), &store).await?;
         tracing::info!(
             events = state.events_applied(),
@@ -113,19 +133,11 @@ impl Engine {
         Ok((Self { jobs }, task))
     }
 
-    /// Submits a command and waits for its outcome. `idempotency_key` makes a redelivered inbound
-    /// message a no-op.
-    pub async fn execute(
-        &self,
-        command: Command,
-        idempotency_key: Option<String>,
-    ) -> Result<Receipt, EngineError> {
+    /// Submits a command and waits for its outcome. A redelivered inbound message is answered
+    /// as a duplicate and appends nothing.
+    pub async fn execute(&self, command: Command) -> Result<Receipt, EngineError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            command,
-            idempotency_key,
-            reply,
-        };
+        let job = Job { command, reply };
         self.jobs.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => EngineError::Busy,
             mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
@@ -169,12 +181,65 @@ struct Writer<S> {
     state: State,
     store: S,
     clock: Arc<dyn Clock>,
-    /// Set when an append failed in a way that leaves its fate unknown: the state is rebuilt from
-    /// the log before the next command.
+    /// Set while the state holds events the log may not: after a failed append, the state is
+    /// rebuilt from the log before the next command.
     stale: bool,
 }
 
 impl<S: EventStore> Writer<S> {
+    async fn run(mut self, mut queue: mpsc::Receiver<Job>) -> Result<(), EngineError> {
+        // A configuration that changed since the log was written (more capacity, new agents)
+        // takes effect before the first command.
+        self.handle(Command::Rebalance).await?;
+        // After a failed tick, wait a little before the next so a failing store is not hammered.
+        let mut tick_retry_at: Option<Timestamp> = None;
+        loop {
+            let due = match (self.state.next_deadline(), tick_retry_at) {
+                (Some(deadline), Some(retry)) => Some(deadline.max(retry)),
+                (deadline, _) => deadline,
+            };
+            let sleep = async {
+                match due {
+                    Some(due) => {
+                        let wait = due.millis_since(self.clock.now());
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                job = queue.recv() => {
+                    let Some(job) = job else { break };
+                    let outcome = self.handle(job.command).await;
+                    let fatal = outcome.as_ref().err().filter(|e| e.is_fatal()).map(ToString::to_string);
+                    // A caller that gave up waiting does not undo the command.
+                    let _ = job.reply.send(outcome);
+                    if let Some(error) = fatal {
+                        tracing::error!(%error, "the engine stops");
+                        return Err(EngineError::Store(StoreError::Failed(error)));
+                    }
+                }
+                () = sleep => {
+                    match self.handle(Command::Tick).await {
+                        Ok(_) => tick_retry_at = None,
+                        Err(error) if error.is_fatal() => {
+                            tracing::error!(%error, "the engine stops");
+                            return Err(error);
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, "firing due deadlines failed; retrying shortly");
+                            tick_retry_at = Some(Timestamp::from_millis(
+                                self.clock.now().as_millis() + TICK_RETRY_MS,
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        tracing::info!("engine stopped");
+        Ok(())
+    }
+
     async fn duplicate_of(&self, position: Position) -> Result<Receipt, EngineError> {
         let stored = self
             .store
@@ -193,46 +258,81 @@ impl<S: EventStore> Writer<S> {
         })
     }
 
-    async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
-        while let Some(job) = queue.recv().await {
-            let outcome = self.handle(job.command, job.idempotency_key).await;
-            // A caller that gave up waiting does not undo the command.
-            let _ = job.reply.send(outcome);
-        }
-        tracing::info!("engine stopped");
-    }
-
-    async fn handle(
-        &mut self,
-        command: Command,
-        idempotency_key: Option<String>,
-    ) -> Result<Receipt, EngineError> {
+    async fn handle(&mut self, command: Command) -> Result<Receipt, EngineError> {
         if self.stale {
             self.state = replay(self.config.clone(), &self.store).await?;
             self.stale = false;
         }
+        let idempotency_key = self.state.idempotency_key(&command)?;
         if let Some(key) = &idempotency_key
             && let Some(position) = self.store.find_idempotency_key(key).await?
         {
             return self.duplicate_of(position).await;
         }
-        let now = self.clock.now();
         let context = Context {
-            now,
+            now: self.clock.now(),
             new_conversation_id: ConversationId::from_uuid(Uuid::now_v7()),
         };
-        let events = routing_core::decide(&self.state, command, &context)?;
-        let command_id = Uuid::now_v7();
-        let mut batch = Vec::with_capacity(events.len());
-        for event in &events {
+        // A rejection leaves the state untouched; from here on the state holds the events, so
+        // any failure to make them durable means it must be rebuilt from the log.
+        let events = self.state.execute(command, &context)?;
+        if events.is_empty() {
+            return Ok(Receipt::Appended { events: Vec::new() });
+        }
+        self.stale = true;
+        let batch = encode_batch(&events, idempotency_key.as_deref())?;
+        let outcome = self
+            .store
+            .append(AppendRequest {
+                events: batch,
+                expectations: Vec::new(),
+            })
+            .await?;
+        match outcome {
+            AppendOutcome::Appended { first, last } => {
+                if last.0 - first.0 + 1 != events.len() as u64 {
+                    return Err(StoreError::Corrupt {
+                        position: first.0,
+                        reason: format!(
+                            "{} events were appended at positions {first} to {last}",
+                            events.len()
+                        ),
+                    }
+                    .into());
+                }
+                self.stale = false;
+                let receipt = events
+                    .into_iter()
+                    .enumerate()
+                    .map(|(offset, event)| (Position(first.0 + offset as u64), event))
+                    .collect();
+                Ok(Receipt::Appended { events: receipt })
+            }
+            // Stored before (a race the key check above cannot see): the state, which already
+            // holds this command's events, is rebuilt before the next command.
+            AppendOutcome::AlreadyAppended { position } => self.duplicate_of(position).await,
+        }
+    }
+}
+
+/// The store's form of a command's events. Only the customer's message itself carries the
+/// provider's id: it is what a redelivery would repeat.
+fn encode_batch(
+    events: &[Event],
+    idempotency_key: Option<&str>,
+) -> Result<Vec<NewEvent>, EngineError> {
+    let command_id = Uuid::now_v7();
+    events
+        .iter()
+        .map(|event| {
             let encoded = codec::encode(event)?;
-            // Only the customer's message itself carries the provider's id: it is what a
-            // redelivery would repeat.
             let key = match &event.kind {
-                routing_core::EventKind::CustomerMessageReceived(_) => idempotency_key.clone(),
+                routing_core::EventKind::CustomerMessageReceived(_) => {
+                    idempotency_key.map(str::to_owned)
+                }
                 _ => None,
             };
-            batch.push(NewEvent {
+            Ok(NewEvent {
                 event_id: Uuid::now_v7(),
                 stream: encoded.stream,
                 event_type: encoded.event_type.to_owned(),
@@ -242,34 +342,7 @@ impl<S: EventStore> Writer<S> {
                 causation_id: command_id,
                 payload: encoded.payload,
                 idempotency_key: key,
-            });
-        }
-        if batch.is_empty() {
-            return Ok(Receipt::Appended { events: Vec::new() });
-        }
-        let outcome = self
-            .store
-            .append(AppendRequest {
-                events: batch,
-                expectations: Vec::new(),
             })
-            .await;
-        match outcome {
-            Ok(AppendOutcome::Appended { first, .. }) => {
-                let mut receipt = Vec::with_capacity(events.len());
-                for (offset, event) in events.into_iter().enumerate() {
-                    self.state.apply(&event);
-                    receipt.push((Position(first.0 + offset as u64), event));
-                }
-                Ok(Receipt::Appended { events: receipt })
-            }
-            Ok(AppendOutcome::AlreadyAppended { position }) => self.duplicate_of(position).await,
-            Err(error) => {
-                if matches!(error, AppendError::Store(_)) {
-                    self.stale = true;
-                }
-                Err(error.into())
-            }
-        }
-    }
+        })
+        .collect()
 }

@@ -59,6 +59,20 @@ impl Views {
         Ok(read(&models))
     }
 
+    /// Waits, without a limit, until the views include `position`; fails if the feed stopped.
+    pub async fn caught_up_to(&self, position: u64) -> Result<(), NotCaughtUp> {
+        let mut checkpoint = self.checkpoint.clone();
+        checkpoint
+            .wait_for(|at| *at >= position)
+            .await
+            .map(|_| ())
+            .map_err(|_| NotCaughtUp {
+                wanted: position,
+                reached: *self.checkpoint.borrow(),
+                waited_ms: 0,
+            })
+    }
+
     pub fn checkpoint(&self) -> u64 {
         *self.checkpoint.borrow()
     }

@@ -7,12 +7,14 @@ use crate::engine::Engine;
 use crate::http::{AppState, app};
 use crate::{config_file, feed};
 use anyhow::Context as _;
+use event_store::EventStore;
 use event_store::embedded::EmbeddedStore;
 use projections::ReadModels;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -24,7 +26,13 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
 }
 
-/// Serves until `shutdown` completes, then shuts down gracefully.
+/// How long in-flight requests may take to finish once shutdown begins.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` completes, then shuts down gracefully: stop accepting, let in-flight
+/// requests finish (at most [`SHUTDOWN_GRACE`]), stop the engine and the feed, close the log. If
+/// the engine or the feed stops on its own, that is a failure: the server shuts down the same way
+/// and returns the error, so that a supervisor restarts it from the log.
 pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -33,12 +41,23 @@ pub async fn serve(
     let store = EmbeddedStore::open(&options.store)?;
     tracing::info!(path = %store.path().display(), "event store open");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (engine, engine_task) = Engine::start(config.clone(), store.clone(), Arc::clone(&clock))
-        .await
-        .context("the routing state could not be rebuilt from the log")?;
-    let (stop_workers, workers_stopped) = watch::channel(false);
+    let (engine, mut engine_task) =
+        Engine::start(config.clone(), store.clone(), Arc::clone(&clock))
+            .await
+            .context("the routing state could not be rebuilt from the log")?;
+    // Two signals: `stop` begins the HTTP drain; `stop_workers` ends the feed once the HTTP
+    // server is done, so that it never stops under requests still being answered.
+    let (stop, stopping) = watch::channel(false);
+    let (stop_workers, workers_stopping) = watch::channel(false);
     let models = ReadModels::new(config.agents.keys().cloned());
-    let (views, feed_task) = feed::start(store.clone(), models, workers_stopped);
+    let (views, mut feed_task) = feed::start(store.clone(), models, workers_stopping);
+
+    // Answer nothing from read models that are behind the log as it was at start-up.
+    let head = store.head().borrow().0;
+    views
+        .caught_up_to(head)
+        .await
+        .context("the read models could not be rebuilt from the log")?;
 
     let listener = TcpListener::bind(options.listen)
         .await
@@ -55,22 +74,90 @@ pub async fn serve(
         config: Arc::new(config),
         clock,
     };
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+    let signal_stop = stop.clone();
+    let signal = tokio::spawn(async move {
+        shutdown.await;
+        signal_stop.send_replace(true);
+    });
+    let mut draining = stopping.clone();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        let _ = draining.wait_for(|stop| *stop).await;
+    });
+    let mut grace = stopping.clone();
+    let grace_over = async move {
+        let _ = grace.wait_for(|stop| *stop).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+
+    let mut failure: Option<anyhow::Error> = None;
+    // A task handle must not be awaited again once the select has seen it finish.
+    let (mut engine_done, mut feed_done) = (false, false);
+    tokio::select! {
+        served = server => {
+            if let Err(error) = served {
+                failure = Some(anyhow::Error::new(error).context("the HTTP server failed"));
+            }
+        }
+        () = grace_over => {
+            tracing::warn!("requests still in flight after the shutdown grace period; stopping anyway");
+        }
+        ended = &mut engine_task => {
+            engine_done = true;
+            failure = Some(task_failure("engine", ended.map(|r| r.map_err(anyhow::Error::new))));
+        }
+        ended = &mut feed_task => {
+            feed_done = true;
+            failure = Some(task_failure("read-model feed", ended.map(|r| r.map_err(anyhow::Error::new))));
+        }
+    }
+    signal.abort();
     tracing::info!("no longer accepting requests; stopping workers");
 
     // The router (and with it the last engine handle) is gone: the engine drains and stops.
+    stop.send_replace(true);
     stop_workers.send_replace(true);
-    engine_task.await.context("the engine task failed")?;
-    feed_task
-        .await
-        .context("the read-model feed task failed")?
-        .context("the read-model feed stopped on an error")?;
+    if !engine_done {
+        // Connections cut off after the grace period may still hold the engine: do not wait
+        // for them for ever.
+        match tokio::time::timeout(SHUTDOWN_GRACE, engine_task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => failure = failure.or(Some(error.into())),
+            Ok(Err(error)) => failure = failure.or(Some(error.into())),
+            Err(_) => tracing::warn!("the engine did not stop within the grace period"),
+        }
+    }
+    if !feed_done {
+        // Connections cut off after the grace period may still hold the engine: do not wait
+        // for them for ever.
+        match tokio::time::timeout(SHUTDOWN_GRACE, feed_task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => failure = failure.or(Some(error.into())),
+            Ok(Err(error)) => failure = failure.or(Some(error.into())),
+            Err(_) => tracing::warn!("the feed did not stop within the grace period"),
+        }
+    }
     drop(store);
-    tracing::info!("stopped cleanly");
-    Ok(())
+    match failure {
+        None => {
+            tracing::info!("stopped cleanly");
+            Ok(())
+        }
+        Some(error) => Err(error),
+    }
+}
+
+/// A worker that stopped while the server was running: always a failure.
+fn task_failure(
+    name: &str,
+    ended: Result<anyhow::Result<()>, tokio::task::JoinError>,
+) -> anyhow::Error {
+    let error = match ended {
+        Ok(Ok(())) => anyhow::anyhow!("the {name} stopped unexpectedly"),
+        Ok(Err(error)) => error.context(format!("the {name} failed")),
+        Err(error) => anyhow::Error::new(error).context(format!("the {name} panicked")),
+    };
+    tracing::error!(error = %format!("{error:#}"), "shutting down");
+    error
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

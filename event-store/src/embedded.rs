@@ -210,18 +210,20 @@ impl EventStore for EmbeddedStore {
             });
         }
         let (reply, answer) = oneshot::channel();
-        let queue = self
-            .writer
-            .requests
-            .as_ref()
-            .ok_or(StoreError::Closed)?
-            .clone();
-        // The queue is bounded: when the writer falls behind, appenders wait here (off the async
-        // threads) instead of piling up unbounded memory.
-        tokio::task::spawn_blocking(move || queue.send((request, reply)))
-            .await
-            .map_err(|_| StoreError::Closed)?
-            .map_err(|_| StoreError::Closed)?;
+        let queue = self.writer.requests.as_ref().ok_or(StoreError::Closed)?;
+        match queue.try_send((request, reply)) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(job)) => {
+                // The queue is bounded: when the writer falls behind, appenders wait here (off the
+                // async threads) instead of piling up unbounded memory.
+                let queue = queue.clone();
+                tokio::task::spawn_blocking(move || queue.send(job))
+                    .await
+                    .map_err(|_| StoreError::Closed)?
+                    .map_err(|_| StoreError::Closed)?;
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => return Err(StoreError::Closed.into()),
+        }
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -310,7 +312,7 @@ fn write_loop(
     db: &Database,
     queue: &mpsc::Receiver<(AppendRequest, Reply)>,
     head: &watch::Sender<Position>,
-    mut next_free: Position,
+    mut last: Position,
 ) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -321,23 +323,28 @@ fn write_loop(
             }
         }
         let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match commit_batch(db, requests, next_free) {
-            Ok((outcomes, last)) => {
-                next_free = last;
-                head.send_replace(last);
+        match commit_batch(db, requests, last) {
+            Ok((outcomes, committed)) => {
+                if committed != last {
+                    last = committed;
+                    head.send_replace(last);
+                }
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     // An appender that stopped waiting still had its events committed.
                     let _ = reply.send(outcome);
                 }
             }
             Err(error) => {
-                tracing::error!(%error, "event store commit failed; nothing of this batch was stored");
+                // After a failed commit (an fsync error above all) nobody can say what reached the
+                // disk, and redb refuses further use: stop here, so that the process restarts and
+                // reads the truth back from the file, instead of limping on.
+                tracing::error!(%error, "event store commit failed; the store stops");
                 let message = error.to_string();
                 for reply in replies {
-                    let _ = reply.send(Err(AppendError::Store(StoreError::CommitFailed(
-                        message.clone(),
-                    ))));
+                    let _ =
+                        reply.send(Err(AppendError::Store(StoreError::Failed(message.clone()))));
                 }
+                return;
             }
         }
     }
@@ -358,7 +365,14 @@ fn commit_batch(
         let mut heads = txn.open_table(STREAM_HEADS).map_err(storage)?;
         let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
         'requests: for request in requests {
+            let mut own_keys = std::collections::BTreeSet::new();
             for event in &request.events {
+                if let Some(key) = &event.idempotency_key
+                    && !own_keys.insert(key.as_str())
+                {
+                    outcomes.push(Err(AppendError::DuplicateKeyInRequest { key: key.clone() }));
+                    continue 'requests;
+                }
                 if let Some(key) = &event.idempotency_key
                     && let Some(position) = keys.get(key.as_str()).map_err(storage)?
                 {
@@ -411,4 +425,95 @@ fn commit_batch(
     }
     txn.commit().map_err(storage)?;
     Ok((outcomes, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::ExpectedVersion;
+
+    fn event(stream: &str, key: Option<&str>) -> NewEvent {
+        NewEvent {
+            event_id: Uuid::nil(),
+            stream: stream.to_owned(),
+            event_type: "Tested".to_owned(),
+            schema_version: 1,
+            recorded_at_ms: 0,
+            correlation_id: Uuid::nil(),
+            causation_id: Uuid::nil(),
+            payload: b"{}".to_vec(),
+            idempotency_key: key.map(str::to_owned),
+        }
+    }
+
+    /// One commit that mixes successes, a conflict, a key repeated across requests and a key
+    /// repeated inside one request: each request gets its own answer, the good ones are stored.
+    #[test]
+    fn one_commit_answers_each_request_on_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join(FILE_NAME)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(EVENTS).unwrap();
+        txn.open_table(STREAM_INDEX).unwrap();
+        txn.open_table(STREAM_HEADS).unwrap();
+        txn.open_table(IDEMPOTENCY).unwrap();
+        txn.commit().unwrap();
+
+        let requests = vec![
+            AppendRequest {
+                events: vec![event("a", Some("k1"))],
+                expectations: vec![("a".into(), ExpectedVersion::NoStream)],
+            },
+            // Conflicts with the first request of the same batch.
+            AppendRequest {
+                events: vec![event("a", None)],
+                expectations: vec![("a".into(), ExpectedVersion::NoStream)],
+            },
+            // Repeats the first request's key.
+            AppendRequest {
+                events: vec![event("b", Some("k1"))],
+                expectations: Vec::new(),
+            },
+            // Repeats a key inside itself.
+            AppendRequest {
+                events: vec![event("c", Some("k2")), event("c", Some("k2"))],
+                expectations: Vec::new(),
+            },
+            AppendRequest {
+                events: vec![event("a", None), event("b", None)],
+                expectations: vec![("a".into(), ExpectedVersion::Exact(1))],
+            },
+        ];
+        let (outcomes, last) = commit_batch(&db, requests, Position(0)).unwrap();
+        assert!(matches!(
+            outcomes[0],
+            Ok(AppendOutcome::Appended {
+                first: Position(1),
+                last: Position(1)
+            })
+        ));
+        assert!(matches!(
+            outcomes[1],
+            Err(AppendError::WrongExpectedVersion { actual: 1, .. })
+        ));
+        assert!(matches!(
+            outcomes[2],
+            Ok(AppendOutcome::AlreadyAppended {
+                position: Position(1)
+            })
+        ));
+        assert!(matches!(
+            outcomes[3],
+            Err(AppendError::DuplicateKeyInRequest { .. })
+        ));
+        assert!(matches!(
+            outcomes[4],
+            Ok(AppendOutcome::Appended {
+                first: Position(2),
+                last: Position(3)
+            })
+        ));
+        assert_eq!(last, Position(3));
+        assert_eq!(read_head(&db).unwrap(), Position(3));
+    }
 }

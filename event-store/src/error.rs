@@ -18,8 +18,12 @@ pub enum StoreError {
     Storage(#[from] redb::Error),
     #[error("stored event at position {position} is unreadable: {reason}")]
     Corrupt { position: u64, reason: String },
-    #[error("commit failed, nothing of the batch was stored: {0}")]
-    CommitFailed(String),
+    /// The disk or the database failed mid-commit. Whether the batch is stored is unknown; the
+    /// store accepts nothing more, and the process must restart to recover from the file.
+    #[error(
+        "the event store failed ({0}); whether the last appends were stored is unknown; restart to recover"
+    )]
+    Failed(String),
     #[error("the event store has shut down")]
     Closed,
 }
@@ -32,6 +36,8 @@ pub enum AppendError {
         expected: ExpectedVersion,
         actual: u64,
     },
+    #[error("idempotency key '{key}' appears twice in one append")]
+    DuplicateKeyInRequest { key: String },
     #[error("an append must carry at least one event")]
     Empty,
     #[error("an append may carry at most {max} events, got {got}")]

@@ -77,17 +77,24 @@ impl AgentsView {
                     agent.conversations.insert(e.conversation);
                 }
             }
+            EventKind::OfferRejected(e) => self.offer_ended(&e.agent, e.conversation),
+            EventKind::OfferTimedOut(e) => self.offer_ended(&e.agent, e.conversation),
+            EventKind::OfferRescinded(e) => self.offer_ended(&e.agent, e.conversation),
+            EventKind::AcceptedFromWaiting(e) => {
+                let channel = self.channels.get(&e.conversation).copied();
+                if let Some(agent) = self.agents.get_mut(&e.agent) {
+                    agent.conversations.insert(e.conversation);
+                    if let Some(channel) = channel {
+                        *agent.load.entry(channel).or_default() += 1;
+                    }
+                }
+            }
             EventKind::ConversationClosed(e) => {
                 let channel = self.channels.remove(&e.conversation);
                 if let Some(agent) = self.agents.get_mut(&e.agent)
                     && agent.conversations.remove(&e.conversation)
-                    && let Some(channel) = channel
-                    && let Some(load) = agent.load.get_mut(&channel)
                 {
-                    *load = load.saturating_sub(1);
-                    if *load == 0 {
-                        agent.load.remove(&channel);
-                    }
+                    release(agent, channel);
                 }
             }
             EventKind::AgentLoggedIn(e) => {
@@ -121,7 +128,28 @@ impl AgentsView {
         }
     }
 
+    /// An offer ended without an accept: it no longer counts against the agent's capacity.
+    fn offer_ended(&mut self, agent: &AgentId, conversation: ConversationId) {
+        let channel = self.channels.get(&conversation).copied();
+        if let Some(agent) = self.agents.get_mut(agent)
+            && agent.offers.remove(&conversation)
+        {
+            release(agent, channel);
+        }
+    }
+
     pub fn get(&self, id: &AgentId) -> Option<&AgentSummary> {
         self.agents.get(id)
+    }
+}
+
+fn release(agent: &mut AgentSummary, channel: Option<Channel>) {
+    if let Some(channel) = channel
+        && let Some(load) = agent.load.get_mut(&channel)
+    {
+        *load = load.saturating_sub(1);
+        if *load == 0 {
+            agent.load.remove(&channel);
+        }
     }
 }

@@ -70,7 +70,7 @@ impl ConversationsView {
             );
             return;
         }
-        let Some(id) = conversation_of(&event.kind) else {
+        let Some(id) = event.kind.conversation() else {
             return;
         };
         let Some(row) = self.conversations.get_mut(&id) else {
@@ -93,6 +93,17 @@ impl ConversationsView {
                 row.agent = Some(e.agent.clone());
                 row.accepted_at = Some(at);
             }
+            EventKind::AcceptedFromWaiting(e) => {
+                row.status = ConversationStatus::Active;
+                row.agent = Some(e.agent.clone());
+                row.accepted_at = Some(at);
+            }
+            EventKind::OfferRejected(_)
+            | EventKind::OfferTimedOut(_)
+            | EventKind::OfferRescinded(_) => {
+                row.status = ConversationStatus::Waiting;
+                row.agent = None;
+            }
             EventKind::ConversationClosed(e) => {
                 row.status = ConversationStatus::Closed;
                 row.agent = Some(e.agent.clone());
@@ -105,22 +116,5 @@ impl ConversationsView {
 
     pub fn get(&self, id: &ConversationId) -> Option<&ConversationSummary> {
         self.conversations.get(id)
-    }
-}
-
-/// The conversation an event concerns, if any.
-fn conversation_of(kind: &EventKind) -> Option<ConversationId> {
-    match kind {
-        EventKind::ConversationStarted(e) => Some(e.conversation),
-        EventKind::CustomerMessageReceived(e) => Some(e.conversation),
-        EventKind::ConversationEnqueued(e) => Some(e.conversation),
-        EventKind::ConversationOffered(e) => Some(e.conversation),
-        EventKind::OfferAccepted(e) => Some(e.conversation),
-        EventKind::AgentMessageSent(e) => Some(e.conversation),
-        EventKind::ConversationClosed(e) => Some(e.conversation),
-        EventKind::AgentLoggedIn(_)
-        | EventKind::AgentLoggedOut(_)
-        | EventKind::AgentBecameReady(_)
-        | EventKind::AgentPaused(_) => None,
     }
 }

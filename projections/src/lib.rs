@@ -6,7 +6,7 @@
 
 pub mod agents;
 pub mod conversations;
-mod rfc3339;
+pub mod rfc3339;
 pub mod waiting;
 
 use routing_core::{AgentId, Event};

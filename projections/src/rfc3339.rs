@@ -4,7 +4,7 @@
 use routing_core::Timestamp;
 use serde::Serializer;
 
-fn format(at: Timestamp) -> String {
+pub fn format(at: Timestamp) -> String {
     chrono::DateTime::from_timestamp_millis(at.as_millis())
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_else(|| at.as_millis().to_string())

@@ -8,6 +8,7 @@ use routing_core::event::EventKind;
 use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConversationId, Event, QueueId, Timestamp};
 use serde::Serialize;
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,7 @@ struct Waiting {
     contact: ExternalContactId,
     contact_name: Option<String>,
     since: Timestamp,
+    priority: u8,
     offered_to: Option<AgentId>,
 }
 
@@ -31,14 +33,16 @@ pub struct WaitingRow {
     #[serde(with = "crate::rfc3339")]
     pub waiting_since: Timestamp,
     pub time_in_queue_ms: u64,
+    /// Higher is served first.
+    pub priority: u8,
     pub offered_to: Option<AgentId>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WaitingView {
     rows: BTreeMap<ConversationId, Waiting>,
-    /// Oldest first: (waiting since, conversation).
-    order: BTreeSet<(Timestamp, ConversationId)>,
+    /// Serving order: highest priority first, then oldest first.
+    order: BTreeSet<(Reverse<u8>, Timestamp, ConversationId)>,
 }
 
 impl WaitingView {
@@ -53,14 +57,21 @@ impl WaitingView {
                         contact: e.contact.clone(),
                         contact_name: e.contact_name.clone(),
                         since: event.at,
+                        priority: 0,
                         offered_to: None,
                     },
                 );
-                self.order.insert((event.at, e.conversation));
+                self.order.insert((Reverse(0), event.at, e.conversation));
             }
             EventKind::ConversationEnqueued(e) => {
                 if let Some(row) = self.rows.get_mut(&e.conversation) {
+                    self.order
+                        .remove(&(Reverse(row.priority), row.since, e.conversation));
                     row.queue = Some(e.queue.clone());
+                    row.priority = e.priority;
+                    row.since = event.at;
+                    self.order
+                        .insert((Reverse(row.priority), row.since, e.conversation));
                 }
             }
             EventKind::ConversationOffered(e) => {
@@ -68,7 +79,11 @@ impl WaitingView {
                     row.offered_to = Some(e.agent.clone());
                 }
             }
+            EventKind::OfferRejected(e) => self.unoffer(e.conversation),
+            EventKind::OfferTimedOut(e) => self.unoffer(e.conversation),
+            EventKind::OfferRescinded(e) => self.unoffer(e.conversation),
             EventKind::OfferAccepted(e) => self.remove(e.conversation),
+            EventKind::AcceptedFromWaiting(e) => self.remove(e.conversation),
             EventKind::ConversationClosed(e) => self.remove(e.conversation),
             EventKind::CustomerMessageReceived(_)
             | EventKind::AgentMessageSent(_)
@@ -81,16 +96,23 @@ impl WaitingView {
 
     fn remove(&mut self, conversation: ConversationId) {
         if let Some(row) = self.rows.remove(&conversation) {
-            self.order.remove(&(row.since, conversation));
+            self.order
+                .remove(&(Reverse(row.priority), row.since, conversation));
         }
     }
 
-    /// The waiting conversations of one queue (or all), oldest first, with their time in queue
-    /// measured at `now`.
+    fn unoffer(&mut self, conversation: ConversationId) {
+        if let Some(row) = self.rows.get_mut(&conversation) {
+            row.offered_to = None;
+        }
+    }
+
+    /// The waiting conversations of one queue (or all), in serving order (priority, then age),
+    /// with their time in queue measured at `now`.
     pub fn list(&self, queue: Option<&QueueId>, now: Timestamp) -> Vec<WaitingRow> {
         self.order
             .iter()
-            .filter_map(|(_, id)| {
+            .filter_map(|(_, _, id)| {
                 let row = self.rows.get(id)?;
                 let row_queue = row.queue.as_ref()?;
                 if queue.is_some_and(|wanted| wanted != row_queue) {
@@ -104,6 +126,7 @@ impl WaitingView {
                     contact_name: row.contact_name.clone(),
                     waiting_since: row.since,
                     time_in_queue_ms: now.millis_since(row.since),
+                    priority: row.priority,
                     offered_to: row.offered_to.clone(),
                 })
             })

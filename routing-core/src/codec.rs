@@ -4,6 +4,7 @@
 //! upcasts older versions step by step to the current one before deserialising. This module must
 //! never change how an already-stored version is read: add an upcaster instead.
 
+use crate::config::DEFAULT_OFFER_TIMEOUT_MS;
 use crate::event::{Event, EventKind};
 use crate::time::Timestamp;
 use thiserror::Error;
@@ -73,7 +74,7 @@ pub fn decode(
     let current: &[u8] = if schema_version == known {
         payload
     } else {
-        upcast = upcast_to_current(event_type, schema_version, payload)?;
+        upcast = upcast_to_current(event_type, schema_version, payload, at)?;
         &upcast
     };
     let kind = EventKind::from_current_json(event_type, current)
@@ -85,15 +86,68 @@ pub fn decode(
     Ok(Event { at, kind })
 }
 
-/// Rewrites an old payload into the current shape. Every kind is at version 1 today, so no
-/// upcaster exists yet; when a kind moves to version 2, its `(name, 1)` arm goes here.
+/// Rewrites an old payload into the current shape, one version step at a time. Each step is
+/// frozen once written: it describes how a stored version is read, forever.
 fn upcast_to_current(
     event_type: &str,
     version: u32,
-    _payload: &[u8],
+    payload: &[u8],
+    at: Timestamp,
 ) -> Result<Vec<u8>, DecodeError> {
-    Err(DecodeError::NoUpcaster {
+    let malformed = |source| DecodeError::Malformed {
         event_type: event_type.to_owned(),
-        version,
-    })
+        source,
+    };
+    let mut value: serde_json::Value = serde_json::from_slice(payload).map_err(malformed)?;
+    let mut version = version;
+    let known = EventKind::current_version_of(event_type).unwrap_or(version);
+    while version < known {
+        let Some(fields) = value.as_object_mut() else {
+            return Err(DecodeError::NoUpcaster {
+                event_type: event_type.to_owned(),
+                version,
+            });
+        };
+        match (event_type, version) {
+            // v2 ranks conversations by priority; v1 had none, which is priority 0.
+            ("ConversationEnqueued", 1) => {
+                fields.insert("priority".into(), 0.into());
+            }
+            // v2 records how many agents were eligible and when the offer expires, and names the
+            // tie-break instead of describing it. v1 engines named every eligible agent, rang for
+            // the default limit, and wrote one of three sentences (or "idle the longest").
+            ("ConversationOffered", 1) => {
+                let eligible = fields
+                    .get("candidates")
+                    .and_then(serde_json::Value::as_array)
+                    .map_or(0, Vec::len);
+                let expires_at = at
+                    .as_millis()
+                    .saturating_add(i64::try_from(DEFAULT_OFFER_TIMEOUT_MS).unwrap_or(i64::MAX));
+                let tie_break = match fields.get("tie_break").and_then(serde_json::Value::as_str) {
+                    Some("only eligible agent") => "only_eligible",
+                    Some("only eligible agent: became free while the conversation waited") => {
+                        "became_free_while_waiting"
+                    }
+                    Some("equally idle; lowest agent id") => "equal_rank_lowest_id",
+                    _ => "strategy_order",
+                };
+                fields.insert("eligible".into(), eligible.into());
+                fields.insert("expires_at".into(), expires_at.into());
+                fields.insert("tie_break".into(), tie_break.into());
+            }
+            // v2 tells the engine's automatic pauses from the agent's own; v1 had only the latter.
+            ("AgentPaused", 1) => {
+                fields.insert("automatic".into(), false.into());
+            }
+            _ => {
+                return Err(DecodeError::NoUpcaster {
+                    event_type: event_type.to_owned(),
+                    version,
+                });
+            }
+        }
+        version += 1;
+    }
+    serde_json::to_vec(&value).map_err(malformed)
 }

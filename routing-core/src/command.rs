@@ -48,6 +48,17 @@ pub enum Command {
         agent: AgentId,
         conversation: ConversationId,
     },
+    /// Decline an offer: the conversation moves on to another agent, never straight back.
+    RejectOffer {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    /// Take a waiting conversation without an offer, from the waiting list: allowed with rights to
+    /// its queue, even when logged out of it.
+    AcceptFromWaiting {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
     SendAgentMessage {
         agent: AgentId,
         conversation: ConversationId,
@@ -61,4 +72,10 @@ pub enum Command {
         conversation: ConversationId,
         status: Option<String>,
     },
+    /// Time has passed: fire every deadline at or before the context's `now`.
+    Tick,
+    /// Offer every waiting conversation that a free eligible agent can take. The engine runs it
+    /// after rebuilding the state, so that a changed configuration (more capacity, new agents)
+    /// takes effect at once.
+    Rebalance,
 }

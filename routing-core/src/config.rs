@@ -49,14 +49,22 @@ impl fmt::Display for Channel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingStrategy {
-    /// The agent who has been free the longest gets the conversation.
+    /// The agent idle the longest (since they went ready, were last offered a conversation or
+    /// last closed one) gets it.
     LongestIdle,
+    /// The agent offered a conversation least recently gets it: turns go round.
+    RoundRobin,
+    /// The agent with the fewest conversations (offers included) gets it; ties go to the one
+    /// idle the longest.
+    LeastBusy,
 }
 
 impl RoutingStrategy {
     pub fn as_str(self) -> &'static str {
         match self {
             RoutingStrategy::LongestIdle => "longest_idle",
+            RoutingStrategy::RoundRobin => "round_robin",
+            RoutingStrategy::LeastBusy => "least_busy",
         }
     }
 }
@@ -66,7 +74,30 @@ pub struct QueueConfig {
     pub name: String,
     pub channels: BTreeSet<Channel>,
     pub strategy: RoutingStrategy,
+    /// How long an agent has to answer an offer before it moves on.
+    pub offer_timeout_ms: u64,
+    /// Whether an agent who lets an offer expire is put on an unpaid pause.
+    pub pause_on_missed_offer: bool,
 }
+
+impl QueueConfig {
+    /// A routed queue with the defaults: longest idle, 30 s to answer, no automatic pause.
+    pub fn new(name: impl Into<String>, channels: impl IntoIterator<Item = Channel>) -> Self {
+        Self {
+            name: name.into(),
+            channels: channels.into_iter().collect(),
+            strategy: RoutingStrategy::LongestIdle,
+            offer_timeout_ms: DEFAULT_OFFER_TIMEOUT_MS,
+            pause_on_missed_offer: false,
+        }
+    }
+}
+
+/// How long an offer rings when the queue does not say.
+pub const DEFAULT_OFFER_TIMEOUT_MS: u64 = 30_000;
+
+/// The reason recorded when an agent is paused for letting an offer expire.
+pub const MISSED_OFFER_PAUSE_REASON: &str = "missed offer";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
@@ -90,6 +121,8 @@ impl AgentConfig {
 pub struct ConnectorConfig {
     pub channel: Channel,
     pub queue: QueueId,
+    /// Conversations from this connector are served before lower-priority ones in the queue.
+    pub priority: u8,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

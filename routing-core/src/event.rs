@@ -53,6 +53,8 @@ pub struct CustomerMessageReceived {
 pub struct ConversationEnqueued {
     pub conversation: ConversationId,
     pub queue: QueueId,
+    /// Higher is served first; equal priorities are served oldest first.
+    pub priority: u8,
 }
 
 /// Why this agent: enough for a supervisor to ask "why did X get this chat" and for replay to
@@ -63,14 +65,78 @@ pub struct ConversationOffered {
     pub queue: QueueId,
     pub agent: AgentId,
     pub strategy: RoutingStrategy,
-    /// Every agent that was eligible, in the order the strategy ranked them.
+    /// The best-ranked eligible agents (at most three), in the strategy's order; the first won.
     pub candidates: Vec<AgentId>,
+    /// How many agents were eligible in all.
+    pub eligible: u32,
     /// The rule that separated the winner from the runner-up.
-    pub tie_break: String,
+    pub tie_break: TieBreak,
+    /// When the offer times out if unanswered.
+    pub expires_at: Timestamp,
 }
 
+/// What decided between the best-ranked agents of an offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TieBreak {
+    /// Nobody else was eligible.
+    OnlyEligible,
+    /// The agent became free while the conversation waited; it was theirs as soon as they could
+    /// take it.
+    BecameFreeWhileWaiting,
+    /// The strategy ranked the winner strictly ahead of the runner-up.
+    StrategyOrder,
+    /// The strategy ranked them equal; the lower agent id won.
+    EqualRankLowestId,
+}
+
+/// Outcome of an offer: the agent took it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OfferAccepted {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+}
+
+/// Outcome of an offer: the agent declined it; the conversation waits again, ahead of newer ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferRejected {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+}
+
+/// Outcome of an offer: nobody answered it in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferTimedOut {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    /// The deadline that passed (the event's own time is when the engine noticed).
+    pub expired_at: Timestamp,
+}
+
+/// Why an offer was withdrawn before the agent answered it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum RescindReason {
+    /// The agent paused (or was paused): no conversation rings for an agent who is not there.
+    AgentPaused,
+    /// The agent logged out of the conversation's queue.
+    AgentLoggedOut,
+    /// Another agent took the conversation from the waiting list.
+    TakenFromWaiting { by: AgentId },
+}
+
+/// Outcome of an offer: withdrawn before an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferRescinded {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    #[serde(flatten)]
+    pub reason: RescindReason,
+}
+
+/// An agent took a waiting conversation from the waiting list, without an offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedFromWaiting {
     pub conversation: ConversationId,
     pub agent: AgentId,
 }
@@ -112,6 +178,8 @@ pub struct AgentPaused {
     pub agent: AgentId,
     pub reason: String,
     pub paid: bool,
+    /// True when the engine paused the agent (a missed offer), not the agent themselves.
+    pub automatic: bool,
 }
 
 /// Declares the event kinds once: the enum, each kind's stored name and its current schema
@@ -173,18 +241,30 @@ macro_rules! event_kinds {
 event_kinds! {
     ConversationStarted => 1,
     CustomerMessageReceived => 1,
-    ConversationEnqueued => 1,
-    ConversationOffered => 1,
+    ConversationEnqueued => 2,
+    ConversationOffered => 2,
     OfferAccepted => 1,
+    OfferRejected => 1,
+    OfferTimedOut => 1,
+    OfferRescinded => 1,
+    AcceptedFromWaiting => 1,
     AgentMessageSent => 1,
     ConversationClosed => 1,
     AgentLoggedIn => 1,
     AgentLoggedOut => 1,
     AgentBecameReady => 1,
-    AgentPaused => 1,
+    AgentPaused => 2,
 }
 
 impl EventKind {
+    /// The conversation the event concerns, if it concerns one.
+    pub fn conversation(&self) -> Option<ConversationId> {
+        match self.stream() {
+            StreamOf::Conversation(id) => Some(*id),
+            StreamOf::Agent(_) => None,
+        }
+    }
+
     /// The stream the event is appended to.
     pub fn stream(&self) -> StreamOf<'_> {
         match self {
@@ -193,6 +273,10 @@ impl EventKind {
             EventKind::ConversationEnqueued(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationOffered(e) => StreamOf::Conversation(&e.conversation),
             EventKind::OfferAccepted(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::OfferRejected(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::OfferTimedOut(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::OfferRescinded(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::AcceptedFromWaiting(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentMessageSent(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationClosed(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentLoggedIn(e) => StreamOf::Agent(&e.agent),

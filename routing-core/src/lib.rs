@@ -5,27 +5,29 @@
 //! do IO, read a clock, draw a random number or let hash iteration order reach an event: the same
 //! commands with the same timestamps must always give the same events, byte for byte.
 //!
-//! The service around the core loads the state, calls [`decide`], appends the events, then
-//! [`State::apply`]s them. Nothing here knows how events are stored or sent over HTTP.
+//! The service around the core rebuilds the state from the log with [`State::apply`], then hands
+//! each command to [`State::execute`], which validates it completely (a rejection changes
+//! nothing), emits its events applying them as it goes, and routes on the result. The service
+//! appends the events; if that fails, it rebuilds the state from the log. Nothing here knows how
+//! events are stored or sent over HTTP.
 
 pub mod codec;
 pub mod command;
 pub mod config;
 pub mod event;
+mod execute;
 pub mod ids;
 pub mod rejection;
 mod routing;
 pub mod state;
 pub mod time;
 
-mod decide;
-
 pub use command::{Command, Context};
 pub use config::{
     AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, RoutingStrategy,
 };
-pub use decide::decide;
 pub use event::{Event, EventKind};
+pub use execute::decide;
 pub use ids::{AgentId, ConnectorId, ConversationId, QueueId};
 pub use rejection::Rejection;
 pub use state::State;

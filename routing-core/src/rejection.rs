@@ -43,8 +43,16 @@ pub enum Rejection {
         conversation: ConversationId,
         agent: AgentId,
     },
+    #[error("conversation {0} is not waiting")]
+    ConversationNotWaiting(ConversationId),
+    #[error("agent '{agent}' has no room for another {channel} conversation")]
+    AgentAtCapacity { agent: AgentId, channel: Channel },
     #[error("a status is required to close a conversation")]
     StatusRequired,
+    #[error("a customer message must name the customer (their handle on the channel)")]
+    ContactMissing,
+    #[error("a customer message must carry the provider's message id")]
+    MessageIdMissing,
     #[error("a message needs text")]
     MessageEmpty,
 }

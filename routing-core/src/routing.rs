@@ -1,115 +1,160 @@
-//! Routing decisions: which agent gets a conversation, and which conversations a freed agent gets.
+//! Routing: which agent a waiting conversation is offered to, and which waiting conversations an
+//! agent who gained room is offered.
 //!
-//! Pure functions of the state plus the changes the current command is about to make. Candidates
-//! are ranked by an explicit total order (the strategy's key, then the agent id) so that the same
-//! state always gives the same choice, and the event records why.
+//! Both walk the indexes in their order (the queue's strategy for agents, priority then age for
+//! conversations) and stop at the first match, so a decision costs a few logarithmic steps, not a
+//! scan of every agent or every conversation. Ties go to the lower agent id, and the offer records
+//! why it went where it went.
 
-use crate::config::{Channel, RoutingStrategy};
-use crate::event::ConversationOffered;
-use crate::ids::{AgentId, ConversationId, QueueId};
-use crate::state::{AgentState, Presence, State};
-use std::collections::BTreeMap;
+use crate::config::Channel;
+use crate::event::{ConversationOffered, TieBreak};
+use crate::execute::Run;
+use crate::ids::{AgentId, ConversationId};
+use crate::state::{AgentIx, Phase, QueueIx, Rank, WaitKey};
+use crate::time::Timestamp;
 
-/// Whether `agent` may be offered one more conversation of `channel` in `queue`, given the load it
-/// will have once the current command's own events are applied.
-fn has_room(state: &State, id: &AgentId, agent: &AgentState, channel: Channel, load: u32) -> bool {
-    let capacity = state
-        .config()
-        .agents
-        .get(id)
-        .map_or(0, |config| config.capacity_for(channel));
-    agent.presence == Presence::Ready && load < capacity
-}
+/// How many of the best-ranked eligible agents an offer names.
+const CANDIDATES_RECORDED: usize = 3;
 
-/// Picks the agent a new conversation in `queue` is offered to, if any agent is eligible.
-///
-/// Today this scans the queue's agents; the routing-core issue replaces it with per-queue indexes
-/// so that a decision does not grow with the number of agents.
-pub(crate) fn choose_agent(
-    state: &State,
-    conversation: ConversationId,
-    queue: &QueueId,
-    channel: Channel,
-) -> Option<ConversationOffered> {
-    let strategy = state.config().queues.get(queue)?.strategy;
-    let mut candidates: Vec<(&AgentId, &AgentState)> = state
-        .agents()
-        .filter(|(id, agent)| {
-            agent.logged_in.contains(queue)
-                && has_room(state, id, agent, channel, agent.load_for(channel))
-        })
-        .collect();
-    match strategy {
-        RoutingStrategy::LongestIdle => {
-            candidates.sort_by(|(a_id, a), (b_id, b)| {
-                a.free_since.cmp(&b.free_since).then_with(|| a_id.cmp(b_id))
-            });
-        }
-    }
-    let (winner, first) = candidates.first()?;
-    let tie_break = match candidates.get(1) {
-        None => "only eligible agent".to_owned(),
-        Some((_, second)) if second.free_since == first.free_since => {
-            "equally idle; lowest agent id".to_owned()
-        }
-        Some(_) => "idle the longest".to_owned(),
-    };
-    Some(ConversationOffered {
-        conversation,
-        queue: queue.clone(),
-        agent: (*winner).clone(),
-        strategy,
-        candidates: candidates.iter().map(|(id, _)| (*id).clone()).collect(),
-        tie_break,
-    })
-}
-
-/// The conversations an agent who has just become able to take work is offered, oldest first
-/// across the queues they are logged in to, until their capacity is full.
-///
-/// A conversation is only ever waiting when no eligible agent was free for it, so the agent who
-/// just became free is its only candidate. `load` is the agent's load after the command's own
-/// events; `queues` the queues they are logged in to after them.
-pub(crate) fn fill_agent<'a>(
-    state: &State,
-    id: &AgentId,
-    queues: impl IntoIterator<Item = &'a QueueId>,
-    mut load: BTreeMap<Channel, u32>,
-) -> Vec<ConversationOffered> {
-    let Some(agent) = state.agent(id) else {
-        return Vec::new();
-    };
-    let ready = AgentState {
-        presence: Presence::Ready,
-        ..agent.clone()
-    };
-    let mut waiting: Vec<(crate::Timestamp, ConversationId, &QueueId, Channel)> = Vec::new();
-    for queue in queues {
-        for conversation in state.waiting_in(queue) {
-            if let Some(open) = state.conversation(&conversation) {
-                waiting.push((open.enqueued_at, conversation, queue, open.channel));
+impl Run<'_> {
+    /// Offers what can be offered after the command's own events: conversations first (each to
+    /// the best eligible agent), then agents with room (each the best conversations they may take).
+    pub(crate) fn dispatch(&mut self) {
+        loop {
+            if let Some(conversation) = self.to_offer.pop_front() {
+                self.offer_conversation(conversation);
+            } else if let Some(agent) = self.to_fill.pop_front() {
+                self.fill_agent(&agent);
+            } else {
+                return;
             }
         }
     }
-    waiting.sort();
-    let mut offers = Vec::new();
-    for (_, conversation, queue, channel) in waiting {
-        let current = load.get(&channel).copied().unwrap_or(0);
-        if !has_room(state, id, &ready, channel, current) {
-            continue;
-        }
-        let Some(strategy) = state.config().queues.get(queue).map(|q| q.strategy) else {
-            continue;
+
+    fn offer_conversation(&mut self, id: ConversationId) {
+        let state = &*self.state;
+        let Some(conversation) = state.conversation(&id) else {
+            return;
         };
-        load.insert(channel, current + 1);
-        offers.push(ConversationOffered {
-            conversation,
-            queue: queue.clone(),
-            agent: id.clone(),
-            strategy,
-            candidates: vec![id.clone()],
-            tie_break: "only eligible agent: became free while the conversation waited".to_owned(),
-        });
+        if conversation.phase != Phase::Waiting {
+            return;
+        }
+        let Some(queue_id) = conversation.queue.clone() else {
+            return;
+        };
+        let (Some(queue), Some(config)) =
+            (state.queue_ix(&queue_id), state.queue_config(&queue_id))
+        else {
+            return;
+        };
+        let channel = conversation.channel;
+        let mut best: Vec<(Rank, AgentIx)> = Vec::with_capacity(CANDIDATES_RECORDED);
+        let mut passed_over = 0usize;
+        for (rank, agent) in state.indexes().available(queue, channel) {
+            if conversation
+                .declined_by
+                .contains(&state.agent_at(*agent).id)
+            {
+                passed_over += 1;
+                continue;
+            }
+            best.push((*rank, *agent));
+            if best.len() == CANDIDATES_RECORDED {
+                break;
+            }
+        }
+        let Some((winner_rank, winner)) = best.first().copied() else {
+            return;
+        };
+        let eligible = state
+            .indexes()
+            .available_count(queue, channel)
+            .saturating_sub(passed_over);
+        let tie_break = describe(winner_rank, best.get(1).map(|(r, _)| *r));
+        let offer = ConversationOffered {
+            conversation: id,
+            queue: queue_id,
+            agent: state.agent_at(winner).id.clone(),
+            strategy: config.strategy,
+            candidates: best
+                .iter()
+                .map(|(_, a)| state.agent_at(*a).id.clone())
+                .collect(),
+            eligible: u32::try_from(eligible).unwrap_or(u32::MAX),
+            tie_break,
+            expires_at: offer_expiry(self.now, config.offer_timeout_ms),
+        };
+        self.emit(offer);
     }
-    offers
+
+    /// Offers an agent the best waiting conversations they may take, until they are full.
+    fn fill_agent(&mut self, id: &AgentId) {
+        loop {
+            let Some(offer) = self.next_for(id) else {
+                return;
+            };
+            self.emit(offer);
+        }
+    }
+
+    fn next_for(&self, id: &AgentId) -> Option<ConversationOffered> {
+        let state = &*self.state;
+        let agent = state.agent(id)?;
+        if agent.presence != crate::state::Presence::Ready {
+            return None;
+        }
+        let mut best: Option<(WaitKey, QueueIx, Channel)> = None;
+        for queue_id in &agent.logged_in {
+            let (Some(queue), Some(config)) =
+                (state.queue_ix(queue_id), state.queue_config(queue_id))
+            else {
+                continue;
+            };
+            for channel in &config.channels {
+                if !agent.has_room_for(*channel) {
+                    continue;
+                }
+                let head = state.indexes().waiting_in(queue, *channel).find(|key| {
+                    state
+                        .conversation(&key.conversation)
+                        .is_some_and(|c| !c.declined_by.contains(id))
+                });
+                if let Some(key) = head
+                    && best.is_none_or(|(b, _, _)| *key < b)
+                {
+                    best = Some((*key, queue, *channel));
+                }
+            }
+        }
+        let (key, _, _) = best?;
+        let conversation = state.conversation(&key.conversation)?;
+        let queue_id = conversation.queue.clone()?;
+        let config = state.queue_config(&queue_id)?;
+        Some(ConversationOffered {
+            conversation: key.conversation,
+            queue: queue_id,
+            agent: id.clone(),
+            strategy: config.strategy,
+            candidates: vec![id.clone()],
+            eligible: 1,
+            tie_break: TieBreak::BecameFreeWhileWaiting,
+            expires_at: offer_expiry(self.now, config.offer_timeout_ms),
+        })
+    }
+}
+
+fn offer_expiry(now: Timestamp, timeout_ms: u64) -> Timestamp {
+    Timestamp::from_millis(
+        now.as_millis()
+            .saturating_add(i64::try_from(timeout_ms).unwrap_or(i64::MAX)),
+    )
+}
+
+/// Why the winner beat the runner-up.
+fn describe(winner: Rank, runner_up: Option<Rank>) -> TieBreak {
+    match runner_up {
+        None => TieBreak::OnlyEligible,
+        Some(second) if second == winner => TieBreak::EqualRankLowestId,
+        Some(_) => TieBreak::StrategyOrder,
+    }
 }

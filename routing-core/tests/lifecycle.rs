@@ -10,169 +10,169 @@ use support::*;
 
 #[test]
 fn a_customer_message_is_enqueued_and_offered_to_a_ready_agent_logged_in_to_the_queue() {
-    let state = given(vec![at(10, log_in("bob", "support")), at(11, ready("bob"))]);
+    let mut state = given(vec![at(10, log_in("bob", "support")), at(11, ready("bob"))]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(1, 20, customer_writes("web", "v-1", "m-1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"tie_break":"only eligible agent"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
     "#]]
     .assert_eq(&outcome);
 }
 
 #[test]
 fn a_customer_message_waits_when_no_agent_is_ready() {
-    let state = given(vec![at(10, log_in("bob", "support"))]);
+    let mut state = given(vec![at(10, log_in("bob", "support"))]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(1, 20, customer_writes("web", "v-1", "m-1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn an_agent_who_goes_ready_is_offered_the_oldest_waiting_conversations_up_to_capacity() {
-    let state = given(vec![
+    let mut state = given(vec![
         starting(1, 10, customer_writes("web", "v-1", "m-1")),
         starting(2, 11, customer_writes("shop", "v-2", "m-2")),
         starting(3, 12, customer_writes("web", "v-3", "m-3")),
         at(13, log_in("alice", "support")),
         at(14, log_in("alice", "sales")),
     ]);
-    let outcome = when(&state, at(20, ready("alice")));
+    let outcome = when(&mut state, at(20, ready("alice")));
     expect![[r#"
         20s AgentBecameReady {"agent":"alice"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice"],"tie_break":"only eligible agent: became free while the conversation waited"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"sales","agent":"alice","strategy":"longest_idle","candidates":["alice"],"tie_break":"only eligible agent: became free while the conversation waited"}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":50000}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"sales","agent":"alice","strategy":"longest_idle","candidates":["alice"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":50000}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn the_agent_idle_the_longest_gets_the_conversation() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("alice", "support")),
         at(11, log_in("bob", "support")),
         at(12, ready("bob")),
         at(13, ready("alice")),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(1, 20, customer_writes("web", "v-1", "m-1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob","alice"],"tie_break":"idle the longest"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob","alice"],"eligible":2,"tie_break":"strategy_order","expires_at":50000}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn equally_idle_agents_are_separated_by_their_id() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("alice", "support")),
         at(10, log_in("bob", "support")),
         at(12, ready("bob")),
         at(12, ready("alice")),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(1, 20, customer_writes("web", "v-1", "m-1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"tie_break":"equally idle; lowest agent id"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"equal_rank_lowest_id","expires_at":50000}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn an_agent_at_capacity_is_not_offered_more() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(2, 20, customer_writes("web", "v-2", "m-2")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"web","channel":"webchat","contact":"v-2","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn capacity_is_per_channel() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(2, 20, customer_writes("wa", "+420600000000", "wamid.1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000000","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"wamid.1","text":"text of wamid.1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"tie_break":"only eligible agent"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn a_paused_agent_is_not_offered() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         at(12, pause("bob", "lunch")),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(1, 20, customer_writes("web", "v-1", "m-1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn an_agent_logged_out_of_the_queue_is_not_offered() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         at(12, log_out("bob", "support")),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(1, 20, customer_writes("web", "v-1", "m-1")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn a_customer_message_on_an_open_conversation_does_not_start_another() {
-    let state = given(vec![starting(1, 10, customer_writes("web", "v-1", "m-1"))]);
+    let mut state = given(vec![starting(1, 10, customer_writes("web", "v-1", "m-1"))]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(2, 20, customer_writes("web", "v-1", "m-2")),
     );
     expect![[r#"
@@ -182,12 +182,12 @@ fn a_customer_message_on_an_open_conversation_does_not_start_another() {
 
 #[test]
 fn the_agent_the_conversation_is_offered_to_accepts_it() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
     ]);
-    let outcome = when(&state, at(20, accept("bob", 1)));
+    let outcome = when(&mut state, at(20, accept("bob", 1)));
     expect![[r#"
         20s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
     "#]]
@@ -196,12 +196,12 @@ fn the_agent_the_conversation_is_offered_to_accepts_it() {
 
 #[test]
 fn an_agent_cannot_accept_an_offer_made_to_someone_else() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
     ]);
-    let outcome = when(&state, at(20, accept("alice", 1)));
+    let outcome = when(&mut state, at(20, accept("alice", 1)));
     expect![[r#"
         rejected: conversation 00000000-0000-0000-0000-000000000001 is not offered to agent 'alice'
     "#]]
@@ -210,12 +210,12 @@ fn an_agent_cannot_accept_an_offer_made_to_someone_else() {
 
 #[test]
 fn an_agent_not_in_the_conversation_cannot_reply() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
     ]);
-    let outcome = when(&state, at(20, reply("bob", 1, "a-1")));
+    let outcome = when(&mut state, at(20, reply("bob", 1, "a-1")));
     expect![[r#"
         rejected: agent 'bob' is not in conversation 00000000-0000-0000-0000-000000000001
     "#]]
@@ -224,7 +224,7 @@ fn an_agent_not_in_the_conversation_cannot_reply() {
 
 #[test]
 fn closing_without_a_status_is_refused() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
@@ -233,32 +233,32 @@ fn closing_without_a_status_is_refused() {
     expect![[r#"
         rejected: a status is required to close a conversation
     "#]]
-    .assert_eq(&when(&state, at(20, close("bob", 1, None))));
+    .assert_eq(&when(&mut state, at(20, close("bob", 1, None))));
     expect![[r#"
         rejected: a status is required to close a conversation
     "#]]
-    .assert_eq(&when(&state, at(20, close("bob", 1, Some("  ")))));
+    .assert_eq(&when(&mut state, at(20, close("bob", 1, Some("  ")))));
 }
 
 #[test]
 fn closing_frees_capacity_and_the_oldest_waiting_conversation_is_offered() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
         starting(2, 13, customer_writes("web", "v-2", "m-2")),
         at(14, accept("bob", 1)),
     ]);
-    let outcome = when(&state, at(20, close("bob", 1, Some("resolved"))));
+    let outcome = when(&mut state, at(20, close("bob", 1, Some("resolved"))));
     expect![[r#"
         20s ConversationClosed {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","status":"resolved"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"tie_break":"only eligible agent: became free while the conversation waited"}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":50000}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn after_a_close_the_customers_next_message_starts_a_new_conversation_routed_again() {
-    let state = given(vec![
+    let mut state = given(vec![
         at(10, log_in("bob", "support")),
         at(11, ready("bob")),
         starting(1, 12, customer_writes("web", "v-1", "m-1")),
@@ -266,58 +266,58 @@ fn after_a_close_the_customers_next_message_starts_a_new_conversation_routed_aga
         at(14, close("bob", 1, Some("resolved"))),
     ]);
     let outcome = when(
-        &state,
+        &mut state,
         starting(2, 20, customer_writes("web", "v-1", "m-2")),
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
         20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2"}
-        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support"}
-        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"tie_break":"only eligible agent"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
     "#]].assert_eq(&outcome);
 }
 
 #[test]
 fn logging_in_to_a_queue_without_rights_is_refused() {
-    let state = given(vec![]);
+    let mut state = given(vec![]);
     expect![[r#"
         rejected: agent 'carol' has no rights to queue 'support'
     "#]]
-    .assert_eq(&when(&state, at(10, log_in("carol", "support"))));
+    .assert_eq(&when(&mut state, at(10, log_in("carol", "support"))));
     expect![[r#"
         rejected: agent 'dave' is not configured
     "#]]
-    .assert_eq(&when(&state, at(10, log_in("dave", "support"))));
+    .assert_eq(&when(&mut state, at(10, log_in("dave", "support"))));
     expect![[r#"
         rejected: queue 'billing' is not configured
     "#]]
-    .assert_eq(&when(&state, at(10, log_in("carol", "billing"))));
+    .assert_eq(&when(&mut state, at(10, log_in("carol", "billing"))));
 }
 
 #[test]
 fn out_of_order_agent_commands_are_refused() {
-    let state = given(vec![at(10, log_in("bob", "support")), at(11, ready("bob"))]);
+    let mut state = given(vec![at(10, log_in("bob", "support")), at(11, ready("bob"))]);
     expect![[r#"
         rejected: agent 'bob' is already logged in to queue 'support'
     "#]]
-    .assert_eq(&when(&state, at(20, log_in("bob", "support"))));
+    .assert_eq(&when(&mut state, at(20, log_in("bob", "support"))));
     expect![[r#"
         rejected: agent 'bob' is already ready
     "#]]
-    .assert_eq(&when(&state, at(20, ready("bob"))));
+    .assert_eq(&when(&mut state, at(20, ready("bob"))));
     expect![[r#"
         rejected: agent 'bob' is not logged in to queue 'sales'
     "#]]
-    .assert_eq(&when(&state, at(20, log_out("bob", "sales"))));
+    .assert_eq(&when(&mut state, at(20, log_out("bob", "sales"))));
     expect![[r#"
         rejected: a pause needs a reason
     "#]]
-    .assert_eq(&when(&state, at(20, pause("bob", " "))));
+    .assert_eq(&when(&mut state, at(20, pause("bob", " "))));
 }
 
 #[test]
 fn a_message_through_a_connector_of_another_channel_is_refused() {
-    let state = given(vec![]);
+    let mut state = given(vec![]);
     let mut command = customer_writes("wa", "+420600000000", "wamid.1");
     if let routing_core::Command::ReceiveCustomerMessage { channel, .. } = &mut command {
         *channel = routing_core::Channel::Viber;
@@ -325,5 +325,273 @@ fn a_message_through_a_connector_of_another_channel_is_refused() {
     expect![[r#"
         rejected: connector 'wa' serves whatsapp, not viber
     "#]]
-    .assert_eq(&when(&state, starting(1, 10, command)));
+    .assert_eq(&when(&mut state, starting(1, 10, command)));
+}
+
+/// A centre with one queue whose strategy, offer limit and missed-offer pause are set per test.
+fn one_queue(
+    strategy: routing_core::RoutingStrategy,
+    pause_on_missed_offer: bool,
+) -> routing_core::CentreConfig {
+    let mut config = centre();
+    for queue in config.queues.values_mut() {
+        queue.strategy = strategy;
+        queue.offer_timeout_ms = 20_000;
+        queue.pause_on_missed_offer = pause_on_missed_offer;
+    }
+    config
+}
+
+fn three_ready_in_support(
+    strategy: routing_core::RoutingStrategy,
+    pause: bool,
+) -> routing_core::State {
+    let mut config = one_queue(strategy, pause);
+    config
+        .agents
+        .get_mut(&routing_core::AgentId::new("carol"))
+        .unwrap()
+        .queues
+        .insert(routing_core::QueueId::new("support"));
+    given_in(
+        config,
+        vec![
+            at(10, log_in("alice", "support")),
+            at(10, log_in("bob", "support")),
+            at(10, log_in("carol", "support")),
+            at(11, ready("carol")),
+            at(12, ready("alice")),
+            at(13, ready("bob")),
+        ],
+    )
+}
+
+#[test]
+fn a_rejected_offer_moves_to_the_next_agent_never_straight_back() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::LongestIdle, false);
+    expect![[r#"
+        20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"carol","strategy":"longest_idle","candidates":["carol","alice","bob"],"eligible":3,"tie_break":"strategy_order","expires_at":40000}
+    "#]].assert_eq(&when(&mut state, starting(1, 20, customer_writes("web", "v-1", "m-1"))));
+    expect![[r#"
+        21s OfferRejected {"conversation":"00000000-0000-0000-0000-000000000001","agent":"carol"}
+        21s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":41000}
+    "#]].assert_eq(&when(&mut state, at(21, reject("carol", 1))));
+    expect![[r#"
+        22s OfferRejected {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice"}
+        22s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":42000}
+    "#]].assert_eq(&when(&mut state, at(22, reject("alice", 1))));
+    expect![[r#"
+        23s OfferRejected {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
+    "#]]
+    .assert_eq(&when(&mut state, at(23, reject("bob", 1))));
+}
+
+#[test]
+fn an_offer_nobody_answers_times_out_and_moves_on_without_a_pause_when_the_queue_says_so() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::LongestIdle, false);
+    when(
+        &mut state,
+        starting(1, 20, customer_writes("web", "v-1", "m-1")),
+    );
+    assert_eq!(
+        state.next_deadline(),
+        Some(routing_core::Timestamp::from_millis(40_000))
+    );
+    expect![[r#""#]].assert_eq(&when(&mut state, at(39, tick())));
+    expect![[r#"
+        41s OfferTimedOut {"conversation":"00000000-0000-0000-0000-000000000001","agent":"carol","expired_at":40000}
+        41s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":61000}
+    "#]].assert_eq(&when(&mut state, at(41, tick())));
+    assert_eq!(
+        state.next_deadline(),
+        Some(routing_core::Timestamp::from_millis(61_000))
+    );
+}
+
+#[test]
+fn an_agent_who_lets_an_offer_expire_is_paused_unpaid_when_the_queue_says_so() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::LongestIdle, true);
+    when(
+        &mut state,
+        starting(1, 20, customer_writes("web", "v-1", "m-1")),
+    );
+    when(
+        &mut state,
+        starting(2, 21, customer_writes("web", "v-2", "m-2")),
+    );
+    expect![[r#"
+        45s OfferTimedOut {"conversation":"00000000-0000-0000-0000-000000000001","agent":"carol","expired_at":40000}
+        45s AgentPaused {"agent":"carol","reason":"missed offer","paid":false,"automatic":true}
+        45s OfferTimedOut {"conversation":"00000000-0000-0000-0000-000000000002","agent":"alice","expired_at":41000}
+        45s AgentPaused {"agent":"alice","reason":"missed offer","paid":false,"automatic":true}
+        45s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":65000}
+    "#]].assert_eq(&when(&mut state, at(45, tick())));
+}
+
+#[test]
+fn pausing_withdraws_the_offers_ringing_for_the_agent() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::LongestIdle, false);
+    when(
+        &mut state,
+        starting(1, 20, customer_writes("web", "v-1", "m-1")),
+    );
+    expect![[r#"
+        21s AgentPaused {"agent":"carol","reason":"coffee","paid":false,"automatic":false}
+        21s OfferRescinded {"conversation":"00000000-0000-0000-0000-000000000001","agent":"carol","reason":"agent_paused"}
+        21s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":41000}
+    "#]].assert_eq(&when(&mut state, at(21, pause("carol", "coffee"))));
+}
+
+#[test]
+fn logging_out_of_a_queue_withdraws_its_offers_ringing_for_the_agent() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::LongestIdle, false);
+    when(
+        &mut state,
+        starting(1, 20, customer_writes("web", "v-1", "m-1")),
+    );
+    expect![[r#"
+        21s AgentLoggedOut {"agent":"carol","queue":"support"}
+        21s OfferRescinded {"conversation":"00000000-0000-0000-0000-000000000001","agent":"carol","reason":"agent_logged_out"}
+        21s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":41000}
+    "#]].assert_eq(&when(&mut state, at(21, log_out("carol", "support"))));
+}
+
+#[test]
+fn an_agent_with_rights_accepts_from_the_waiting_list_even_when_logged_out_of_the_queue() {
+    let mut state = given(vec![starting(1, 10, customer_writes("web", "v-1", "m-1"))]);
+    expect![[r#"
+        20s AcceptedFromWaiting {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice"}
+    "#]].assert_eq(&when(&mut state, at(20, take_from_waiting("alice", 1))));
+    expect![[r#"
+        rejected: conversation 00000000-0000-0000-0000-000000000001 is not waiting
+    "#]]
+    .assert_eq(&when(&mut state, at(21, take_from_waiting("bob", 1))));
+}
+
+#[test]
+fn taking_a_conversation_ringing_for_a_colleague_withdraws_their_offer_and_they_get_the_next() {
+    let mut state = given(vec![
+        at(10, log_in("bob", "support")),
+        at(11, ready("bob")),
+        starting(1, 12, customer_writes("web", "v-1", "m-1")),
+        starting(2, 13, customer_writes("web", "v-2", "m-2")),
+    ]);
+    expect![[r#"
+        20s OfferRescinded {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","reason":"taken_from_waiting","by":"alice"}
+        20s AcceptedFromWaiting {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice"}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, take_from_waiting("alice", 1))));
+}
+
+#[test]
+fn accepting_from_the_waiting_list_needs_rights_and_room() {
+    let mut state = given(vec![
+        starting(1, 10, customer_writes("web", "v-1", "m-1")),
+        starting(2, 11, customer_writes("web", "v-2", "m-2")),
+        at(12, take_from_waiting("bob", 1)),
+    ]);
+    expect![[r#"
+        rejected: agent 'carol' has no rights to queue 'support'
+    "#]]
+    .assert_eq(&when(&mut state, at(20, take_from_waiting("carol", 2))));
+    expect![[r#"
+        rejected: agent 'bob' has no room for another webchat conversation
+    "#]]
+    .assert_eq(&when(&mut state, at(20, take_from_waiting("bob", 2))));
+}
+
+#[test]
+fn round_robin_takes_turns() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::RoundRobin, false);
+    let mut offered = Vec::new();
+    for n in 1..=6u128 {
+        let seconds = 20 + i64::try_from(n).unwrap();
+        let events = state
+            .execute(
+                customer_writes("web", &format!("v-{n}"), &format!("m-{n}")),
+                &context(seconds, n),
+            )
+            .unwrap();
+        for event in events {
+            if let routing_core::EventKind::ConversationOffered(offer) = event.kind {
+                offered.push(offer.agent.to_string());
+            }
+        }
+    }
+    // alice (2 web chats) takes two turns, bob (1) and carol (1) one each until full.
+    expect![[r#"
+        [
+            "alice",
+            "bob",
+            "carol",
+            "alice",
+        ]
+    "#]]
+    .assert_debug_eq(&offered);
+}
+
+#[test]
+fn least_busy_prefers_the_agent_with_fewest_conversations() {
+    let mut state = three_ready_in_support(routing_core::RoutingStrategy::LeastBusy, false);
+    let mut offered = Vec::new();
+    for n in 1..=4u128 {
+        let seconds = 20 + i64::try_from(n).unwrap();
+        for event in state
+            .execute(
+                customer_writes("web", &format!("v-{n}"), &format!("m-{n}")),
+                &context(seconds, n),
+            )
+            .unwrap()
+        {
+            if let routing_core::EventKind::ConversationOffered(offer) = event.kind {
+                offered.push(offer.agent.to_string());
+            }
+        }
+    }
+    expect![[r#"
+        [
+            "carol",
+            "alice",
+            "bob",
+            "alice",
+        ]
+    "#]]
+    .assert_debug_eq(&offered);
+}
+
+#[test]
+fn higher_priority_conversations_are_served_first_then_the_oldest() {
+    let mut config = centre();
+    config
+        .connectors
+        .get_mut(&routing_core::ConnectorId::new("wa"))
+        .unwrap()
+        .priority = 5;
+    config
+        .agents
+        .get_mut(&routing_core::AgentId::new("bob"))
+        .unwrap()
+        .capacity
+        .insert(routing_core::Channel::Whatsapp, 1);
+    let mut state = given_in(
+        config,
+        vec![
+            starting(1, 10, customer_writes("web", "v-1", "m-1")),
+            starting(2, 11, customer_writes("wa", "+420600000001", "wamid.2")),
+            at(12, log_in("alice", "support")),
+        ],
+    );
+    expect!["[ConversationId(00000000-0000-0000-0000-000000000002), ConversationId(00000000-0000-0000-0000-000000000001)]"].assert_eq(&format!("{:?}", state.waiting_in(&routing_core::QueueId::new("support"))));
+    expect![[r#"
+        20s AgentLoggedIn {"agent":"bob","queue":"support"}
+    "#]]
+    .assert_eq(&when(&mut state, at(20, log_in("bob", "support"))));
+    expect![[r#"
+        21s AgentBecameReady {"agent":"bob"}
+        21s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":51000}
+        21s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":51000}
+    "#]].assert_eq(&when(&mut state, at(21, ready("bob"))));
 }

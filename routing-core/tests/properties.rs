@@ -58,15 +58,18 @@ fn check_invariants(state: &State) -> Result<(), TestCaseError> {
     }
     for queue in config.queues.keys() {
         for waiting in state.waiting_in(queue) {
-            let channel = state.conversation(&waiting).map(|c| c.channel);
+            let open = state.conversation(&waiting);
             prop_assert!(
-                channel.is_some(),
+                open.is_some(),
                 "waiting conversation {} is not open",
                 waiting
             );
-            let channel = channel.unwrap_or(routing_core::Channel::Webchat);
+            let open = open.unwrap();
+            let channel = open.channel;
             for (id, agent) in state.agents() {
-                let free = agent.presence == Presence::Ready
+                // An agent who declined it (rejected, or let it time out) is not offered it again.
+                let free = !open.declined_by.contains(id)
+                    && agent.presence == Presence::Ready
                     && agent.logged_in.contains(queue)
                     && agent.load_for(channel) < config.agents[id].capacity_for(channel);
                 prop_assert!(

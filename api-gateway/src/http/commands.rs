@@ -70,12 +70,6 @@ pub async fn webchat_message(
     Path(connector): Path<String>,
     Json(body): Json<WebchatMessage>,
 ) -> Result<(StatusCode, axum::Json<CommandAccepted>), ApiError> {
-    if body.visitor.trim().is_empty() || body.message_id.trim().is_empty() {
-        return Err(ApiError::BadRequest(
-            "`visitor` and `message_id` must not be empty".into(),
-        ));
-    }
-    let key = format!("webchat:{connector}:{}", body.message_id);
     let command = Command::ReceiveCustomerMessage {
         connector: ConnectorId::new(connector),
         channel: Channel::Webchat,
@@ -84,7 +78,7 @@ pub async fn webchat_message(
         message_id: MessageId::new(body.message_id),
         text: body.text,
     };
-    let receipt = state.engine.execute(command, Some(key)).await?;
+    let receipt = state.engine.execute(command).await?;
     let conversation = receipt.events().find_map(|event| match &event.kind {
         EventKind::CustomerMessageReceived(message) => Some(message.conversation),
         _ => None,
@@ -101,7 +95,7 @@ async fn run(
     command: Command,
     conversation: Option<ConversationId>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
-    let receipt = state.engine.execute(command, None).await?;
+    let receipt = state.engine.execute(command).await?;
     Ok(axum::Json(accepted(&receipt, conversation)))
 }
 
@@ -171,6 +165,30 @@ pub async fn accept(
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::AcceptOffer {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn reject(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::RejectOffer {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn accept_from_waiting(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::AcceptFromWaiting {
         agent: AgentId::new(body.agent),
         conversation,
     };

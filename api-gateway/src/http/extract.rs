@@ -19,18 +19,27 @@ pub struct Query<T>(pub T);
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        ApiError::Unreadable {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        ApiError::Unreadable {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::BadRequest(rejection.body_text())
+        ApiError::Unreadable {
+            status: rejection.status(),
+            message: rejection.body_text(),
+        }
     }
 }

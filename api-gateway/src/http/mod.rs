@@ -14,11 +14,14 @@ use crate::clock::Clock;
 use crate::engine::Engine;
 use crate::feed::Views;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use event_store::embedded::EmbeddedStore;
 use routing_core::CentreConfig;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The largest request body accepted; chat messages are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -67,6 +70,14 @@ pub fn app(state: AppState) -> Router {
             post(commands::accept),
         )
         .route(
+            "/v1/conversations/{conversation}/reject",
+            post(commands::reject),
+        )
+        .route(
+            "/v1/conversations/{conversation}/accept-from-waiting",
+            post(commands::accept_from_waiting),
+        )
+        .route(
             "/v1/conversations/{conversation}/messages",
             post(commands::agent_message),
         )
@@ -75,10 +86,26 @@ pub fn app(state: AppState) -> Router {
             post(commands::close),
         )
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::from_fn(time_limit))
         .with_state(state)
+}
+
+/// How long a request may take; a query waiting for its own writes or a long poll stays within.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(35);
+
+async fn time_limit(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(REQUEST_TIMEOUT.as_millis()).into_response(),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::NotFound(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path()))
 }

@@ -15,6 +15,14 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("{0}")]
     BadRequest(String),
+    /// A request the extractors refused: malformed JSON (400), a wrong content type (415), a body
+    /// over the limit (413), …, with the extractor's own status and message.
+    #[error("{message}")]
+    Unreadable { status: StatusCode, message: String },
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("the request took longer than {0} ms")]
+    Timeout(u128),
     #[error("{0}")]
     NotFound(String),
     #[error(transparent)]
@@ -38,6 +46,19 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            ApiError::Unreadable { status, .. } => {
+                (*status, "unreadable-request", "Unreadable request")
+            }
+            ApiError::MethodNotAllowed(_) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::Timeout(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                "Request timed out",
+            ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::NotCaughtUp(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -109,10 +130,30 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "agent-not-in-conversation",
             "Agent not in conversation",
         ),
+        R::ConversationNotWaiting(_) => (
+            StatusCode::CONFLICT,
+            "conversation-not-waiting",
+            "Conversation not waiting",
+        ),
+        R::AgentAtCapacity { .. } => (
+            StatusCode::CONFLICT,
+            "agent-at-capacity",
+            "Agent at capacity",
+        ),
         R::StatusRequired => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "status-required",
             "Status required",
+        ),
+        R::ContactMissing => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "contact-missing",
+            "Contact missing",
+        ),
+        R::MessageIdMissing => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message-id-missing",
+            "Message id missing",
         ),
         R::MessageEmpty => (
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -128,7 +169,9 @@ impl IntoResponse for ApiError {
         let detail = if status.is_server_error()
             && !matches!(
                 self,
-                ApiError::NotCaughtUp(_) | ApiError::Engine(EngineError::Busy)
+                ApiError::NotCaughtUp(_)
+                    | ApiError::Engine(EngineError::Busy)
+                    | ApiError::Timeout(_)
             ) {
             tracing::error!(error = %self, "request failed");
             "an internal error occurred; it has been logged".to_owned()

@@ -11,7 +11,7 @@ use projections::agents::AgentSummary;
 use projections::conversations::ConversationSummary;
 use projections::waiting::WaitingRow;
 use routing_core::event::StreamOf;
-use routing_core::{AgentId, Channel, ConversationId, QueueId};
+use routing_core::{AgentId, Channel, ConversationId, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -135,33 +135,61 @@ pub struct HistoryEntry {
 pub struct History {
     pub conversation: ConversationId,
     pub events: Vec<HistoryEntry>,
+    /// Whether more events follow: read them with `after_version` = `next_after_version`.
+    pub more: bool,
+    pub next_after_version: u64,
 }
 
-/// The most events one history answer holds; a conversation is far smaller in practice.
-const HISTORY_LIMIT: usize = 10_000;
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Events after this stream version (default 0: from the start).
+    #[serde(default)]
+    pub after_version: u64,
+    /// At most this many events (default and maximum 1000).
+    pub limit: Option<usize>,
+}
+
+/// The most events one history page holds.
+const HISTORY_PAGE_LIMIT: usize = 1000;
 
 pub async fn history(
     State(state): State<AppState>,
     Path(conversation): Path<ConversationId>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<Json<History>, ApiError> {
+    let limit = query.limit.unwrap_or(HISTORY_PAGE_LIMIT);
+    if limit == 0 || limit > HISTORY_PAGE_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "`limit` must be between 1 and {HISTORY_PAGE_LIMIT}"
+        )));
+    }
     let stream = StreamOf::Conversation(&conversation).name();
-    let stored = state.store.read_stream(&stream, 0, HISTORY_LIMIT).await?;
-    if stored.is_empty() {
+    let mut stored = state
+        .store
+        .read_stream(&stream, query.after_version, limit + 1)
+        .await?;
+    if stored.is_empty() && query.after_version == 0 {
         return Err(ApiError::NotFound(format!(
             "conversation {conversation} does not exist"
         )));
     }
+    let more = stored.len() > limit;
+    stored.truncate(limit);
+    let next_after_version = stored
+        .last()
+        .map_or(query.after_version, |e| e.stream_version);
     Ok(Json(History {
         conversation,
         events: stored.into_iter().map(HistoryEntry::from).collect(),
+        more,
+        next_after_version,
     }))
 }
 
 impl From<event_store::StoredEvent> for HistoryEntry {
     fn from(event: event_store::StoredEvent) -> Self {
-        let time = chrono::DateTime::from_timestamp_millis(event.recorded_at_ms)
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-            .unwrap_or_else(|| event.recorded_at_ms.to_string());
+        let time = projections::rfc3339::format(Timestamp::from_millis(event.recorded_at_ms));
         // The payload is JSON written by this engine; should it ever not parse, show it as
         // text rather than hide it from an auditor.
         let payload = serde_json::from_slice(&event.payload).unwrap_or_else(|_| {
@@ -190,6 +218,8 @@ pub struct LogQuery {
     pub after: u64,
     /// At most this many events (default and maximum 1000).
     pub limit: Option<usize>,
+    /// When nothing follows `after`, wait up to this long (at most 30 000) for something to.
+    pub wait_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -202,6 +232,7 @@ pub struct LogPage {
 }
 
 const LOG_PAGE_LIMIT: usize = 1000;
+const LOG_WAIT_LIMIT_MS: u64 = 30_000;
 
 /// The global log, in position order, a page at a time.
 pub async fn log(
@@ -213,6 +244,21 @@ pub async fn log(
         return Err(ApiError::BadRequest(format!(
             "`limit` must be between 1 and {LOG_PAGE_LIMIT}"
         )));
+    }
+    let wait_ms = query.wait_ms.unwrap_or(0);
+    if wait_ms > LOG_WAIT_LIMIT_MS {
+        return Err(ApiError::BadRequest(format!(
+            "`wait_ms` must be at most {LOG_WAIT_LIMIT_MS}"
+        )));
+    }
+    if wait_ms > 0 {
+        let mut head = state.store.head();
+        // Either something follows `after` in time, or the page is simply empty.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(wait_ms),
+            head.wait_for(|head| head.0 > query.after),
+        )
+        .await;
     }
     let head = state.store.head().borrow().0;
     let stored = state

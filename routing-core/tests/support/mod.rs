@@ -9,8 +9,8 @@ use routing_core::codec;
 use routing_core::config::{AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig};
 use routing_core::ids::{ExternalContactId, MessageId};
 use routing_core::{
-    AgentId, Command, ConnectorId, Context, ConversationId, Event, QueueId, Rejection,
-    RoutingStrategy, State, Timestamp, decide,
+    AgentId, Command, ConnectorId, Context, ConversationId, Event, QueueId, Rejection, State,
+    Timestamp,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,9 +18,8 @@ use std::collections::{BTreeMap, BTreeSet};
 /// alice: support+sales, 2 web chats; bob: support, 1 web chat and 1 WhatsApp; carol: sales, 1.
 pub fn centre() -> CentreConfig {
     let queue = |name: &str, channels: &[Channel]| QueueConfig {
-        name: name.to_owned(),
-        channels: channels.iter().copied().collect(),
-        strategy: RoutingStrategy::LongestIdle,
+        offer_timeout_ms: 30_000,
+        ..QueueConfig::new(name, channels.iter().copied())
     };
     let agent = |queues: &[&str], capacity: &[(Channel, u32)]| AgentConfig {
         name: String::new(),
@@ -63,6 +62,7 @@ pub fn centre() -> CentreConfig {
                 ConnectorConfig {
                     channel: Channel::Webchat,
                     queue: QueueId::new("support"),
+                    priority: 0,
                 },
             ),
             (
@@ -70,6 +70,7 @@ pub fn centre() -> CentreConfig {
                 ConnectorConfig {
                     channel: Channel::Webchat,
                     queue: QueueId::new("sales"),
+                    priority: 0,
                 },
             ),
             (
@@ -77,6 +78,7 @@ pub fn centre() -> CentreConfig {
                 ConnectorConfig {
                     channel: Channel::Whatsapp,
                     queue: QueueId::new("support"),
+                    priority: 0,
                 },
             ),
         ]
@@ -120,32 +122,37 @@ pub fn context(seconds: i64, new_conversation: u128) -> Context {
     }
 }
 
-/// Runs commands that must all be accepted, applying their events; returns the state.
+/// Runs commands that must all be accepted; returns the state.
 pub fn given(commands: Vec<At>) -> State {
-    let mut state = State::new(centre());
+    given_in(centre(), commands)
+}
+
+/// The same, in another contact centre.
+pub fn given_in(config: routing_core::CentreConfig, commands: Vec<At>) -> State {
+    let mut state = State::new(config);
     for step in commands {
-        let events = decide(
-            &state,
-            step.command.clone(),
-            &context(step.seconds, step.new_conversation),
-        )
-        .unwrap_or_else(|rejection| panic!("given {:?} was rejected: {rejection}", step.command));
-        for event in &events {
-            state.apply(event);
-        }
+        state
+            .execute(
+                step.command.clone(),
+                &context(step.seconds, step.new_conversation),
+            )
+            .unwrap_or_else(|rejection| {
+                panic!("given {:?} was rejected: {rejection}", step.command)
+            });
     }
     state
 }
 
-/// Decides one more command and renders the outcome: one line per event, or the rejection.
-pub fn when(state: &State, step: At) -> String {
-    match decide(
-        state,
-        step.command,
-        &context(step.seconds, step.new_conversation),
-    ) {
+/// Executes one more command and renders the outcome: one line per event, or the rejection. A
+/// rejection must leave the state exactly as it was.
+pub fn when(state: &mut State, step: At) -> String {
+    let before = state.clone();
+    match state.execute(step.command, &context(step.seconds, step.new_conversation)) {
         Ok(events) => render(&events),
-        Err(rejection) => render_rejection(&rejection),
+        Err(rejection) => {
+            assert_eq!(*state, before, "a rejected command changed the state");
+            render_rejection(&rejection)
+        }
     }
 }
 
@@ -235,4 +242,22 @@ pub fn close(agent: &str, n: u128, status: Option<&str>) -> Command {
         conversation: conversation(n),
         status: status.map(str::to_owned),
     }
+}
+
+pub fn reject(agent: &str, n: u128) -> Command {
+    Command::RejectOffer {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn take_from_waiting(agent: &str, n: u128) -> Command {
+    Command::AcceptFromWaiting {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn tick() -> Command {
+    Command::Tick
 }

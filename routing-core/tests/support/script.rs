@@ -3,7 +3,7 @@
 
 use super::*;
 use proptest::prelude::*;
-use routing_core::{Command, Event, State, decide};
+use routing_core::{Command, Event, State};
 
 pub const AGENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 pub const QUEUES: [&str; 3] = ["support", "sales", "billing"];
@@ -35,6 +35,8 @@ pub fn command() -> impl Strategy<Value = Command> {
 pub enum Step {
     Blind(Command),
     AcceptAnOffer(usize),
+    RejectAnOffer(usize),
+    TakeFromWaiting(usize, usize),
     ReplyInAConversation(usize),
     CloseAConversation(usize, bool),
 }
@@ -43,6 +45,9 @@ pub fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => command().prop_map(Step::Blind),
         3 => any::<usize>().prop_map(Step::AcceptAnOffer),
+        1 => any::<usize>().prop_map(Step::RejectAnOffer),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, c)| Step::TakeFromWaiting(a, c)),
+        2 => Just(Step::Blind(tick())),
         1 => any::<usize>().prop_map(Step::ReplyInAConversation),
         2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(n, s)| Step::CloseAConversation(n, s)),
     ]
@@ -82,6 +87,30 @@ pub fn resolve(state: &State, step: &Step) -> Command {
                 conversation,
             })
         }
+        Step::RejectAnOffer(n) => {
+            pick(*n, true).map_or_else(fallback, |(agent, conversation)| Command::RejectOffer {
+                agent,
+                conversation,
+            })
+        }
+        Step::TakeFromWaiting(a, c) => {
+            let open: Vec<_> = state
+                .config()
+                .queues
+                .keys()
+                .flat_map(|q| state.waiting_in(q))
+                .chain(
+                    state
+                        .agents()
+                        .flat_map(|(_, agent)| agent.offers.iter().copied()),
+                )
+                .collect();
+            if open.is_empty() {
+                return fallback();
+            }
+            let agent = AGENTS[*a % AGENTS.len()];
+            take_from_waiting_id(agent, open[*c % open.len()])
+        }
         Step::ReplyInAConversation(n) => {
             pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
                 Command::SendAgentMessage {
@@ -102,8 +131,8 @@ pub fn resolve(state: &State, step: &Step) -> Command {
     }
 }
 
-/// Runs a script live: decide, apply. Returns the state, every accepted event, and the state after
-/// each step (for the invariants).
+/// Runs a script live, as the engine does. Returns the state, every accepted event, and the state
+/// after each step (for the invariants). A rejected command must leave the state as it was.
 pub fn run(script: &[(i64, Step)]) -> (State, Vec<Event>, Vec<State>) {
     let mut state = State::new(centre());
     let mut log = Vec::new();
@@ -113,19 +142,27 @@ pub fn run(script: &[(i64, Step)]) -> (State, Vec<Event>, Vec<State>) {
     for (gap, step) in script {
         seconds += gap;
         let command = resolve(&state, step);
-        if let Ok(events) = decide(&state, command, &context(seconds, next_conversation)) {
-            if events
-                .iter()
-                .any(|e| matches!(e.kind, routing_core::EventKind::ConversationStarted(_)))
-            {
-                next_conversation += 1;
+        let before = state.clone();
+        match state.execute(command, &context(seconds, next_conversation)) {
+            Ok(events) => {
+                if events
+                    .iter()
+                    .any(|e| matches!(e.kind, routing_core::EventKind::ConversationStarted(_)))
+                {
+                    next_conversation += 1;
+                }
+                log.extend(events);
             }
-            for event in &events {
-                state.apply(event);
-            }
-            log.extend(events);
+            Err(rejection) => assert_eq!(state, before, "rejected ({rejection}) yet changed"),
         }
         states.push(state.clone());
     }
     (state, log, states)
+}
+
+fn take_from_waiting_id(agent: &str, conversation: routing_core::ConversationId) -> Command {
+    Command::AcceptFromWaiting {
+        agent: routing_core::AgentId::new(agent),
+        conversation,
+    }
 }

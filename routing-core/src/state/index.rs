@@ -1,0 +1,172 @@
+//! The indexes that keep routing decisions logarithmic: who is available per (queue, channel),
+//! ranked by the queue's strategy; who waits per (queue, channel), in serving order; and every
+//! deadline, in time order. They are derived from the rest of the state and maintained by `apply`,
+//! so a replay rebuilds them exactly. They must never be changed outside `apply`.
+
+use super::{AgentState, Conversation, Presence};
+use crate::config::{CentreConfig, Channel, RoutingStrategy};
+use crate::ids::{ConversationId, QueueId};
+use crate::time::Timestamp;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An agent's dense index, in configuration (id) order: ties between equal ranks go to the lower.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct AgentIx(pub(crate) u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct QueueIx(pub(crate) u32);
+
+/// An agent's place in a queue's availability order: lower is offered first.
+pub(crate) type Rank = (i64, i64);
+
+/// A conversation's place in its queue: higher priority first, then oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct WaitKey {
+    pub(crate) priority: Reverse<u8>,
+    pub(crate) since: Timestamp,
+    pub(crate) conversation: ConversationId,
+}
+
+impl WaitKey {
+    pub(crate) fn of(conversation: &Conversation) -> Self {
+        Self {
+            priority: Reverse(conversation.priority),
+            since: conversation.waiting_since,
+            conversation: conversation.id,
+        }
+    }
+}
+
+/// Something the core must do at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Deadline {
+    OfferExpires(ConversationId),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Indexes {
+    available: BTreeMap<(QueueIx, Channel), BTreeSet<(Rank, AgentIx)>>,
+    waiting: BTreeMap<(QueueIx, Channel), BTreeSet<WaitKey>>,
+    deadlines: BTreeSet<(Timestamp, Deadline)>,
+    waiting_count: usize,
+}
+
+/// The rank an agent has under a strategy.
+pub(crate) fn rank(strategy: RoutingStrategy, agent: &AgentState) -> Rank {
+    match strategy {
+        RoutingStrategy::LongestIdle => (agent.idle_since.as_millis(), 0),
+        RoutingStrategy::RoundRobin => (i64::try_from(agent.last_offer).unwrap_or(i64::MAX), 0),
+        RoutingStrategy::LeastBusy => (i64::from(agent.total_load()), agent.idle_since.as_millis()),
+    }
+}
+
+/// The (queue, channel) pairs where an agent can be offered a conversation now, with their rank.
+pub(crate) fn availability(
+    config: &CentreConfig,
+    queue_ix: &BTreeMap<QueueId, QueueIx>,
+    agent: &AgentState,
+) -> Vec<(QueueIx, Channel, Rank)> {
+    if agent.presence != Presence::Ready {
+        return Vec::new();
+    }
+    let mut entries = Vec::new();
+    for queue in &agent.logged_in {
+        let (Some(ix), Some(queue_config)) = (queue_ix.get(queue), config.queues.get(queue)) else {
+            continue;
+        };
+        for channel in &queue_config.channels {
+            if agent.has_room_for(*channel) {
+                entries.push((*ix, *channel, rank(queue_config.strategy, agent)));
+            }
+        }
+    }
+    entries
+}
+
+impl Indexes {
+    pub(crate) fn list(&mut self, agent: AgentIx, entries: &[(QueueIx, Channel, Rank)]) {
+        for (queue, channel, rank) in entries {
+            self.available
+                .entry((*queue, *channel))
+                .or_default()
+                .insert((*rank, agent));
+        }
+    }
+
+    pub(crate) fn unlist(&mut self, agent: AgentIx, entries: &mut Vec<(QueueIx, Channel, Rank)>) {
+        for (queue, channel, rank) in entries.drain(..) {
+            if let Some(set) = self.available.get_mut(&(queue, channel)) {
+                set.remove(&(rank, agent));
+            }
+        }
+    }
+
+    /// Available agents for a queue's channel, best first.
+    pub(crate) fn available(
+        &self,
+        queue: QueueIx,
+        channel: Channel,
+    ) -> impl Iterator<Item = &(Rank, AgentIx)> {
+        self.available.get(&(queue, channel)).into_iter().flatten()
+    }
+
+    pub(crate) fn available_count(&self, queue: QueueIx, channel: Channel) -> usize {
+        self.available
+            .get(&(queue, channel))
+            .map_or(0, BTreeSet::len)
+    }
+
+    pub(crate) fn wait(&mut self, queue: QueueIx, conversation: &Conversation) {
+        if self
+            .waiting
+            .entry((queue, conversation.channel))
+            .or_default()
+            .insert(WaitKey::of(conversation))
+        {
+            self.waiting_count += 1;
+        }
+    }
+
+    pub(crate) fn unwait(&mut self, queue: QueueIx, conversation: &Conversation) {
+        if let Some(set) = self.waiting.get_mut(&(queue, conversation.channel))
+            && set.remove(&WaitKey::of(conversation))
+        {
+            self.waiting_count -= 1;
+        }
+    }
+
+    /// Waiting conversations of a queue's channel, in serving order.
+    pub(crate) fn waiting_in(
+        &self,
+        queue: QueueIx,
+        channel: Channel,
+    ) -> impl Iterator<Item = &WaitKey> {
+        self.waiting.get(&(queue, channel)).into_iter().flatten()
+    }
+
+    pub(crate) fn waiting_count(&self) -> usize {
+        self.waiting_count
+    }
+
+    pub(crate) fn add_deadline(&mut self, at: Timestamp, deadline: Deadline) {
+        self.deadlines.insert((at, deadline));
+    }
+
+    pub(crate) fn remove_deadline(&mut self, at: Timestamp, deadline: Deadline) {
+        self.deadlines.remove(&(at, deadline));
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
+        self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    /// Deadlines due at `now`, in the order they fall due.
+    pub(crate) fn due(&self, now: Timestamp) -> Vec<(Timestamp, Deadline)> {
+        self.deadlines
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .copied()
+            .collect()
+    }
+}
