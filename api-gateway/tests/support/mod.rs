@@ -14,6 +14,13 @@ pub fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../switchboard.toml")
 }
 
+/// Writes a configuration file into `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("centre.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// A running server process; killed when dropped.
 pub struct Server {
     child: Child,
@@ -99,6 +106,34 @@ impl Server {
             .unwrap_or_default();
         let (status, body) = read(response).await;
         (status, content_type, body)
+    }
+
+    /// Reads the global log after `after` until an event of type `event_type` about
+    /// `conversation` appears (long-polling the log, never sleeping), and returns it with every
+    /// event read on the way.
+    pub async fn wait_for_event(
+        &self,
+        after: u64,
+        event_type: &str,
+        conversation: &str,
+    ) -> (Value, Vec<Value>) {
+        let mut after = after;
+        let mut seen = Vec::new();
+        let give_up = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < give_up {
+            let (status, page) = self
+                .get(&format!("/v1/log?after={after}&wait_ms=5000"))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            for event in page["events"].as_array().unwrap() {
+                seen.push(event.clone());
+                if event["type"] == event_type && event["payload"]["conversation"] == conversation {
+                    return (event.clone(), seen);
+                }
+            }
+            after = page["next_after"].as_u64().unwrap();
+        }
+        panic!("no {event_type} for {conversation} within 30 s; saw {seen:?}");
     }
 
     /// The log's newest position.
