@@ -8,8 +8,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use routing_core::config::{AgentConfig, CentreConfig, ConnectorConfig, QueueConfig};
 use routing_core::ids::{ExternalContactId, MessageId};
 use routing_core::{
-    AgentId, Channel, Command, ConnectorId, Context, ConversationId, EventKind, QueueId,
-    RoutingStrategy, State, Timestamp, decide,
+    AgentId, Channel, Command, ConnectorId, Context, ConversationId, EventKind, QueueId, State,
+    Timestamp,
 };
 use std::hint::black_box;
 
@@ -18,11 +18,7 @@ fn centre(agents: usize) -> CentreConfig {
     CentreConfig {
         queues: [(
             queue.clone(),
-            QueueConfig {
-                name: "Support".into(),
-                channels: [Channel::Webchat].into(),
-                strategy: RoutingStrategy::LongestIdle,
-            },
+            QueueConfig::new("Support", [Channel::Webchat]),
         )]
         .into(),
         agents: (0..agents)
@@ -42,6 +38,7 @@ fn centre(agents: usize) -> CentreConfig {
             ConnectorConfig {
                 channel: Channel::Webchat,
                 queue,
+                priority: 0,
             },
         )]
         .into(),
@@ -81,10 +78,7 @@ impl Sim {
             now: Timestamp::from_millis(self.clock),
             new_conversation_id: ConversationId::from_uuid(uuid::Uuid::from_u128(self.next_id)),
         };
-        let events = decide(&self.state, command, &context).unwrap();
-        for event in &events {
-            self.state.apply(event);
-        }
+        let events = self.state.execute(command, &context).unwrap();
         self.events += events.len() as u64;
         events
     }
