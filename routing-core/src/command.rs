@@ -16,6 +16,13 @@ pub struct Context {
     pub new_conversation_id: ConversationId,
 }
 
+/// Where a transfer or an invitation goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Agent(AgentId),
+    Queue(QueueId),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// A customer wrote through a connector: a message on their open conversation, or the start
@@ -71,6 +78,37 @@ pub enum Command {
         agent: AgentId,
         conversation: ConversationId,
         status: Option<String>,
+    },
+    /// Hand the conversation to a colleague (who may decline) or to a queue.
+    Transfer {
+        agent: AgentId,
+        conversation: ConversationId,
+        to: Target,
+    },
+    /// Ask a colleague, or the best available agent of a queue, to join the conversation.
+    Invite {
+        agent: AgentId,
+        conversation: ConversationId,
+        to: Target,
+    },
+    /// Leave the conversation without closing it: the others continue, or it goes back to its
+    /// queue when nobody remains.
+    Leave {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    Postpone {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    Resume {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    MarkImportant {
+        agent: AgentId,
+        conversation: ConversationId,
+        important: bool,
     },
     /// Time has passed: fire every deadline at or before the context's `now`.
     Tick,

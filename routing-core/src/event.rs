@@ -123,6 +123,10 @@ pub enum RescindReason {
     AgentLoggedOut,
     /// Another agent took the conversation from the waiting list.
     TakenFromWaiting { by: AgentId },
+    /// The conversation was closed while the offer rang.
+    ConversationClosed,
+    /// The agent who asked for the transfer or invitation left the conversation.
+    RequesterLeft,
 }
 
 /// Outcome of an offer: withdrawn before an answer.
@@ -132,6 +136,67 @@ pub struct OfferRescinded {
     pub agent: AgentId,
     #[serde(flatten)]
     pub reason: RescindReason,
+}
+
+/// An agent offers their conversation to a colleague, who may accept or decline: the offer's
+/// outcome is recorded like any other. Until it is accepted the conversation stays with `from`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferOffered {
+    pub conversation: ConversationId,
+    pub from: AgentId,
+    pub to: AgentId,
+    pub expires_at: Timestamp,
+}
+
+/// An agent handed the conversation to a queue: their activity ends and it waits there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferredToQueue {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub queue: QueueId,
+}
+
+/// An agent asks a colleague (named, or the best available in a queue) to join the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteOffered {
+    pub conversation: ConversationId,
+    pub by: AgentId,
+    pub to: AgentId,
+    /// The queue the colleague was chosen from, when the invitation went to a queue.
+    pub queue: Option<QueueId>,
+    pub expires_at: Timestamp,
+}
+
+/// An agent's activity on the conversation ended while others stay in it: the customer is told
+/// and continues with `remaining`. When nobody remains, the conversation goes back to its queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLeft {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    /// The status the agent closed their activity with, when they closed rather than left.
+    pub status: Option<String>,
+    pub remaining: Vec<AgentId>,
+}
+
+/// The agent moved the conversation to their postponed list: it no longer takes a chat slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationPostponed {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+}
+
+/// The agent took the conversation back from their postponed list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationResumed {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportanceMarked {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub important: bool,
 }
 
 /// An agent took a waiting conversation from the waiting list, without an offer.
@@ -248,6 +313,13 @@ event_kinds! {
     OfferTimedOut => 1,
     OfferRescinded => 1,
     AcceptedFromWaiting => 1,
+    TransferOffered => 1,
+    TransferredToQueue => 1,
+    InviteOffered => 1,
+    AgentLeft => 1,
+    ConversationPostponed => 1,
+    ConversationResumed => 1,
+    ImportanceMarked => 1,
     AgentMessageSent => 1,
     ConversationClosed => 1,
     AgentLoggedIn => 1,
@@ -277,6 +349,13 @@ impl EventKind {
             EventKind::OfferTimedOut(e) => StreamOf::Conversation(&e.conversation),
             EventKind::OfferRescinded(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AcceptedFromWaiting(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::TransferOffered(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::TransferredToQueue(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::InviteOffered(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::AgentLeft(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationPostponed(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationResumed(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ImportanceMarked(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentMessageSent(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationClosed(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentLoggedIn(e) => StreamOf::Agent(&e.agent),

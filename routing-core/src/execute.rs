@@ -7,16 +7,18 @@
 //! to their queue are offered, agents who gained room are filled.
 
 use crate::command::{Command, Context};
-use crate::config::MISSED_OFFER_PAUSE_REASON;
+use crate::command::Target;
+use crate::config::{DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON};
 use crate::event::{
-    AcceptedFromWaiting, AgentBecameReady, AgentLoggedIn, AgentLoggedOut, AgentMessageSent,
-    AgentPaused, ConversationClosed, ConversationEnqueued, ConversationStarted,
-    CustomerMessageReceived, Event, EventKind, OfferAccepted, OfferRejected, OfferRescinded,
-    OfferTimedOut, RescindReason,
+    AcceptedFromWaiting, AgentBecameReady, AgentLeft, AgentLoggedIn, AgentLoggedOut,
+    AgentMessageSent, AgentPaused, ConversationClosed, ConversationEnqueued, ConversationPostponed,
+    ConversationResumed, ConversationStarted, CustomerMessageReceived, Event, EventKind,
+    ImportanceMarked, InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
+    RescindReason, TransferOffered, TransferredToQueue,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
-use crate::state::{AgentState, Conversation, Deadline, Phase, Presence, State};
+use crate::state::{AgentState, Conversation, Deadline, Offer, OfferPurpose, Presence, State};
 use crate::time::Timestamp;
 use std::collections::VecDeque;
 
@@ -44,6 +46,16 @@ impl Run<'_> {
 
 /// Checks an inbound message's connector and fields: what makes it acceptable at all, before
 /// anything else is looked at.
+/// The agents other than `agent` in a conversation.
+fn others(conversation: &Conversation, agent: &AgentId) -> Vec<AgentId> {
+    conversation
+        .participants
+        .iter()
+        .filter(|a| *a != agent)
+        .cloned()
+        .collect()
+}
+
 fn inbound_connector<'a>(
     state: &'a State,
     connector: &crate::ConnectorId,
@@ -200,9 +212,12 @@ impl Run<'_> {
                     .offers
                     .iter()
                     .filter(|id| {
-                        self.state
-                            .conversation(id)
-                            .is_some_and(|c| c.queue.as_ref() == Some(&queue))
+                        // Only routing offers come from a queue login; a colleague's transfer or
+                        // invitation is personal and keeps ringing.
+                        self.state.conversation(id).is_some_and(|c| {
+                            c.queue.as_ref() == Some(&queue)
+                                && c.offer.as_ref().is_some_and(|o| o.purpose == OfferPurpose::Route)
+                        })
                     })
                     .copied()
                     .collect();
@@ -240,23 +255,28 @@ impl Run<'_> {
                 conversation,
             } => {
                 self.known_agent(&agent)?;
-                self.offered_to(conversation, &agent)?;
+                let purpose = self.offered_to(conversation, &agent)?;
                 self.emit(OfferAccepted {
                     conversation,
                     agent,
                 });
+                if let OfferPurpose::Transfer { from } = purpose {
+                    self.to_fill.push_back(from);
+                }
             }
             Command::RejectOffer {
                 agent,
                 conversation,
             } => {
                 self.known_agent(&agent)?;
-                self.offered_to(conversation, &agent)?;
+                let purpose = self.offered_to(conversation, &agent)?;
                 self.emit(OfferRejected {
                     conversation,
                     agent: agent.clone(),
                 });
-                self.to_offer.push_back(conversation);
+                if purpose == OfferPurpose::Route {
+                    self.to_offer.push_back(conversation);
+                }
                 self.to_fill.push_back(agent);
             }
             Command::AcceptFromWaiting {
@@ -272,21 +292,20 @@ impl Run<'_> {
                 if !self.has_rights(&agent, &queue) {
                     return Err(Rejection::AgentHasNoRightsToQueue { agent, queue });
                 }
-                let ringing = match &open.phase {
-                    Phase::Waiting => None,
-                    Phase::Offered { agent: offered, .. } if *offered == agent => {
-                        // Taking one's own offer from the list is accepting it.
-                        self.emit(OfferAccepted {
-                            conversation,
+                if open.offer.as_ref().is_some_and(|o| o.agent == agent) {
+                    // Taking from the list what rings for oneself is accepting it.
+                    return self.command(
+                        Command::AcceptOffer {
                             agent,
-                        });
-                        return Ok(());
-                    }
-                    Phase::Offered { agent: offered, .. } => Some(offered.clone()),
-                    Phase::Active { .. } => {
-                        return Err(Rejection::ConversationNotWaiting(conversation));
-                    }
-                };
+                            conversation,
+                        },
+                        context,
+                    );
+                }
+                if !open.participants.is_empty() {
+                    return Err(Rejection::ConversationNotWaiting(conversation));
+                }
+                let ringing = open.offer.as_ref().map(|o| o.agent.clone());
                 if !current.has_room_for(open.channel) {
                     return Err(Rejection::AgentAtCapacity {
                         agent,
@@ -316,7 +335,10 @@ impl Run<'_> {
                 text,
             } => {
                 self.known_agent(&agent)?;
-                self.participant(conversation, &agent)?;
+                let open = self.participant(conversation, &agent)?;
+                if open.postponed {
+                    return Err(Rejection::ConversationIsPostponed(conversation));
+                }
                 if text.trim().is_empty() {
                     return Err(Rejection::MessageEmpty);
                 }
@@ -333,16 +355,176 @@ impl Run<'_> {
                 status,
             } => {
                 self.known_agent(&agent)?;
-                self.participant(conversation, &agent)?;
+                let open = self.participant(conversation, &agent)?;
                 let status = status
                     .filter(|status| !status.trim().is_empty())
                     .ok_or(Rejection::StatusRequired)?;
-                self.emit(ConversationClosed {
+                let remaining = others(open, &agent);
+                if remaining.is_empty() {
+                    if let Some(offer) = open.offer.clone() {
+                        self.rescind(conversation, &offer.agent, RescindReason::ConversationClosed);
+                    }
+                    self.emit(ConversationClosed {
+                        conversation,
+                        agent: agent.clone(),
+                        status,
+                    });
+                } else {
+                    self.requester_leaves(open.offer.clone(), &agent, conversation);
+                    self.emit(AgentLeft {
+                        conversation,
+                        agent: agent.clone(),
+                        status: Some(status),
+                        remaining,
+                    });
+                }
+                self.to_fill.push_back(agent);
+            }
+            Command::Leave {
+                agent,
+                conversation,
+            } => {
+                self.known_agent(&agent)?;
+                let open = self.participant(conversation, &agent)?;
+                let remaining = others(open, &agent);
+                let requeue = remaining.is_empty();
+                let (queue, priority) = (open.queue.clone(), open.priority);
+                self.requester_leaves(open.offer.clone(), &agent, conversation);
+                self.emit(AgentLeft {
                     conversation,
                     agent: agent.clone(),
-                    status,
+                    status: None,
+                    remaining,
+                });
+                if requeue && let Some(queue) = queue {
+                    self.emit(ConversationEnqueued {
+                        conversation,
+                        queue,
+                        priority,
+                    });
+                    self.to_offer.push_back(conversation);
+                }
+                self.to_fill.push_back(agent);
+            }
+            Command::Transfer {
+                agent,
+                conversation,
+                to,
+            } => {
+                self.known_agent(&agent)?;
+                let open = self.sole_participant(conversation, &agent)?;
+                let channel = open.channel;
+                let priority = open.priority;
+                let expires_at = self.offer_expiry(open);
+                match to {
+                    Target::Agent(target) => {
+                        self.check_colleague(open, &target)?;
+                        self.emit(TransferOffered {
+                            conversation,
+                            from: agent,
+                            to: target,
+                            expires_at,
+                        });
+                    }
+                    Target::Queue(queue) => {
+                        self.check_queue_serves(&queue, channel)?;
+                        self.emit(TransferredToQueue {
+                            conversation,
+                            agent: agent.clone(),
+                            queue: queue.clone(),
+                        });
+                        self.emit(ConversationEnqueued {
+                            conversation,
+                            queue,
+                            priority,
+                        });
+                        self.to_offer.push_back(conversation);
+                        self.to_fill.push_back(agent);
+                    }
+                }
+            }
+            Command::Invite {
+                agent,
+                conversation,
+                to,
+            } => {
+                self.known_agent(&agent)?;
+                let open = self.participant(conversation, &agent)?;
+                if open.postponed {
+                    return Err(Rejection::ConversationIsPostponed(conversation));
+                }
+                if open.offer.is_some() {
+                    return Err(Rejection::OfferPending(conversation));
+                }
+                let expires_at = self.offer_expiry(open);
+                let (target, queue) = match to {
+                    Target::Agent(target) => {
+                        self.check_colleague(open, &target)?;
+                        (target, None)
+                    }
+                    Target::Queue(queue) => {
+                        self.check_queue_serves(&queue, open.channel)?;
+                        let target = self
+                            .best_available(&queue, open)
+                            .ok_or_else(|| Rejection::NobodyAvailableInQueue(queue.clone()))?;
+                        (target, Some(queue))
+                    }
+                };
+                self.emit(InviteOffered {
+                    conversation,
+                    by: agent,
+                    to: target,
+                    queue,
+                    expires_at,
+                });
+            }
+            Command::Postpone {
+                agent,
+                conversation,
+            } => {
+                self.known_agent(&agent)?;
+                let open = self.sole_participant(conversation, &agent)?;
+                if open.postponed {
+                    return Err(Rejection::ConversationIsPostponed(conversation));
+                }
+                self.emit(ConversationPostponed {
+                    conversation,
+                    agent: agent.clone(),
                 });
                 self.to_fill.push_back(agent);
+            }
+            Command::Resume {
+                agent,
+                conversation,
+            } => {
+                let current = self.known_agent(&agent)?;
+                let open = self.participant(conversation, &agent)?;
+                if !open.postponed {
+                    return Err(Rejection::ConversationNotPostponed(conversation));
+                }
+                if !current.has_room_for(open.channel) {
+                    return Err(Rejection::AgentAtCapacity {
+                        agent,
+                        channel: open.channel,
+                    });
+                }
+                self.emit(ConversationResumed {
+                    conversation,
+                    agent,
+                });
+            }
+            Command::MarkImportant {
+                agent,
+                conversation,
+                important,
+            } => {
+                self.known_agent(&agent)?;
+                self.participant(conversation, &agent)?;
+                self.emit(ImportanceMarked {
+                    conversation,
+                    agent,
+                    important,
+                });
             }
             Command::Tick => self.fire_deadlines(),
             Command::Rebalance => {
@@ -367,38 +549,33 @@ impl Run<'_> {
         for (due, deadline) in self.state.indexes().due(self.now) {
             match deadline {
                 Deadline::OfferExpires(conversation) => {
-                    let Some(Phase::Offered {
-                        agent, expires_at, ..
-                    }) = self
-                        .state
-                        .conversation(&conversation)
-                        .map(|c| c.phase.clone())
-                    else {
+                    let Some(open) = self.state.conversation(&conversation) else {
                         continue;
                     };
-                    if expires_at != due {
+                    let Some(offer) = open.offer.clone().filter(|o| o.expires_at == due) else {
                         continue;
-                    }
-                    let pause = self
-                        .state
-                        .conversation(&conversation)
-                        .and_then(|c| c.queue.as_ref())
+                    };
+                    let pause = open
+                        .queue
+                        .as_ref()
                         .and_then(|q| self.state.queue_config(q))
                         .is_some_and(|q| q.pause_on_missed_offer);
                     self.emit(OfferTimedOut {
                         conversation,
-                        agent: agent.clone(),
-                        expired_at: expires_at,
+                        agent: offer.agent.clone(),
+                        expired_at: offer.expires_at,
                     });
-                    self.to_offer.push_back(conversation);
+                    if offer.purpose == OfferPurpose::Route {
+                        self.to_offer.push_back(conversation);
+                    }
                     let ready = self
                         .state
-                        .agent(&agent)
+                        .agent(&offer.agent)
                         .is_some_and(|a| a.presence == Presence::Ready);
                     if pause && ready {
-                        self.pause(&agent, MISSED_OFFER_PAUSE_REASON.to_owned(), false, true);
+                        self.pause(&offer.agent, MISSED_OFFER_PAUSE_REASON.to_owned(), false, true);
                     } else {
-                        self.to_fill.push_back(agent);
+                        self.to_fill.push_back(offer.agent);
                     }
                 }
             }
@@ -423,13 +600,78 @@ impl Run<'_> {
         }
     }
 
+    /// Withdraws the offer ringing for `agent`; a routed conversation goes back to routing.
     fn rescind(&mut self, conversation: ConversationId, agent: &AgentId, reason: RescindReason) {
+        let routed = self
+            .state
+            .conversation(&conversation)
+            .and_then(|c| c.offer.as_ref())
+            .is_some_and(|o| o.purpose == OfferPurpose::Route);
         self.emit(OfferRescinded {
             conversation,
             agent: agent.clone(),
             reason,
         });
-        self.to_offer.push_back(conversation);
+        if routed {
+            self.to_offer.push_back(conversation);
+        }
+        self.to_fill.push_back(agent.clone());
+    }
+
+    /// An agent leaving withdraws the transfer or invitation they asked for.
+    fn requester_leaves(&mut self, offer: Option<Offer>, agent: &AgentId, conversation: ConversationId) {
+        let Some(offer) = offer else { return };
+        let asked_by_them = match &offer.purpose {
+            OfferPurpose::Transfer { from } => from == agent,
+            OfferPurpose::Invite { by } => by == agent,
+            OfferPurpose::Route => false,
+        };
+        if asked_by_them {
+            self.rescind(conversation, &offer.agent, RescindReason::RequesterLeft);
+        }
+    }
+
+    /// When an offer made now for this conversation expires, by its queue's limit.
+    fn offer_expiry(&self, conversation: &Conversation) -> Timestamp {
+        let timeout = conversation
+            .queue
+            .as_ref()
+            .and_then(|q| self.state.queue_config(q))
+            .map_or(DEFAULT_OFFER_TIMEOUT_MS, |q| q.offer_timeout_ms);
+        crate::routing::offer_expiry(self.now, timeout)
+    }
+
+    /// A colleague who can be offered the conversation directly: known, not in it, ready, with
+    /// room for its channel.
+    fn check_colleague(&self, conversation: &Conversation, target: &AgentId) -> Result<(), Rejection> {
+        let colleague = self.known_agent(target)?;
+        if conversation.participants.contains(target) {
+            return Err(Rejection::AlreadyInConversation(target.clone()));
+        }
+        if colleague.presence != Presence::Ready {
+            return Err(Rejection::AgentNotAvailable(target.clone()));
+        }
+        if !colleague.has_room_for(conversation.channel) {
+            return Err(Rejection::AgentAtCapacity {
+                agent: target.clone(),
+                channel: conversation.channel,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_queue_serves(&self, queue: &crate::QueueId, channel: crate::Channel) -> Result<(), Rejection> {
+        let config = self
+            .state
+            .queue_config(queue)
+            .ok_or_else(|| Rejection::UnknownQueue(queue.clone()))?;
+        if !config.channels.contains(&channel) {
+            return Err(Rejection::QueueDoesNotServeChannel {
+                queue: queue.clone(),
+                channel,
+            });
+        }
+        Ok(())
     }
 
     fn known_agent(&self, agent: &AgentId) -> Result<&AgentState, Rejection> {
@@ -452,9 +694,10 @@ impl Run<'_> {
             .ok_or(Rejection::ConversationNotOpen(conversation))
     }
 
-    fn offered_to(&self, conversation: ConversationId, agent: &AgentId) -> Result<(), Rejection> {
-        match &self.open(conversation)?.phase {
-            Phase::Offered { agent: offered, .. } if offered == agent => Ok(()),
+    /// The purpose of the offer ringing for `agent`, or why there is none.
+    fn offered_to(&self, conversation: ConversationId, agent: &AgentId) -> Result<OfferPurpose, Rejection> {
+        match &self.open(conversation)?.offer {
+            Some(offer) if &offer.agent == agent => Ok(offer.purpose.clone()),
             _ => Err(Rejection::ConversationNotOfferedToAgent {
                 conversation,
                 agent: agent.clone(),
@@ -462,13 +705,31 @@ impl Run<'_> {
         }
     }
 
-    fn participant(&self, conversation: ConversationId, agent: &AgentId) -> Result<(), Rejection> {
-        match &self.open(conversation)?.phase {
-            Phase::Active { agent: active } if active == agent => Ok(()),
-            _ => Err(Rejection::AgentNotInConversation {
+    fn participant(&self, conversation: ConversationId, agent: &AgentId) -> Result<&Conversation, Rejection> {
+        let open = self.open(conversation)?;
+        if open.participants.contains(agent) {
+            Ok(open)
+        } else {
+            Err(Rejection::AgentNotInConversation {
                 conversation,
                 agent: agent.clone(),
-            }),
+            })
         }
+    }
+
+    /// The conversation, if the agent is alone in it with nothing ringing: what handing it over or
+    /// postponing it needs.
+    fn sole_participant(&self, conversation: ConversationId, agent: &AgentId) -> Result<&Conversation, Rejection> {
+        let open = self.participant(conversation, agent)?;
+        if open.participants.len() > 1 {
+            return Err(Rejection::OtherAgentsInConversation(conversation));
+        }
+        if open.offer.is_some() {
+            return Err(Rejection::OfferPending(conversation));
+        }
+        if open.postponed {
+            return Err(Rejection::ConversationIsPostponed(conversation));
+        }
+        Ok(open)
     }
 }

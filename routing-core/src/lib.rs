@@ -22,7 +22,7 @@ mod routing;
 pub mod state;
 pub mod time;
 
-pub use command::{Command, Context};
+pub use command::{Command, Context, Target};
 pub use config::{
     AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, RoutingStrategy,
 };

@@ -47,6 +47,22 @@ pub enum Rejection {
     ConversationNotWaiting(ConversationId),
     #[error("agent '{agent}' has no room for another {channel} conversation")]
     AgentAtCapacity { agent: AgentId, channel: Channel },
+    #[error("agent '{0}' is already in the conversation")]
+    AlreadyInConversation(AgentId),
+    #[error("agent '{0}' is not ready to take it")]
+    AgentNotAvailable(AgentId),
+    #[error("nobody in queue '{0}' is free to take it now")]
+    NobodyAvailableInQueue(QueueId),
+    #[error("conversation {0} already has a transfer or an invitation waiting for an answer")]
+    OfferPending(ConversationId),
+    #[error("conversation {0} is postponed; resume it first")]
+    ConversationIsPostponed(ConversationId),
+    #[error("conversation {0} is not postponed")]
+    ConversationNotPostponed(ConversationId),
+    #[error("other agents are in conversation {0}: only an agent alone in it can hand it over or postpone it")]
+    OtherAgentsInConversation(ConversationId),
+    #[error("queue '{queue}' does not serve {channel}")]
+    QueueDoesNotServeChannel { queue: QueueId, channel: Channel },
     #[error("a status is required to close a conversation")]
     StatusRequired,
     #[error("a customer message must name the customer (their handle on the channel)")]

@@ -10,7 +10,7 @@ use crate::config::Channel;
 use crate::event::{ConversationOffered, TieBreak};
 use crate::execute::Run;
 use crate::ids::{AgentId, ConversationId};
-use crate::state::{AgentIx, Phase, QueueIx, Rank, WaitKey};
+use crate::state::{AgentIx, Conversation, QueueIx, Rank, WaitKey};
 use crate::time::Timestamp;
 
 /// How many of the best-ranked eligible agents an offer names.
@@ -36,7 +36,7 @@ impl Run<'_> {
         let Some(conversation) = state.conversation(&id) else {
             return;
         };
-        if conversation.phase != Phase::Waiting {
+        if !conversation.is_waiting() {
             return;
         }
         let Some(queue_id) = conversation.queue.clone() else {
@@ -85,6 +85,19 @@ impl Run<'_> {
             expires_at: offer_expiry(self.now, config.offer_timeout_ms),
         };
         self.emit(offer);
+    }
+
+    /// The best-ranked agent of `queue` free for `conversation`'s channel who is not already in it
+    /// (for an invitation to a queue).
+    pub(crate) fn best_available(&self, queue: &crate::QueueId, conversation: &Conversation) -> Option<AgentId> {
+        let state = &*self.state;
+        let ix = state.queue_ix(queue)?;
+        state
+            .indexes()
+            .available(ix, conversation.channel)
+            .map(|(_, agent)| &state.agent_at(*agent).id)
+            .find(|agent| !conversation.participants.contains(*agent))
+            .cloned()
     }
 
     /// Offers an agent the best waiting conversations they may take, until they are full.
@@ -143,7 +156,7 @@ impl Run<'_> {
     }
 }
 
-fn offer_expiry(now: Timestamp, timeout_ms: u64) -> Timestamp {
+pub(crate) fn offer_expiry(now: Timestamp, timeout_ms: u64) -> Timestamp {
     Timestamp::from_millis(
         now.as_millis()
             .saturating_add(i64::try_from(timeout_ms).unwrap_or(i64::MAX)),

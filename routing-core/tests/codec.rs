@@ -1,6 +1,7 @@
 //! The stored shape of events is a compatibility boundary: events written by any version must
 //! read back forever. Each golden fixture holds stored events as one generation of the engine wrote
-//! them; a fixture is written once and never edited. Older generations are upcast on read.
+//! them; a line, once written, is never edited (new kinds add lines to the newest generation; a
+//! changed shape starts a new generation). Older generations are upcast on read.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -595,3 +595,158 @@ fn higher_priority_conversations_are_served_first_then_the_oldest() {
         21s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":51000}
     "#]].assert_eq(&when(&mut state, at(21, ready("bob"))));
 }
+
+/// Alice (support and sales, 2 web chats) and Bob (support, 1 web chat) ready; Alice in
+/// conversation 1, which she accepted.
+fn alice_in_a_conversation() -> routing_core::State {
+    given(vec![
+        at(10, log_in("alice", "support")),
+        at(11, ready("alice")),
+        starting(1, 12, customer_writes("web", "v-1", "m-1")),
+        at(13, accept("alice", 1)),
+        at(14, log_in("bob", "support")),
+        at(15, ready("bob")),
+    ])
+}
+
+#[test]
+fn a_transfer_to_an_agent_is_an_offer_they_accept_and_the_transferring_agents_activity_ends() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        20s TransferOffered {"conversation":"00000000-0000-0000-0000-000000000001","from":"alice","to":"bob","expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, transfer_to_agent("alice", 1, "bob"))));
+    expect![[r#"
+        21s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1"}
+    "#]].assert_eq(&when(&mut state, at(21, reply("alice", 1, "a-1"))));
+    expect![[r#"
+        22s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
+    "#]].assert_eq(&when(&mut state, at(22, accept("bob", 1))));
+    expect![[r#"
+        rejected: agent 'alice' is not in conversation 00000000-0000-0000-0000-000000000001
+    "#]].assert_eq(&when(&mut state, at(23, reply("alice", 1, "a-2"))));
+}
+
+#[test]
+fn a_declined_transfer_returns_to_the_transferring_agent() {
+    let mut state = alice_in_a_conversation();
+    when(&mut state, at(20, transfer_to_agent("alice", 1, "bob")));
+    expect![[r#"
+        21s OfferRejected {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
+    "#]].assert_eq(&when(&mut state, at(21, reject("bob", 1))));
+    expect![[r#"
+        22s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1"}
+    "#]].assert_eq(&when(&mut state, at(22, reply("alice", 1, "a-1"))));
+}
+
+#[test]
+fn a_transfer_to_a_busy_or_absent_agent_is_refused() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        rejected: agent 'carol' is not ready to take it
+    "#]].assert_eq(&when(&mut state, at(20, transfer_to_agent("alice", 1, "carol"))));
+    expect![[r#"
+        rejected: agent 'alice' is already in the conversation
+    "#]].assert_eq(&when(&mut state, at(20, transfer_to_agent("alice", 1, "alice"))));
+}
+
+#[test]
+fn a_transfer_to_a_queue_ends_the_activity_and_routes_it_again_not_straight_back() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        20s TransferredToQueue {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","queue":"support"}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, transfer_to_queue("alice", 1, "support"))));
+}
+
+#[test]
+fn an_invited_agent_joins_and_when_one_closes_the_customer_continues_with_the_other() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        20s InviteOffered {"conversation":"00000000-0000-0000-0000-000000000001","by":"alice","to":"bob","queue":null,"expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, invite_agent("alice", 1, "bob"))));
+    expect![[r#"
+        21s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
+    "#]].assert_eq(&when(&mut state, at(21, accept("bob", 1))));
+    expect![[r#"
+        22s AgentLeft {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","status":"handed over","remaining":["bob"]}
+    "#]].assert_eq(&when(&mut state, at(22, close("alice", 1, Some("handed over")))));
+    expect![[r#"
+        23s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","message_id":"b-1","text":"text of b-1"}
+    "#]].assert_eq(&when(&mut state, at(23, reply("bob", 1, "b-1"))));
+    expect![[r#"
+        24s ConversationClosed {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","status":"resolved"}
+    "#]].assert_eq(&when(&mut state, at(24, close("bob", 1, Some("resolved")))));
+}
+
+#[test]
+fn an_invitation_to_a_queue_goes_to_its_best_free_agent_or_is_refused_when_nobody_is_free() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        rejected: nobody in queue 'sales' is free to take it now
+    "#]].assert_eq(&when(&mut state, at(20, invite_queue("alice", 1, "sales"))));
+    expect![[r#"
+        20s InviteOffered {"conversation":"00000000-0000-0000-0000-000000000001","by":"alice","to":"bob","queue":"support","expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, invite_queue("alice", 1, "support"))));
+}
+
+#[test]
+fn closing_withdraws_a_pending_invitation() {
+    let mut state = alice_in_a_conversation();
+    when(&mut state, at(20, invite_agent("alice", 1, "bob")));
+    expect![[r#"
+        21s OfferRescinded {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","reason":"conversation_closed"}
+        21s ConversationClosed {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","status":"resolved"}
+    "#]].assert_eq(&when(&mut state, at(21, close("alice", 1, Some("resolved")))));
+}
+
+#[test]
+fn the_last_agent_leaving_sends_the_conversation_back_to_its_queue() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        20s AgentLeft {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","status":null,"remaining":[]}
+        20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, leave("alice", 1))));
+}
+
+#[test]
+fn a_postponed_conversation_frees_a_chat_slot_and_resuming_needs_one() {
+    let mut state = given(vec![
+        at(10, log_in("bob", "support")),
+        at(11, ready("bob")),
+        starting(1, 12, customer_writes("web", "v-1", "m-1")),
+        at(13, accept("bob", 1)),
+        starting(2, 14, customer_writes("web", "v-2", "m-2")),
+    ]);
+    expect![[r#"
+        20s ConversationPostponed {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
+        20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"became_free_while_waiting","expires_at":50000}
+    "#]].assert_eq(&when(&mut state, at(20, postpone("bob", 1))));
+    expect![[r#"
+        rejected: conversation 00000000-0000-0000-0000-000000000001 is postponed; resume it first
+    "#]].assert_eq(&when(&mut state, at(21, reply("bob", 1, "b-1"))));
+    expect![[r#"
+        rejected: agent 'bob' has no room for another webchat conversation
+    "#]].assert_eq(&when(&mut state, at(22, resume("bob", 1))));
+    expect![[r#"
+        23s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob"}
+    "#]].assert_eq(&when(&mut state, at(23, accept("bob", 2))));
+    expect![[r#"
+        24s ConversationClosed {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","status":"resolved"}
+    "#]].assert_eq(&when(&mut state, at(24, close("bob", 2, Some("resolved")))));
+    expect![[r#"
+        25s ConversationResumed {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
+    "#]].assert_eq(&when(&mut state, at(25, resume("bob", 1))));
+}
+
+#[test]
+fn an_agent_marks_a_conversation_important() {
+    let mut state = alice_in_a_conversation();
+    expect![[r#"
+        20s ImportanceMarked {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","important":true}
+    "#]].assert_eq(&when(&mut state, at(20, mark_important("alice", 1))));
+    expect![[r#"
+        rejected: agent 'bob' is not in conversation 00000000-0000-0000-0000-000000000001
+    "#]].assert_eq(&when(&mut state, at(20, mark_important("bob", 1))));
+}

@@ -47,11 +47,26 @@ fn check_invariants(state: &State) -> Result<(), TestCaseError> {
                 .push(id.clone());
         }
     }
+    for (id, agent) in state.agents() {
+        // What the agent's sets say matches what the conversations say.
+        for conversation in agent.active.iter().chain(&agent.postponed) {
+            let open = state.conversation(conversation);
+            prop_assert!(
+                open.is_some_and(|c| c.participants.contains(id)),
+                "agent {} lists {} but is not in it",
+                id,
+                conversation
+            );
+        }
+        let counted: u32 = agent.active.len() as u32 + agent.offers.len() as u32;
+        prop_assert_eq!(agent.total_load(), counted, "load of {}", id);
+    }
     for (conversation, agents) in &offered_to {
         prop_assert_eq!(agents.len(), 1, "{} offered to {:?}", conversation, agents);
         let open = state.conversation(conversation);
         prop_assert!(
-            matches!(open.map(|c| &c.phase), Some(Phase::Offered { agent, .. }) if *agent == agents[0]),
+            matches!(open.map(|c| c.phase()), Some(Phase::Offered { agent, .. }) if agent == agents[0])
+                || open.is_some_and(|c| c.offer.as_ref().is_some_and(|o| o.agent == agents[0])),
             "agent's offers and the conversation's phase disagree for {}",
             conversation
         );

@@ -3,7 +3,7 @@
 //! deadline, in time order. They are derived from the rest of the state and maintained by `apply`,
 //! so a replay rebuilds them exactly. They must never be changed outside `apply`.
 
-use super::{AgentState, Conversation, Presence};
+use super::{AgentState, Conversation, Indexed, Presence};
 use crate::config::{CentreConfig, Channel, RoutingStrategy};
 use crate::ids::{ConversationId, QueueId};
 use crate::time::Timestamp;
@@ -117,22 +117,45 @@ impl Indexes {
             .map_or(0, BTreeSet::len)
     }
 
-    pub(crate) fn wait(&mut self, queue: QueueIx, conversation: &Conversation) {
-        if self
-            .waiting
-            .entry((queue, conversation.channel))
-            .or_default()
-            .insert(WaitKey::of(conversation))
+    /// Puts a conversation where it belongs: in its queue's waiting set if it waits, and its
+    /// deadlines in time order. Returns what it put, for [`Indexes::unlist_conversation`].
+    pub(super) fn list_conversation(
+        &mut self,
+        conversation: &Conversation,
+        queue: Option<QueueIx>,
+    ) -> Indexed {
+        let mut indexed = Indexed::default();
+        if conversation.is_waiting()
+            && let Some(queue) = queue
         {
-            self.waiting_count += 1;
+            let key = WaitKey::of(conversation);
+            if self
+                .waiting
+                .entry((queue, conversation.channel))
+                .or_default()
+                .insert(key)
+            {
+                self.waiting_count += 1;
+            }
+            indexed.waiting = Some((queue, conversation.channel, key));
         }
+        if let Some(offer) = &conversation.offer {
+            let deadline = (offer.expires_at, Deadline::OfferExpires(conversation.id));
+            self.deadlines.insert(deadline);
+            indexed.deadlines.push(deadline);
+        }
+        indexed
     }
 
-    pub(crate) fn unwait(&mut self, queue: QueueIx, conversation: &Conversation) {
-        if let Some(set) = self.waiting.get_mut(&(queue, conversation.channel))
-            && set.remove(&WaitKey::of(conversation))
+    pub(super) fn unlist_conversation(&mut self, indexed: &mut Indexed) {
+        if let Some((queue, channel, key)) = indexed.waiting.take()
+            && let Some(set) = self.waiting.get_mut(&(queue, channel))
+            && set.remove(&key)
         {
             self.waiting_count -= 1;
+        }
+        for deadline in indexed.deadlines.drain(..) {
+            self.deadlines.remove(&deadline);
         }
     }
 
@@ -147,14 +170,6 @@ impl Indexes {
 
     pub(crate) fn waiting_count(&self) -> usize {
         self.waiting_count
-    }
-
-    pub(crate) fn add_deadline(&mut self, at: Timestamp, deadline: Deadline) {
-        self.deadlines.insert((at, deadline));
-    }
-
-    pub(crate) fn remove_deadline(&mut self, at: Timestamp, deadline: Deadline) {
-        self.deadlines.remove(&(at, deadline));
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {

@@ -33,8 +33,10 @@ pub struct AgentState {
     pub logged_in: BTreeSet<QueueId>,
     /// Conversations offered to the agent and not yet answered.
     pub offers: BTreeSet<ConversationId>,
-    /// Conversations the agent is in.
+    /// Conversations the agent is in (postponed ones aside).
     pub active: BTreeSet<ConversationId>,
+    /// Conversations on the agent's postponed list: they take no chat slot.
+    pub postponed: BTreeSet<ConversationId>,
     /// Offers plus active conversations, per channel: what capacity is measured against.
     pub load: BTreeMap<Channel, u32>,
     /// When the agent last went ready, was offered a conversation or closed one: the longest-idle
@@ -66,19 +68,40 @@ impl AgentState {
     }
 }
 
-/// Where a conversation is in its life while open.
+/// Where a conversation is in its life while open, as seen from routing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
-    /// In its queue, offered to nobody.
+    /// In its queue, offered to nobody, nobody in it.
     Waiting,
+    /// Being offered by routing to an agent; nobody in it yet.
     Offered {
         agent: AgentId,
         since: Timestamp,
         expires_at: Timestamp,
     },
-    Active {
-        agent: AgentId,
-    },
+    /// One or more agents are in it (possibly with a transfer or invitation ringing).
+    Active,
+    /// Nobody in it and not in a queue: only between its start and its enqueueing.
+    Arriving,
+}
+
+/// Why an offer rings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OfferPurpose {
+    /// Routing: the conversation waits for someone to take it.
+    Route,
+    /// A colleague hands it over; until accepted it stays with them.
+    Transfer { from: AgentId },
+    /// A colleague asks for help; on accept both are in it.
+    Invite { by: AgentId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub agent: AgentId,
+    pub since: Timestamp,
+    pub expires_at: Timestamp,
+    pub purpose: OfferPurpose,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,11 +112,51 @@ pub struct Conversation {
     pub contact: ExternalContactId,
     pub queue: Option<QueueId>,
     pub priority: u8,
-    pub phase: Phase,
     /// When it entered its queue: its place in the queue, kept when an offer falls through.
     pub waiting_since: Timestamp,
     /// Agents who rejected it or let it time out in this queue: it is not offered to them again.
     pub declined_by: BTreeSet<AgentId>,
+    /// The agents in it (each one's activity).
+    pub participants: BTreeSet<AgentId>,
+    /// The offer ringing for it, if any: one at a time.
+    pub offer: Option<Offer>,
+    /// On its (sole) agent's postponed list: it takes no chat slot.
+    pub postponed: bool,
+    pub important: bool,
+    /// The index entries it holds, to remove them on change.
+    indexed: Indexed,
+}
+
+/// What a conversation has put into the indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Indexed {
+    waiting: Option<(QueueIx, Channel, WaitKey)>,
+    deadlines: Vec<(Timestamp, Deadline)>,
+}
+
+impl Conversation {
+    pub fn is_waiting(&self) -> bool {
+        self.queue.is_some() && self.participants.is_empty() && self.offer.is_none()
+    }
+
+    pub fn phase(&self) -> Phase {
+        match &self.offer {
+            _ if !self.participants.is_empty() => Phase::Active,
+            Some(offer) => Phase::Offered {
+                agent: offer.agent.clone(),
+                since: offer.since,
+                expires_at: offer.expires_at,
+            },
+            None if self.queue.is_some() => Phase::Waiting,
+            None => Phase::Arriving,
+        }
+    }
+
+    /// Whether the agent's load counts this conversation: in it and not postponed, or offered it.
+    fn loads(&self, agent: &AgentId) -> bool {
+        (self.participants.contains(agent) && !self.postponed)
+            || self.offer.as_ref().is_some_and(|o| &o.agent == agent)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +198,7 @@ impl State {
                 logged_in: BTreeSet::new(),
                 offers: BTreeSet::new(),
                 active: BTreeSet::new(),
+                postponed: BTreeSet::new(),
                 load: BTreeMap::new(),
                 idle_since: Timestamp::from_millis(0),
                 last_offer: 0,
@@ -217,9 +281,6 @@ impl State {
         self.config.queues.get(queue)
     }
 
-    pub(crate) fn agent_ix(&self, id: &AgentId) -> Option<AgentIx> {
-        self.agent_ix.get(id).copied()
-    }
 
     pub(crate) fn agent_at(&self, ix: AgentIx) -> &AgentState {
         &self.agents[ix.0 as usize]
@@ -243,9 +304,13 @@ impl State {
                         contact: e.contact.clone(),
                         queue: None,
                         priority: 0,
-                        phase: Phase::Waiting,
                         waiting_since: at,
                         declined_by: BTreeSet::new(),
+                        participants: BTreeSet::new(),
+                        offer: None,
+                        postponed: false,
+                        important: false,
+                        indexed: Indexed::default(),
                     },
                 );
                 self.open_by_contact
@@ -253,118 +318,111 @@ impl State {
             }
             EventKind::CustomerMessageReceived(_) | EventKind::AgentMessageSent(_) => {}
             EventKind::ConversationEnqueued(e) => {
-                let queue = self.queue_ix(&e.queue);
-                if let Some(conversation) = self.conversations.get_mut(&e.conversation) {
-                    conversation.queue = Some(e.queue.clone());
-                    conversation.priority = e.priority;
-                    conversation.phase = Phase::Waiting;
-                    conversation.waiting_since = at;
-                    conversation.declined_by.clear();
-                    if let Some(queue) = queue {
-                        self.indexes.wait(queue, conversation);
+                self.change_conversation(&e.conversation, |c| {
+                    // Who declined it in this queue still did; a new queue starts afresh.
+                    if c.queue.as_ref() != Some(&e.queue) {
+                        c.declined_by.clear();
                     }
-                }
+                    c.queue = Some(e.queue.clone());
+                    c.priority = e.priority;
+                    c.waiting_since = at;
+                });
             }
             EventKind::ConversationOffered(e) => {
-                let queue = self.queue_ix(&e.queue);
-                let Some(conversation) = self.conversations.get_mut(&e.conversation) else {
-                    return;
-                };
-                if let Some(queue) = queue {
-                    self.indexes.unwait(queue, conversation);
-                }
-                conversation.phase = Phase::Offered {
-                    agent: e.agent.clone(),
-                    since: at,
-                    expires_at: e.expires_at,
-                };
-                let channel = conversation.channel;
-                self.indexes
-                    .add_deadline(e.expires_at, Deadline::OfferExpires(e.conversation));
                 self.offers_made += 1;
                 let seq = self.offers_made;
+                self.offer(&e.conversation, &e.agent, at, e.expires_at, OfferPurpose::Route);
                 self.change_agent(&e.agent, |agent| {
-                    agent.offers.insert(e.conversation);
-                    *agent.load.entry(channel).or_default() += 1;
                     agent.idle_since = at;
                     agent.last_offer = seq;
                 });
             }
+            EventKind::TransferOffered(e) => {
+                let purpose = OfferPurpose::Transfer {
+                    from: e.from.clone(),
+                };
+                self.offer(&e.conversation, &e.to, at, e.expires_at, purpose);
+            }
+            EventKind::InviteOffered(e) => {
+                let purpose = OfferPurpose::Invite { by: e.by.clone() };
+                self.offer(&e.conversation, &e.to, at, e.expires_at, purpose);
+            }
             EventKind::OfferAccepted(e) => {
-                if let Some(conversation) = self.conversations.get_mut(&e.conversation) {
-                    if let Phase::Offered { expires_at, .. } = conversation.phase {
-                        self.indexes
-                            .remove_deadline(expires_at, Deadline::OfferExpires(e.conversation));
+                let mut handed_over = None;
+                self.change_conversation(&e.conversation, |c| {
+                    if let Some(offer) = c.offer.take() {
+                        if let OfferPurpose::Transfer { from } = offer.purpose {
+                            c.participants.remove(&from);
+                            handed_over = Some(from);
+                        }
+                        c.participants.insert(e.agent.clone());
                     }
-                    conversation.phase = Phase::Active {
-                        agent: e.agent.clone(),
-                    };
-                }
-                if let Some(ix) = self.agent_ix(&e.agent) {
-                    let agent = &mut self.agents[ix.0 as usize];
-                    agent.offers.remove(&e.conversation);
-                    agent.active.insert(e.conversation);
-                }
-            }
-            EventKind::OfferRejected(e) => {
-                self.offer_fell_through(&e.conversation, &e.agent, true);
-            }
-            EventKind::OfferTimedOut(e) => {
-                self.offer_fell_through(&e.conversation, &e.agent, true);
-            }
-            EventKind::OfferRescinded(e) => {
-                self.offer_fell_through(&e.conversation, &e.agent, false);
-            }
-            EventKind::AcceptedFromWaiting(e) => {
-                let Some(conversation) = self.conversations.get_mut(&e.conversation) else {
-                    return;
-                };
-                if conversation.phase == Phase::Waiting
-                    && let Some(queue) = conversation
-                        .queue
-                        .as_ref()
-                        .and_then(|q| self.queue_ix.get(q))
-                {
-                    self.indexes.unwait(*queue, conversation);
-                }
-                conversation.phase = Phase::Active {
-                    agent: e.agent.clone(),
-                };
-                let channel = conversation.channel;
-                self.change_agent(&e.agent, |agent| {
-                    agent.active.insert(e.conversation);
-                    *agent.load.entry(channel).or_default() += 1;
                 });
+                if let Some(from) = handed_over {
+                    self.refresh_agent(&from, &e.conversation, Some(at));
+                }
+                self.refresh_agent(&e.agent, &e.conversation, None);
+            }
+            EventKind::OfferRejected(e) => self.offer_fell_through(&e.conversation, &e.agent, true, at),
+            EventKind::OfferTimedOut(e) => self.offer_fell_through(&e.conversation, &e.agent, true, at),
+            EventKind::OfferRescinded(e) => self.offer_fell_through(&e.conversation, &e.agent, false, at),
+            EventKind::AcceptedFromWaiting(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.participants.insert(e.agent.clone());
+                });
+                self.refresh_agent(&e.agent, &e.conversation, None);
+            }
+            EventKind::TransferredToQueue(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.participants.remove(&e.agent);
+                    c.postponed = false;
+                    if c.queue.as_ref() != Some(&e.queue) {
+                        c.declined_by.clear();
+                        c.queue = Some(e.queue.clone());
+                    }
+                    // Handed on: not straight back to the agent who handed it on.
+                    c.declined_by.insert(e.agent.clone());
+                });
+                self.refresh_agent(&e.agent, &e.conversation, Some(at));
+            }
+            EventKind::AgentLeft(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.participants.remove(&e.agent);
+                    if c.participants.is_empty() {
+                        c.postponed = false;
+                        // The last agent left it: it goes back to its queue, not back to them.
+                        c.declined_by.insert(e.agent.clone());
+                    }
+                });
+                self.refresh_agent(&e.agent, &e.conversation, Some(at));
+            }
+            EventKind::ConversationPostponed(e) => {
+                self.change_conversation(&e.conversation, |c| c.postponed = true);
+                self.refresh_agent(&e.agent, &e.conversation, Some(at));
+            }
+            EventKind::ConversationResumed(e) => {
+                self.change_conversation(&e.conversation, |c| c.postponed = false);
+                self.refresh_agent(&e.agent, &e.conversation, None);
+            }
+            EventKind::ImportanceMarked(e) => {
+                self.change_conversation(&e.conversation, |c| c.important = e.important);
             }
             EventKind::ConversationClosed(e) => {
-                let Some(conversation) = self.conversations.remove(&e.conversation) else {
+                let Some(mut conversation) = self.conversations.remove(&e.conversation) else {
                     return;
                 };
+                self.indexes.unlist_conversation(&mut conversation.indexed);
                 self.open_by_contact
                     .remove(&(conversation.connector.clone(), conversation.contact.clone()));
-                match &conversation.phase {
-                    Phase::Waiting => {
-                        if let Some(queue) = conversation
-                            .queue
-                            .as_ref()
-                            .and_then(|q| self.queue_ix.get(q))
-                        {
-                            self.indexes.unwait(*queue, &conversation);
-                        }
-                    }
-                    Phase::Offered { expires_at, .. } => {
-                        self.indexes
-                            .remove_deadline(*expires_at, Deadline::OfferExpires(e.conversation));
-                    }
-                    Phase::Active { .. } => {}
+                let involved: Vec<AgentId> = conversation
+                    .participants
+                    .iter()
+                    .chain(conversation.offer.as_ref().map(|o| &o.agent))
+                    .cloned()
+                    .collect();
+                for agent in involved {
+                    self.refresh_agent(&agent, &e.conversation, Some(at));
                 }
-                let channel = conversation.channel;
-                self.change_agent(&e.agent, |agent| {
-                    if agent.active.remove(&e.conversation) {
-                        release(agent, channel);
-                        agent.idle_since = at;
-                    }
-                });
             }
             EventKind::AgentLoggedIn(e) => {
                 self.change_agent(&e.agent, |agent| {
@@ -393,31 +451,87 @@ impl State {
         }
     }
 
-    /// An offer ended without an accept: the agent's capacity comes back and the conversation
-    /// waits again in its old place.
-    fn offer_fell_through(&mut self, id: &ConversationId, agent: &AgentId, declined: bool) {
+    fn offer(
+        &mut self,
+        conversation: &ConversationId,
+        agent: &AgentId,
+        at: Timestamp,
+        expires_at: Timestamp,
+        purpose: OfferPurpose,
+    ) {
+        self.change_conversation(conversation, |c| {
+            c.offer = Some(Offer {
+                agent: agent.clone(),
+                since: at,
+                expires_at,
+                purpose,
+            });
+        });
+        self.refresh_agent(agent, conversation, None);
+    }
+
+    /// An offer ended without an accept: the agent's capacity comes back; a routed conversation
+    /// waits again in its old place, a transfer or invitation simply stays where it was.
+    fn offer_fell_through(&mut self, id: &ConversationId, agent: &AgentId, declined: bool, at: Timestamp) {
+        self.change_conversation(id, |c| {
+            if let Some(offer) = c.offer.take()
+                && offer.purpose == OfferPurpose::Route
+                && declined
+            {
+                c.declined_by.insert(agent.clone());
+            }
+        });
+        let _ = at;
+        self.refresh_agent(agent, id, None);
+    }
+
+    /// Changes a conversation and keeps the waiting and deadline indexes in step with it.
+    fn change_conversation(&mut self, id: &ConversationId, change: impl FnOnce(&mut Conversation)) {
         let Some(conversation) = self.conversations.get_mut(id) else {
             return;
         };
-        if let Phase::Offered { expires_at, .. } = conversation.phase {
-            self.indexes
-                .remove_deadline(expires_at, Deadline::OfferExpires(*id));
+        self.indexes.unlist_conversation(&mut conversation.indexed);
+        change(conversation);
+        let queue = conversation.queue.as_ref().and_then(|q| self.queue_ix.get(q)).copied();
+        conversation.indexed = self.indexes.list_conversation(conversation, queue);
+    }
+
+    /// Recomputes an agent's offers, conversations and load from the conversations they were
+    /// involved in plus `touched` (the one that just changed), and their availability. `freed_at`,
+    /// when given, is when their capacity last came back.
+    fn refresh_agent(&mut self, id: &AgentId, touched: &ConversationId, freed_at: Option<Timestamp>) {
+        let Some(current) = self.agent(id) else {
+            return;
+        };
+        let mut involved: BTreeSet<ConversationId> =
+            current.offers.union(&current.active).copied().collect();
+        involved.extend(current.postponed.iter().copied());
+        involved.insert(*touched);
+        let (mut offers, mut active, mut postponed) =
+            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+        let mut load: BTreeMap<Channel, u32> = BTreeMap::new();
+        for conversation in involved.iter().filter_map(|c| self.conversations.get(c)) {
+            if conversation.offer.as_ref().is_some_and(|o| &o.agent == id) {
+                offers.insert(conversation.id);
+            }
+            if conversation.participants.contains(id) {
+                if conversation.postponed {
+                    postponed.insert(conversation.id);
+                } else {
+                    active.insert(conversation.id);
+                }
+            }
+            if conversation.loads(id) {
+                *load.entry(conversation.channel).or_default() += 1;
+            }
         }
-        conversation.phase = Phase::Waiting;
-        if declined {
-            conversation.declined_by.insert(agent.clone());
-        }
-        if let Some(queue) = conversation
-            .queue
-            .as_ref()
-            .and_then(|q| self.queue_ix.get(q))
-        {
-            self.indexes.wait(*queue, conversation);
-        }
-        let channel = conversation.channel;
-        self.change_agent(agent, |state| {
-            if state.offers.remove(id) {
-                release(state, channel);
+        self.change_agent(id, |agent| {
+            agent.offers = offers;
+            agent.active = active;
+            agent.postponed = postponed;
+            agent.load = load;
+            if let Some(at) = freed_at {
+                agent.idle_since = at;
             }
         });
     }
@@ -433,14 +547,5 @@ impl State {
         let entries = index::availability(&self.config, &self.queue_ix, agent);
         self.indexes.list(ix, &entries);
         agent.indexed = entries;
-    }
-}
-
-fn release(agent: &mut AgentState, channel: Channel) {
-    if let Some(load) = agent.load.get_mut(&channel) {
-        *load = load.saturating_sub(1);
-        if *load == 0 {
-            agent.load.remove(&channel);
-        }
     }
 }

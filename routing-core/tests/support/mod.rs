@@ -261,3 +261,64 @@ pub fn take_from_waiting(agent: &str, n: u128) -> Command {
 pub fn tick() -> Command {
     Command::Tick
 }
+
+pub fn transfer_to_agent(agent: &str, n: u128, to: &str) -> Command {
+    Command::Transfer {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        to: routing_core::Target::Agent(AgentId::new(to)),
+    }
+}
+
+pub fn transfer_to_queue(agent: &str, n: u128, to: &str) -> Command {
+    Command::Transfer {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        to: routing_core::Target::Queue(QueueId::new(to)),
+    }
+}
+
+pub fn invite_agent(agent: &str, n: u128, to: &str) -> Command {
+    Command::Invite {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        to: routing_core::Target::Agent(AgentId::new(to)),
+    }
+}
+
+pub fn invite_queue(agent: &str, n: u128, to: &str) -> Command {
+    Command::Invite {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        to: routing_core::Target::Queue(QueueId::new(to)),
+    }
+}
+
+pub fn leave(agent: &str, n: u128) -> Command {
+    Command::Leave {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn postpone(agent: &str, n: u128) -> Command {
+    Command::Postpone {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn resume(agent: &str, n: u128) -> Command {
+    Command::Resume {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn mark_important(agent: &str, n: u128) -> Command {
+    Command::MarkImportant {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        important: true,
+    }
+}

@@ -18,9 +18,9 @@ pub fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         4 => (prop::sample::select(&CONNECTORS[..]), 0u8..6, 0u16..1000)
             .prop_map(|(c, contact, m)| customer_writes(c, &format!("contact-{contact}"), &format!("m-{m}"))),
-        2 => (agent.clone(), queue.clone()).prop_map(|(a, q)| log_in(a, q)),
+        4 => (agent.clone(), queue.clone()).prop_map(|(a, q)| log_in(a, q)),
         1 => (agent.clone(), queue).prop_map(|(a, q)| log_out(a, q)),
-        2 => agent.clone().prop_map(ready),
+        3 => agent.clone().prop_map(ready),
         1 => agent.clone().prop_map(|a| pause(a, "break")),
         3 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| accept(a, c)),
         2 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| reply(a, c, "r")),
@@ -39,6 +39,13 @@ pub enum Step {
     TakeFromWaiting(usize, usize),
     ReplyInAConversation(usize),
     CloseAConversation(usize, bool),
+    /// An agent in a conversation hands it to a colleague (by index) or a queue.
+    TransferAConversation(usize, usize, bool),
+    InviteToAConversation(usize, usize, bool),
+    LeaveAConversation(usize),
+    PostponeAConversation(usize),
+    ResumeAConversation(usize),
+    MarkAConversation(usize, bool),
 }
 
 pub fn step() -> impl Strategy<Value = Step> {
@@ -50,6 +57,12 @@ pub fn step() -> impl Strategy<Value = Step> {
         2 => Just(Step::Blind(tick())),
         1 => any::<usize>().prop_map(Step::ReplyInAConversation),
         2 => (any::<usize>(), prop::bool::weighted(0.8)).prop_map(|(n, s)| Step::CloseAConversation(n, s)),
+        1 => (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(n, t, q)| Step::TransferAConversation(n, t, q)),
+        1 => (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(n, t, q)| Step::InviteToAConversation(n, t, q)),
+        1 => any::<usize>().prop_map(Step::LeaveAConversation),
+        1 => any::<usize>().prop_map(Step::PostponeAConversation),
+        1 => any::<usize>().prop_map(Step::ResumeAConversation),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(n, i)| Step::MarkAConversation(n, i)),
     ]
 }
 
@@ -111,6 +124,51 @@ pub fn resolve(state: &State, step: &Step) -> Command {
             let agent = AGENTS[*a % AGENTS.len()];
             take_from_waiting_id(agent, open[*c % open.len()])
         }
+        Step::TransferAConversation(n, t, queue) | Step::InviteToAConversation(n, t, queue) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
+                let to = if *queue {
+                    routing_core::Target::Queue(routing_core::QueueId::new(QUEUES[*t % QUEUES.len()]))
+                } else {
+                    // Mostly colleagues who can take it (ready), sometimes anyone.
+                    let ready: Vec<_> = state
+                        .agents()
+                        .filter(|(_, a)| a.presence == routing_core::state::Presence::Ready)
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    let target = if ready.is_empty() || *t % 4 == 0 {
+                        routing_core::AgentId::new(AGENTS[*t % AGENTS.len()])
+                    } else {
+                        ready[*t % ready.len()].clone()
+                    };
+                    routing_core::Target::Agent(target)
+                };
+                if matches!(step, Step::TransferAConversation(..)) {
+                    Command::Transfer { agent, conversation, to }
+                } else {
+                    Command::Invite { agent, conversation, to }
+                }
+            })
+        }
+        Step::LeaveAConversation(n) => pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
+            Command::Leave { agent, conversation }
+        }),
+        Step::PostponeAConversation(n) => pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
+            Command::Postpone { agent, conversation }
+        }),
+        Step::ResumeAConversation(n) => {
+            let postponed: Vec<_> = state
+                .agents()
+                .flat_map(|(id, agent)| agent.postponed.iter().map(move |c| (id.clone(), *c)))
+                .collect();
+            if postponed.is_empty() {
+                return fallback();
+            }
+            let (agent, conversation) = postponed[*n % postponed.len()].clone();
+            Command::Resume { agent, conversation }
+        }
+        Step::MarkAConversation(n, important) => pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
+            Command::MarkImportant { agent, conversation, important: *important }
+        }),
         Step::ReplyInAConversation(n) => {
             pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
                 Command::SendAgentMessage {
