@@ -67,8 +67,11 @@ async fn a_web_chat_conversation_is_routed_answered_closed_and_survives_a_restar
             "/v1/conversations/{conversation}?after={position}"
         ))
         .await;
-    assert_eq!(summary["status"], "offered");
-    assert_eq!(summary["agent"], "alice");
+    assert_eq!(
+        summary["status"], "waiting",
+        "offered, not yet taken: {summary}"
+    );
+    assert_eq!(summary["offered_to"], "alice");
     let (_, waiting) = server.get(&format!("/v1/waiting?after={position}")).await;
     assert_eq!(
         waiting["waiting"][0]["offered_to"], "alice",
@@ -149,6 +152,7 @@ async fn a_web_chat_conversation_is_routed_answered_closed_and_survives_a_restar
         .await;
     assert_eq!(summary["status"], "closed");
     assert_eq!(summary["close_status"], "resolved");
+    assert_eq!(summary["closed_by"], "alice");
 
     // The whole history, in order, with position, type, time and payload.
     let (status, history) = server

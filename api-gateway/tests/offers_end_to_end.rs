@@ -301,3 +301,88 @@ async fn wrong_methods_media_types_and_sizes_are_problems_too() {
     );
     assert_eq!(server.head().await, 0);
 }
+
+#[tokio::test]
+async fn a_colleague_may_decline_a_transfer_and_an_invited_colleague_continues_after_the_first_closes()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        &CENTRE.replace("offer_timeout_s = 1", "offer_timeout_s = 600"),
+    );
+    let server = Server::start_with(&config, &dir.path().join("data"));
+    ready_in_support(&server, &["alice"]).await;
+    let sent = customer_writes(&server, "v-1", "m-1").await;
+    let conversation = sent["conversation"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    ready_in_support(&server, &["bob"]).await;
+
+    // Bob declines the transfer: the conversation stays with Alice.
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/transfer"),
+            json!({"agent": "alice", "to_agent": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["events"][0]["type"], "TransferOffered");
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/reject"),
+            json!({"agent": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, summary) = server
+        .get(&format!(
+            "/v1/conversations/{conversation}?after={}",
+            body["position"]
+        ))
+        .await;
+    assert_eq!(summary["agents"], json!(["alice"]));
+
+    // Bob accepts an invitation; Alice closes her part; the customer continues with Bob.
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/invite"),
+            json!({"agent": "alice", "to_agent": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "bob"}),
+        )
+        .await;
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/close"),
+            json!({"agent": "alice", "status": "handed over"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["events"][0]["type"], "AgentLeft");
+    let (_, summary) = server
+        .get(&format!(
+            "/v1/conversations/{conversation}?after={}",
+            body["position"]
+        ))
+        .await;
+    assert_eq!(summary["status"], "active");
+    assert_eq!(summary["agents"], json!(["bob"]));
+
+    let (status, body) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/transfer"),
+            json!({"agent": "bob", "to_agent": "alice", "to_queue": "support"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}

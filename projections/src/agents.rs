@@ -1,5 +1,9 @@
-//! The agents view: each agent's presence, pause reason, queues, offers, conversations and load
-//! per channel, as a supervisor's board and the agent's own console show them.
+//! The agents view: each agent's presence, pause reason, queues, offers, conversations, postponed
+//! list and load per channel, as a supervisor's board and the agent's own console show them.
+//!
+//! It keeps a small mirror of each open conversation (channel, agents in it, who it rings for,
+//! postponed) and recomputes the agents an event touches from it, so offers, transfers and
+//! invitations all count the same way the routing core counts them.
 
 use routing_core::event::EventKind;
 use routing_core::{AgentId, Channel, ConversationId, Event, QueueId, Timestamp};
@@ -11,7 +15,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub enum AgentPresence {
     NotReady,
     Ready,
-    Paused { reason: String, paid: bool },
+    Paused {
+        reason: String,
+        paid: bool,
+        automatic: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,17 +30,27 @@ pub struct AgentSummary {
     #[serde(with = "crate::rfc3339::option")]
     pub presence_since: Option<Timestamp>,
     pub queues: BTreeSet<QueueId>,
+    /// Offers ringing for the agent: routed conversations, transfers, invitations.
     pub offers: BTreeSet<ConversationId>,
     pub conversations: BTreeSet<ConversationId>,
-    /// Offers plus conversations, per channel.
+    pub postponed: BTreeSet<ConversationId>,
+    /// Offers plus conversations (postponed ones aside), per channel.
     pub load: BTreeMap<Channel, u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mirror {
+    channel: Channel,
+    agents: BTreeSet<AgentId>,
+    offered_to: Option<AgentId>,
+    transfer_from: Option<AgentId>,
+    postponed: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentsView {
     agents: BTreeMap<AgentId, AgentSummary>,
-    /// The channel of every open conversation, to know which load an offer or close changes.
-    channels: BTreeMap<ConversationId, Channel>,
+    open: BTreeMap<ConversationId, Mirror>,
 }
 
 impl AgentsView {
@@ -48,55 +66,22 @@ impl AgentsView {
                         queues: BTreeSet::new(),
                         offers: BTreeSet::new(),
                         conversations: BTreeSet::new(),
+                        postponed: BTreeSet::new(),
                         load: BTreeMap::new(),
                     };
                     (id, summary)
                 })
                 .collect(),
-            channels: BTreeMap::new(),
+            open: BTreeMap::new(),
         }
     }
 
     pub fn apply(&mut self, event: &Event) {
+        if let Some(conversation) = event.kind.conversation() {
+            self.apply_to_conversation(conversation, &event.kind);
+            return;
+        }
         match &event.kind {
-            EventKind::ConversationStarted(e) => {
-                self.channels.insert(e.conversation, e.channel);
-            }
-            EventKind::ConversationOffered(e) => {
-                let channel = self.channels.get(&e.conversation).copied();
-                if let Some(agent) = self.agents.get_mut(&e.agent) {
-                    agent.offers.insert(e.conversation);
-                    if let Some(channel) = channel {
-                        *agent.load.entry(channel).or_default() += 1;
-                    }
-                }
-            }
-            EventKind::OfferAccepted(e) => {
-                if let Some(agent) = self.agents.get_mut(&e.agent) {
-                    agent.offers.remove(&e.conversation);
-                    agent.conversations.insert(e.conversation);
-                }
-            }
-            EventKind::OfferRejected(e) => self.offer_ended(&e.agent, e.conversation),
-            EventKind::OfferTimedOut(e) => self.offer_ended(&e.agent, e.conversation),
-            EventKind::OfferRescinded(e) => self.offer_ended(&e.agent, e.conversation),
-            EventKind::AcceptedFromWaiting(e) => {
-                let channel = self.channels.get(&e.conversation).copied();
-                if let Some(agent) = self.agents.get_mut(&e.agent) {
-                    agent.conversations.insert(e.conversation);
-                    if let Some(channel) = channel {
-                        *agent.load.entry(channel).or_default() += 1;
-                    }
-                }
-            }
-            EventKind::ConversationClosed(e) => {
-                let channel = self.channels.remove(&e.conversation);
-                if let Some(agent) = self.agents.get_mut(&e.agent)
-                    && agent.conversations.remove(&e.conversation)
-                {
-                    release(agent, channel);
-                }
-            }
             EventKind::AgentLoggedIn(e) => {
                 if let Some(agent) = self.agents.get_mut(&e.agent) {
                     agent.queues.insert(e.queue.clone());
@@ -118,38 +103,118 @@ impl AgentsView {
                     agent.presence = AgentPresence::Paused {
                         reason: e.reason.clone(),
                         paid: e.paid,
+                        automatic: e.automatic,
                     };
                     agent.presence_since = Some(event.at);
                 }
             }
-            EventKind::CustomerMessageReceived(_)
-            | EventKind::ConversationEnqueued(_)
-            | EventKind::AgentMessageSent(_) => {}
+            _ => {}
         }
     }
 
-    /// An offer ended without an accept: it no longer counts against the agent's capacity.
-    fn offer_ended(&mut self, agent: &AgentId, conversation: ConversationId) {
-        let channel = self.channels.get(&conversation).copied();
-        if let Some(agent) = self.agents.get_mut(agent)
-            && agent.offers.remove(&conversation)
-        {
-            release(agent, channel);
+    fn apply_to_conversation(&mut self, id: ConversationId, kind: &EventKind) {
+        if let EventKind::ConversationStarted(e) = kind {
+            self.open.insert(
+                id,
+                Mirror {
+                    channel: e.channel,
+                    agents: BTreeSet::new(),
+                    offered_to: None,
+                    transfer_from: None,
+                    postponed: false,
+                },
+            );
+            return;
+        }
+        let Some(mirror) = self.open.get_mut(&id) else {
+            return;
+        };
+        let mut touched: BTreeSet<AgentId> = mirror.agents.clone();
+        touched.extend(mirror.offered_to.clone());
+        match kind {
+            EventKind::ConversationOffered(e) => mirror.offered_to = Some(e.agent.clone()),
+            EventKind::TransferOffered(e) => {
+                mirror.offered_to = Some(e.to.clone());
+                mirror.transfer_from = Some(e.from.clone());
+            }
+            EventKind::InviteOffered(e) => mirror.offered_to = Some(e.to.clone()),
+            EventKind::OfferAccepted(e) => {
+                if let Some(from) = mirror.transfer_from.take() {
+                    mirror.agents.remove(&from);
+                }
+                mirror.offered_to = None;
+                mirror.agents.insert(e.agent.clone());
+            }
+            EventKind::OfferRejected(_)
+            | EventKind::OfferTimedOut(_)
+            | EventKind::OfferRescinded(_) => {
+                mirror.offered_to = None;
+                mirror.transfer_from = None;
+            }
+            EventKind::AcceptedFromWaiting(e) => {
+                mirror.agents.insert(e.agent.clone());
+            }
+            EventKind::TransferredToQueue(e) => {
+                mirror.agents.remove(&e.agent);
+                mirror.postponed = false;
+            }
+            EventKind::AgentLeft(e) => {
+                mirror.agents.remove(&e.agent);
+                if mirror.agents.is_empty() {
+                    mirror.postponed = false;
+                }
+            }
+            EventKind::ConversationPostponed(_) => mirror.postponed = true,
+            EventKind::ConversationResumed(_) => mirror.postponed = false,
+            EventKind::ConversationClosed(_) => {
+                self.open.remove(&id);
+            }
+            _ => {}
+        }
+        if let Some(mirror) = self.open.get(&id) {
+            touched.extend(mirror.agents.iter().cloned());
+            touched.extend(mirror.offered_to.clone());
+        }
+        for agent in touched {
+            self.recount(&agent, id);
+        }
+    }
+
+    /// Recomputes an agent's offers, conversations, postponed list and load from the mirrors of
+    /// the conversations they were involved in plus `touched`.
+    fn recount(&mut self, id: &AgentId, touched: ConversationId) {
+        let Some(agent) = self.agents.get_mut(id) else {
+            return;
+        };
+        let mut involved: BTreeSet<ConversationId> =
+            agent.offers.union(&agent.conversations).copied().collect();
+        involved.extend(agent.postponed.iter().copied());
+        involved.insert(touched);
+        agent.offers.clear();
+        agent.conversations.clear();
+        agent.postponed.clear();
+        agent.load.clear();
+        for conversation in involved {
+            let Some(mirror) = self.open.get(&conversation) else {
+                continue;
+            };
+            let offered = mirror.offered_to.as_ref() == Some(id);
+            let inside = mirror.agents.contains(id);
+            if offered {
+                agent.offers.insert(conversation);
+            }
+            if inside && mirror.postponed {
+                agent.postponed.insert(conversation);
+            } else if inside {
+                agent.conversations.insert(conversation);
+            }
+            if offered || (inside && !mirror.postponed) {
+                *agent.load.entry(mirror.channel).or_default() += 1;
+            }
         }
     }
 
     pub fn get(&self, id: &AgentId) -> Option<&AgentSummary> {
         self.agents.get(id)
-    }
-}
-
-fn release(agent: &mut AgentSummary, channel: Option<Channel>) {
-    if let Some(channel) = channel
-        && let Some(load) = agent.load.get_mut(&channel)
-    {
-        *load = load.saturating_sub(1);
-        if *load == 0 {
-            agent.load.remove(&channel);
-        }
     }
 }

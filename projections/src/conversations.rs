@@ -1,4 +1,5 @@
-//! The conversations view: every conversation, open or closed, with its current status.
+//! The conversations view: every conversation, open or closed, with where it is now: its queue,
+//! the agents in it, the offer ringing for it, and how it ended.
 //!
 //! It answers "where is this conversation now" for consoles and auditors; the full history is the
 //! log itself.
@@ -7,14 +8,17 @@ use routing_core::event::EventKind;
 use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConnectorId, ConversationId, Event, QueueId, Timestamp};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
+    /// In its queue; possibly ringing for an agent (see `offered_to`).
     Waiting,
-    Offered,
+    /// At least one agent is in it.
     Active,
+    /// On its agent's postponed list.
+    Postponed,
     Closed,
 }
 
@@ -27,14 +31,19 @@ pub struct ConversationSummary {
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
     pub status: ConversationStatus,
-    /// The agent it is offered to, or who is in it, or who closed it.
-    pub agent: Option<AgentId>,
+    /// The agents in it now.
+    pub agents: BTreeSet<AgentId>,
+    /// The agent an offer (routing, transfer or invitation) rings for.
+    pub offered_to: Option<AgentId>,
+    pub important: bool,
     #[serde(with = "crate::rfc3339")]
     pub started_at: Timestamp,
+    /// When an agent first took it.
     #[serde(with = "crate::rfc3339::option")]
     pub accepted_at: Option<Timestamp>,
     #[serde(with = "crate::rfc3339::option")]
     pub closed_at: Option<Timestamp>,
+    pub closed_by: Option<AgentId>,
     pub close_status: Option<String>,
     pub customer_messages: u32,
     pub agent_messages: u32,
@@ -43,6 +52,8 @@ pub struct ConversationSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationsView {
     conversations: BTreeMap<ConversationId, ConversationSummary>,
+    /// Transfers ringing, by conversation: the agent each would hand over from.
+    transfers: BTreeMap<ConversationId, AgentId>,
 }
 
 impl ConversationsView {
@@ -59,10 +70,13 @@ impl ConversationsView {
                     contact: e.contact.clone(),
                     contact_name: e.contact_name.clone(),
                     status: ConversationStatus::Waiting,
-                    agent: None,
+                    agents: BTreeSet::new(),
+                    offered_to: None,
+                    important: false,
                     started_at: at,
                     accepted_at: None,
                     closed_at: None,
+                    closed_by: None,
                     close_status: None,
                     customer_messages: 0,
                     agent_messages: 0,
@@ -76,41 +90,70 @@ impl ConversationsView {
         let Some(row) = self.conversations.get_mut(&id) else {
             return;
         };
+        if matches!(event.kind, EventKind::ConversationClosed(_)) {
+            self.transfers.remove(&id);
+        }
         match &event.kind {
             EventKind::CustomerMessageReceived(_) => row.customer_messages += 1,
             EventKind::AgentMessageSent(_) => row.agent_messages += 1,
             EventKind::ConversationEnqueued(e) => {
                 row.queue = Some(e.queue.clone());
                 row.status = ConversationStatus::Waiting;
-                row.agent = None;
             }
-            EventKind::ConversationOffered(e) => {
-                row.status = ConversationStatus::Offered;
-                row.agent = Some(e.agent.clone());
+            EventKind::ConversationOffered(e) => row.offered_to = Some(e.agent.clone()),
+            EventKind::TransferOffered(e) => {
+                row.offered_to = Some(e.to.clone());
+                self.transfers.insert(id, e.from.clone());
             }
-            EventKind::OfferAccepted(e) => {
-                row.status = ConversationStatus::Active;
-                row.agent = Some(e.agent.clone());
-                row.accepted_at = Some(at);
-            }
-            EventKind::AcceptedFromWaiting(e) => {
-                row.status = ConversationStatus::Active;
-                row.agent = Some(e.agent.clone());
-                row.accepted_at = Some(at);
-            }
+            EventKind::InviteOffered(e) => row.offered_to = Some(e.to.clone()),
             EventKind::OfferRejected(_)
             | EventKind::OfferTimedOut(_)
             | EventKind::OfferRescinded(_) => {
-                row.status = ConversationStatus::Waiting;
-                row.agent = None;
+                row.offered_to = None;
+                self.transfers.remove(&id);
             }
+            EventKind::OfferAccepted(e) => {
+                // An accepted transfer hands over: the agent it came from leaves.
+                if let Some(from) = self.transfers.remove(&id) {
+                    row.agents.remove(&from);
+                }
+                row.offered_to = None;
+                row.agents.insert(e.agent.clone());
+                row.status = ConversationStatus::Active;
+                row.accepted_at.get_or_insert(at);
+            }
+            EventKind::AcceptedFromWaiting(e) => {
+                row.offered_to = None;
+                row.agents.insert(e.agent.clone());
+                row.status = ConversationStatus::Active;
+                row.accepted_at.get_or_insert(at);
+            }
+            EventKind::TransferredToQueue(e) => {
+                row.agents.remove(&e.agent);
+                row.queue = Some(e.queue.clone());
+                row.status = ConversationStatus::Waiting;
+            }
+            EventKind::AgentLeft(e) => {
+                row.agents.remove(&e.agent);
+                if row.agents.is_empty() {
+                    row.status = ConversationStatus::Waiting;
+                }
+            }
+            EventKind::ConversationPostponed(_) => row.status = ConversationStatus::Postponed,
+            EventKind::ConversationResumed(_) => row.status = ConversationStatus::Active,
+            EventKind::ImportanceMarked(e) => row.important = e.important,
             EventKind::ConversationClosed(e) => {
                 row.status = ConversationStatus::Closed;
-                row.agent = Some(e.agent.clone());
+                row.offered_to = None;
                 row.closed_at = Some(at);
+                row.closed_by = Some(e.agent.clone());
                 row.close_status = Some(e.status.clone());
             }
-            _ => {}
+            EventKind::ConversationStarted(_)
+            | EventKind::AgentLoggedIn(_)
+            | EventKind::AgentLoggedOut(_)
+            | EventKind::AgentBecameReady(_)
+            | EventKind::AgentPaused(_) => {}
         }
     }
 

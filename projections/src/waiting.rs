@@ -1,8 +1,8 @@
-//! The waiting view: conversations in their queue that no agent has accepted yet, oldest first.
+//! The waiting view: conversations in their queue that no agent has taken yet, in serving order.
 //!
 //! A conversation that is being offered is still waiting (as in the product's waiting activities,
-//! which show chats "being routed to one of your colleagues"); it leaves the view when accepted or
-//! closed.
+//! which show chats "being routed to one of your colleagues"); it leaves the view when an agent
+//! takes it, and comes back when its last agent hands it to a queue or leaves it.
 
 use routing_core::event::EventKind;
 use routing_core::ids::ExternalContactId;
@@ -11,12 +11,17 @@ use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// What the view remembers of every open conversation, to list it again when it re-enters a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Waiting {
-    queue: Option<QueueId>,
+struct Known {
     channel: Channel,
     contact: ExternalContactId,
     contact_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Waiting {
+    queue: QueueId,
     since: Timestamp,
     priority: u8,
     offered_to: Option<AgentId>,
@@ -40,6 +45,7 @@ pub struct WaitingRow {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WaitingView {
+    known: BTreeMap<ConversationId, Known>,
     rows: BTreeMap<ConversationId, Waiting>,
     /// Serving order: highest priority first, then oldest first.
     order: BTreeSet<(Reverse<u8>, Timestamp, ConversationId)>,
@@ -49,44 +55,52 @@ impl WaitingView {
     pub fn apply(&mut self, event: &Event) {
         match &event.kind {
             EventKind::ConversationStarted(e) => {
-                self.rows.insert(
+                self.known.insert(
                     e.conversation,
-                    Waiting {
-                        queue: None,
+                    Known {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: e.contact_name.clone(),
+                    },
+                );
+            }
+            EventKind::ConversationEnqueued(e) => {
+                self.remove(e.conversation);
+                self.rows.insert(
+                    e.conversation,
+                    Waiting {
+                        queue: e.queue.clone(),
                         since: event.at,
-                        priority: 0,
+                        priority: e.priority,
                         offered_to: None,
                     },
                 );
-                self.order.insert((Reverse(0), event.at, e.conversation));
-            }
-            EventKind::ConversationEnqueued(e) => {
-                if let Some(row) = self.rows.get_mut(&e.conversation) {
-                    self.order
-                        .remove(&(Reverse(row.priority), row.since, e.conversation));
-                    row.queue = Some(e.queue.clone());
-                    row.priority = e.priority;
-                    row.since = event.at;
-                    self.order
-                        .insert((Reverse(row.priority), row.since, e.conversation));
-                }
+                self.order
+                    .insert((Reverse(e.priority), event.at, e.conversation));
             }
             EventKind::ConversationOffered(e) => {
                 if let Some(row) = self.rows.get_mut(&e.conversation) {
                     row.offered_to = Some(e.agent.clone());
                 }
             }
-            EventKind::OfferRejected(e) => self.unoffer(e.conversation),
-            EventKind::OfferTimedOut(e) => self.unoffer(e.conversation),
-            EventKind::OfferRescinded(e) => self.unoffer(e.conversation),
+            EventKind::OfferRejected(e) => self.unoffer(e.conversation, &e.agent),
+            EventKind::OfferTimedOut(e) => self.unoffer(e.conversation, &e.agent),
+            EventKind::OfferRescinded(e) => self.unoffer(e.conversation, &e.agent),
             EventKind::OfferAccepted(e) => self.remove(e.conversation),
             EventKind::AcceptedFromWaiting(e) => self.remove(e.conversation),
-            EventKind::ConversationClosed(e) => self.remove(e.conversation),
+            EventKind::ConversationClosed(e) => {
+                self.remove(e.conversation);
+                self.known.remove(&e.conversation);
+            }
             EventKind::CustomerMessageReceived(_)
             | EventKind::AgentMessageSent(_)
+            | EventKind::TransferOffered(_)
+            | EventKind::TransferredToQueue(_)
+            | EventKind::InviteOffered(_)
+            | EventKind::AgentLeft(_)
+            | EventKind::ConversationPostponed(_)
+            | EventKind::ConversationResumed(_)
+            | EventKind::ImportanceMarked(_)
             | EventKind::AgentLoggedIn(_)
             | EventKind::AgentLoggedOut(_)
             | EventKind::AgentBecameReady(_)
@@ -101,8 +115,10 @@ impl WaitingView {
         }
     }
 
-    fn unoffer(&mut self, conversation: ConversationId) {
-        if let Some(row) = self.rows.get_mut(&conversation) {
+    fn unoffer(&mut self, conversation: ConversationId, agent: &AgentId) {
+        if let Some(row) = self.rows.get_mut(&conversation)
+            && row.offered_to.as_ref() == Some(agent)
+        {
             row.offered_to = None;
         }
     }
@@ -114,16 +130,16 @@ impl WaitingView {
             .iter()
             .filter_map(|(_, _, id)| {
                 let row = self.rows.get(id)?;
-                let row_queue = row.queue.as_ref()?;
-                if queue.is_some_and(|wanted| wanted != row_queue) {
+                if queue.is_some_and(|wanted| *wanted != row.queue) {
                     return None;
                 }
+                let known = self.known.get(id)?;
                 Some(WaitingRow {
                     conversation: *id,
-                    queue: row_queue.clone(),
-                    channel: row.channel,
-                    contact: row.contact.clone(),
-                    contact_name: row.contact_name.clone(),
+                    queue: row.queue.clone(),
+                    channel: known.channel,
+                    contact: known.contact.clone(),
+                    contact_name: known.contact_name.clone(),
                     waiting_since: row.since,
                     time_in_queue_ms: now.millis_since(row.since),
                     priority: row.priority,

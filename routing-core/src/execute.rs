@@ -6,8 +6,8 @@
 //! `apply` a replay uses), then routing runs on the resulting state: conversations that came back
 //! to their queue are offered, agents who gained room are filled.
 
-use crate::command::{Command, Context};
 use crate::command::Target;
+use crate::command::{Command, Context};
 use crate::config::{DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON};
 use crate::event::{
     AcceptedFromWaiting, AgentBecameReady, AgentLeft, AgentLoggedIn, AgentLoggedOut,
@@ -216,7 +216,9 @@ impl Run<'_> {
                         // invitation is personal and keeps ringing.
                         self.state.conversation(id).is_some_and(|c| {
                             c.queue.as_ref() == Some(&queue)
-                                && c.offer.as_ref().is_some_and(|o| o.purpose == OfferPurpose::Route)
+                                && c.offer
+                                    .as_ref()
+                                    .is_some_and(|o| o.purpose == OfferPurpose::Route)
                         })
                     })
                     .copied()
@@ -362,7 +364,11 @@ impl Run<'_> {
                 let remaining = others(open, &agent);
                 if remaining.is_empty() {
                     if let Some(offer) = open.offer.clone() {
-                        self.rescind(conversation, &offer.agent, RescindReason::ConversationClosed);
+                        self.rescind(
+                            conversation,
+                            &offer.agent,
+                            RescindReason::ConversationClosed,
+                        );
                     }
                     self.emit(ConversationClosed {
                         conversation,
@@ -573,7 +579,12 @@ impl Run<'_> {
                         .agent(&offer.agent)
                         .is_some_and(|a| a.presence == Presence::Ready);
                     if pause && ready {
-                        self.pause(&offer.agent, MISSED_OFFER_PAUSE_REASON.to_owned(), false, true);
+                        self.pause(
+                            &offer.agent,
+                            MISSED_OFFER_PAUSE_REASON.to_owned(),
+                            false,
+                            true,
+                        );
                     } else {
                         self.to_fill.push_back(offer.agent);
                     }
@@ -619,7 +630,12 @@ impl Run<'_> {
     }
 
     /// An agent leaving withdraws the transfer or invitation they asked for.
-    fn requester_leaves(&mut self, offer: Option<Offer>, agent: &AgentId, conversation: ConversationId) {
+    fn requester_leaves(
+        &mut self,
+        offer: Option<Offer>,
+        agent: &AgentId,
+        conversation: ConversationId,
+    ) {
         let Some(offer) = offer else { return };
         let asked_by_them = match &offer.purpose {
             OfferPurpose::Transfer { from } => from == agent,
@@ -643,7 +659,11 @@ impl Run<'_> {
 
     /// A colleague who can be offered the conversation directly: known, not in it, ready, with
     /// room for its channel.
-    fn check_colleague(&self, conversation: &Conversation, target: &AgentId) -> Result<(), Rejection> {
+    fn check_colleague(
+        &self,
+        conversation: &Conversation,
+        target: &AgentId,
+    ) -> Result<(), Rejection> {
         let colleague = self.known_agent(target)?;
         if conversation.participants.contains(target) {
             return Err(Rejection::AlreadyInConversation(target.clone()));
@@ -660,7 +680,11 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn check_queue_serves(&self, queue: &crate::QueueId, channel: crate::Channel) -> Result<(), Rejection> {
+    fn check_queue_serves(
+        &self,
+        queue: &crate::QueueId,
+        channel: crate::Channel,
+    ) -> Result<(), Rejection> {
         let config = self
             .state
             .queue_config(queue)
@@ -695,7 +719,11 @@ impl Run<'_> {
     }
 
     /// The purpose of the offer ringing for `agent`, or why there is none.
-    fn offered_to(&self, conversation: ConversationId, agent: &AgentId) -> Result<OfferPurpose, Rejection> {
+    fn offered_to(
+        &self,
+        conversation: ConversationId,
+        agent: &AgentId,
+    ) -> Result<OfferPurpose, Rejection> {
         match &self.open(conversation)?.offer {
             Some(offer) if &offer.agent == agent => Ok(offer.purpose.clone()),
             _ => Err(Rejection::ConversationNotOfferedToAgent {
@@ -705,7 +733,11 @@ impl Run<'_> {
         }
     }
 
-    fn participant(&self, conversation: ConversationId, agent: &AgentId) -> Result<&Conversation, Rejection> {
+    fn participant(
+        &self,
+        conversation: ConversationId,
+        agent: &AgentId,
+    ) -> Result<&Conversation, Rejection> {
         let open = self.open(conversation)?;
         if open.participants.contains(agent) {
             Ok(open)
@@ -719,7 +751,11 @@ impl Run<'_> {
 
     /// The conversation, if the agent is alone in it with nothing ringing: what handing it over or
     /// postponing it needs.
-    fn sole_participant(&self, conversation: ConversationId, agent: &AgentId) -> Result<&Conversation, Rejection> {
+    fn sole_participant(
+        &self,
+        conversation: ConversationId,
+        agent: &AgentId,
+    ) -> Result<&Conversation, Rejection> {
         let open = self.participant(conversation, agent)?;
         if open.participants.len() > 1 {
             return Err(Rejection::OtherAgentsInConversation(conversation));

@@ -59,7 +59,9 @@ pub enum Rejection {
     ConversationIsPostponed(ConversationId),
     #[error("conversation {0} is not postponed")]
     ConversationNotPostponed(ConversationId),
-    #[error("other agents are in conversation {0}: only an agent alone in it can hand it over or postpone it")]
+    #[error(
+        "other agents are in conversation {0}: only an agent alone in it can hand it over or postpone it"
+    )]
     OtherAgentsInConversation(ConversationId),
     #[error("queue '{queue}' does not serve {channel}")]
     QueueDoesNotServeChannel { queue: QueueId, channel: Channel },

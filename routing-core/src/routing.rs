@@ -89,7 +89,11 @@ impl Run<'_> {
 
     /// The best-ranked agent of `queue` free for `conversation`'s channel who is not already in it
     /// (for an invitation to a queue).
-    pub(crate) fn best_available(&self, queue: &crate::QueueId, conversation: &Conversation) -> Option<AgentId> {
+    pub(crate) fn best_available(
+        &self,
+        queue: &crate::QueueId,
+        conversation: &Conversation,
+    ) -> Option<AgentId> {
         let state = &*self.state;
         let ix = state.queue_ix(queue)?;
         state

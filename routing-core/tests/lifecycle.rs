@@ -620,10 +620,12 @@ fn a_transfer_to_an_agent_is_an_offer_they_accept_and_the_transferring_agents_ac
     "#]].assert_eq(&when(&mut state, at(21, reply("alice", 1, "a-1"))));
     expect![[r#"
         22s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
-    "#]].assert_eq(&when(&mut state, at(22, accept("bob", 1))));
+    "#]]
+    .assert_eq(&when(&mut state, at(22, accept("bob", 1))));
     expect![[r#"
         rejected: agent 'alice' is not in conversation 00000000-0000-0000-0000-000000000001
-    "#]].assert_eq(&when(&mut state, at(23, reply("alice", 1, "a-2"))));
+    "#]]
+    .assert_eq(&when(&mut state, at(23, reply("alice", 1, "a-2"))));
 }
 
 #[test]
@@ -632,7 +634,8 @@ fn a_declined_transfer_returns_to_the_transferring_agent() {
     when(&mut state, at(20, transfer_to_agent("alice", 1, "bob")));
     expect![[r#"
         21s OfferRejected {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
-    "#]].assert_eq(&when(&mut state, at(21, reject("bob", 1))));
+    "#]]
+    .assert_eq(&when(&mut state, at(21, reject("bob", 1))));
     expect![[r#"
         22s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1"}
     "#]].assert_eq(&when(&mut state, at(22, reply("alice", 1, "a-1"))));
@@ -643,10 +646,18 @@ fn a_transfer_to_a_busy_or_absent_agent_is_refused() {
     let mut state = alice_in_a_conversation();
     expect![[r#"
         rejected: agent 'carol' is not ready to take it
-    "#]].assert_eq(&when(&mut state, at(20, transfer_to_agent("alice", 1, "carol"))));
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        at(20, transfer_to_agent("alice", 1, "carol")),
+    ));
     expect![[r#"
         rejected: agent 'alice' is already in the conversation
-    "#]].assert_eq(&when(&mut state, at(20, transfer_to_agent("alice", 1, "alice"))));
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        at(20, transfer_to_agent("alice", 1, "alice")),
+    ));
 }
 
 #[test]
@@ -667,7 +678,8 @@ fn an_invited_agent_joins_and_when_one_closes_the_customer_continues_with_the_ot
     "#]].assert_eq(&when(&mut state, at(20, invite_agent("alice", 1, "bob"))));
     expect![[r#"
         21s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
-    "#]].assert_eq(&when(&mut state, at(21, accept("bob", 1))));
+    "#]]
+    .assert_eq(&when(&mut state, at(21, accept("bob", 1))));
     expect![[r#"
         22s AgentLeft {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","status":"handed over","remaining":["bob"]}
     "#]].assert_eq(&when(&mut state, at(22, close("alice", 1, Some("handed over")))));
@@ -684,7 +696,8 @@ fn an_invitation_to_a_queue_goes_to_its_best_free_agent_or_is_refused_when_nobod
     let mut state = alice_in_a_conversation();
     expect![[r#"
         rejected: nobody in queue 'sales' is free to take it now
-    "#]].assert_eq(&when(&mut state, at(20, invite_queue("alice", 1, "sales"))));
+    "#]]
+    .assert_eq(&when(&mut state, at(20, invite_queue("alice", 1, "sales"))));
     expect![[r#"
         20s InviteOffered {"conversation":"00000000-0000-0000-0000-000000000001","by":"alice","to":"bob","queue":"support","expires_at":50000}
     "#]].assert_eq(&when(&mut state, at(20, invite_queue("alice", 1, "support"))));
@@ -725,13 +738,16 @@ fn a_postponed_conversation_frees_a_chat_slot_and_resuming_needs_one() {
     "#]].assert_eq(&when(&mut state, at(20, postpone("bob", 1))));
     expect![[r#"
         rejected: conversation 00000000-0000-0000-0000-000000000001 is postponed; resume it first
-    "#]].assert_eq(&when(&mut state, at(21, reply("bob", 1, "b-1"))));
+    "#]]
+    .assert_eq(&when(&mut state, at(21, reply("bob", 1, "b-1"))));
     expect![[r#"
         rejected: agent 'bob' has no room for another webchat conversation
-    "#]].assert_eq(&when(&mut state, at(22, resume("bob", 1))));
+    "#]]
+    .assert_eq(&when(&mut state, at(22, resume("bob", 1))));
     expect![[r#"
         23s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob"}
-    "#]].assert_eq(&when(&mut state, at(23, accept("bob", 2))));
+    "#]]
+    .assert_eq(&when(&mut state, at(23, accept("bob", 2))));
     expect![[r#"
         24s ConversationClosed {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","status":"resolved"}
     "#]].assert_eq(&when(&mut state, at(24, close("bob", 2, Some("resolved")))));
@@ -748,5 +764,6 @@ fn an_agent_marks_a_conversation_important() {
     "#]].assert_eq(&when(&mut state, at(20, mark_important("alice", 1))));
     expect![[r#"
         rejected: agent 'bob' is not in conversation 00000000-0000-0000-0000-000000000001
-    "#]].assert_eq(&when(&mut state, at(20, mark_important("bob", 1))));
+    "#]]
+    .assert_eq(&when(&mut state, at(20, mark_important("bob", 1))));
 }

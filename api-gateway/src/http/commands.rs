@@ -8,7 +8,9 @@ use crate::http::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use routing_core::ids::{ExternalContactId, MessageId};
-use routing_core::{AgentId, Channel, Command, ConnectorId, ConversationId, EventKind, QueueId};
+use routing_core::{
+    AgentId, Channel, Command, ConnectorId, ConversationId, EventKind, QueueId, Target,
+};
 use serde::{Deserialize, Serialize};
 
 /// The answer to every command.
@@ -191,6 +193,115 @@ pub async fn accept_from_waiting(
     let command = Command::AcceptFromWaiting {
         agent: AgentId::new(body.agent),
         conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+/// Where a transfer or an invitation goes: exactly one of `to_agent` and `to_queue`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverBody {
+    pub agent: String,
+    pub to_agent: Option<String>,
+    pub to_queue: Option<String>,
+}
+
+impl HandOverBody {
+    fn target(&self) -> Result<Target, ApiError> {
+        match (&self.to_agent, &self.to_queue) {
+            (Some(agent), None) => Ok(Target::Agent(AgentId::new(agent))),
+            (None, Some(queue)) => Ok(Target::Queue(QueueId::new(queue))),
+            _ => Err(ApiError::BadRequest(
+                "give exactly one of `to_agent` and `to_queue`".into(),
+            )),
+        }
+    }
+}
+
+pub async fn transfer(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<HandOverBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Transfer {
+        to: body.target()?,
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn invite(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<HandOverBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Invite {
+        to: body.target()?,
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn leave(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Leave {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn postpone(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Postpone {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn resume(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Resume {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportantBody {
+    pub agent: String,
+    /// Defaults to true; false takes the mark away.
+    #[serde(default = "yes")]
+    pub important: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+pub async fn mark_important(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<ImportantBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::MarkImportant {
+        agent: AgentId::new(body.agent),
+        conversation,
+        important: body.important,
     };
     run(&state, command, Some(conversation)).await
 }

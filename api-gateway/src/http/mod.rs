@@ -78,6 +78,30 @@ pub fn app(state: AppState) -> Router {
             post(commands::accept_from_waiting),
         )
         .route(
+            "/v1/conversations/{conversation}/transfer",
+            post(commands::transfer),
+        )
+        .route(
+            "/v1/conversations/{conversation}/invite",
+            post(commands::invite),
+        )
+        .route(
+            "/v1/conversations/{conversation}/leave",
+            post(commands::leave),
+        )
+        .route(
+            "/v1/conversations/{conversation}/postpone",
+            post(commands::postpone),
+        )
+        .route(
+            "/v1/conversations/{conversation}/resume",
+            post(commands::resume),
+        )
+        .route(
+            "/v1/conversations/{conversation}/important",
+            post(commands::mark_important),
+        )
+        .route(
             "/v1/conversations/{conversation}/messages",
             post(commands::agent_message),
         )

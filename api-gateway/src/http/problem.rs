@@ -140,6 +140,42 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "agent-at-capacity",
             "Agent at capacity",
         ),
+        R::AlreadyInConversation(_) => (
+            StatusCode::CONFLICT,
+            "already-in-conversation",
+            "Already in conversation",
+        ),
+        R::AgentNotAvailable(_) => (
+            StatusCode::CONFLICT,
+            "agent-not-available",
+            "Agent not available",
+        ),
+        R::NobodyAvailableInQueue(_) => (
+            StatusCode::CONFLICT,
+            "nobody-available",
+            "Nobody available in queue",
+        ),
+        R::OfferPending(_) => (StatusCode::CONFLICT, "offer-pending", "Offer pending"),
+        R::ConversationIsPostponed(_) => (
+            StatusCode::CONFLICT,
+            "conversation-postponed",
+            "Conversation postponed",
+        ),
+        R::ConversationNotPostponed(_) => (
+            StatusCode::CONFLICT,
+            "conversation-not-postponed",
+            "Conversation not postponed",
+        ),
+        R::OtherAgentsInConversation(_) => (
+            StatusCode::CONFLICT,
+            "other-agents-in-conversation",
+            "Other agents in conversation",
+        ),
+        R::QueueDoesNotServeChannel { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "queue-does-not-serve-channel",
+            "Queue does not serve channel",
+        ),
         R::StatusRequired => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "status-required",

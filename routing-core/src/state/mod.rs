@@ -281,7 +281,6 @@ impl State {
         self.config.queues.get(queue)
     }
 
-
     pub(crate) fn agent_at(&self, ix: AgentIx) -> &AgentState {
         &self.agents[ix.0 as usize]
     }
@@ -331,7 +330,13 @@ impl State {
             EventKind::ConversationOffered(e) => {
                 self.offers_made += 1;
                 let seq = self.offers_made;
-                self.offer(&e.conversation, &e.agent, at, e.expires_at, OfferPurpose::Route);
+                self.offer(
+                    &e.conversation,
+                    &e.agent,
+                    at,
+                    e.expires_at,
+                    OfferPurpose::Route,
+                );
                 self.change_agent(&e.agent, |agent| {
                     agent.idle_since = at;
                     agent.last_offer = seq;
@@ -363,9 +368,15 @@ impl State {
                 }
                 self.refresh_agent(&e.agent, &e.conversation, None);
             }
-            EventKind::OfferRejected(e) => self.offer_fell_through(&e.conversation, &e.agent, true, at),
-            EventKind::OfferTimedOut(e) => self.offer_fell_through(&e.conversation, &e.agent, true, at),
-            EventKind::OfferRescinded(e) => self.offer_fell_through(&e.conversation, &e.agent, false, at),
+            EventKind::OfferRejected(e) => {
+                self.offer_fell_through(&e.conversation, &e.agent, true, at)
+            }
+            EventKind::OfferTimedOut(e) => {
+                self.offer_fell_through(&e.conversation, &e.agent, true, at)
+            }
+            EventKind::OfferRescinded(e) => {
+                self.offer_fell_through(&e.conversation, &e.agent, false, at)
+            }
             EventKind::AcceptedFromWaiting(e) => {
                 self.change_conversation(&e.conversation, |c| {
                     c.participants.insert(e.agent.clone());
@@ -472,7 +483,13 @@ impl State {
 
     /// An offer ended without an accept: the agent's capacity comes back; a routed conversation
     /// waits again in its old place, a transfer or invitation simply stays where it was.
-    fn offer_fell_through(&mut self, id: &ConversationId, agent: &AgentId, declined: bool, at: Timestamp) {
+    fn offer_fell_through(
+        &mut self,
+        id: &ConversationId,
+        agent: &AgentId,
+        declined: bool,
+        at: Timestamp,
+    ) {
         self.change_conversation(id, |c| {
             if let Some(offer) = c.offer.take()
                 && offer.purpose == OfferPurpose::Route
@@ -492,14 +509,23 @@ impl State {
         };
         self.indexes.unlist_conversation(&mut conversation.indexed);
         change(conversation);
-        let queue = conversation.queue.as_ref().and_then(|q| self.queue_ix.get(q)).copied();
+        let queue = conversation
+            .queue
+            .as_ref()
+            .and_then(|q| self.queue_ix.get(q))
+            .copied();
         conversation.indexed = self.indexes.list_conversation(conversation, queue);
     }
 
     /// Recomputes an agent's offers, conversations and load from the conversations they were
     /// involved in plus `touched` (the one that just changed), and their availability. `freed_at`,
     /// when given, is when their capacity last came back.
-    fn refresh_agent(&mut self, id: &AgentId, touched: &ConversationId, freed_at: Option<Timestamp>) {
+    fn refresh_agent(
+        &mut self,
+        id: &AgentId,
+        touched: &ConversationId,
+        freed_at: Option<Timestamp>,
+    ) {
         let Some(current) = self.agent(id) else {
             return;
         };

@@ -127,7 +127,9 @@ pub fn resolve(state: &State, step: &Step) -> Command {
         Step::TransferAConversation(n, t, queue) | Step::InviteToAConversation(n, t, queue) => {
             pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
                 let to = if *queue {
-                    routing_core::Target::Queue(routing_core::QueueId::new(QUEUES[*t % QUEUES.len()]))
+                    routing_core::Target::Queue(routing_core::QueueId::new(
+                        QUEUES[*t % QUEUES.len()],
+                    ))
                 } else {
                     // Mostly colleagues who can take it (ready), sometimes anyone.
                     let ready: Vec<_> = state
@@ -143,18 +145,32 @@ pub fn resolve(state: &State, step: &Step) -> Command {
                     routing_core::Target::Agent(target)
                 };
                 if matches!(step, Step::TransferAConversation(..)) {
-                    Command::Transfer { agent, conversation, to }
+                    Command::Transfer {
+                        agent,
+                        conversation,
+                        to,
+                    }
                 } else {
-                    Command::Invite { agent, conversation, to }
+                    Command::Invite {
+                        agent,
+                        conversation,
+                        to,
+                    }
                 }
             })
         }
-        Step::LeaveAConversation(n) => pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
-            Command::Leave { agent, conversation }
-        }),
-        Step::PostponeAConversation(n) => pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
-            Command::Postpone { agent, conversation }
-        }),
+        Step::LeaveAConversation(n) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| Command::Leave {
+                agent,
+                conversation,
+            })
+        }
+        Step::PostponeAConversation(n) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| Command::Postpone {
+                agent,
+                conversation,
+            })
+        }
         Step::ResumeAConversation(n) => {
             let postponed: Vec<_> = state
                 .agents()
@@ -164,11 +180,18 @@ pub fn resolve(state: &State, step: &Step) -> Command {
                 return fallback();
             }
             let (agent, conversation) = postponed[*n % postponed.len()].clone();
-            Command::Resume { agent, conversation }
+            Command::Resume {
+                agent,
+                conversation,
+            }
         }
-        Step::MarkAConversation(n, important) => pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
-            Command::MarkImportant { agent, conversation, important: *important }
-        }),
+        Step::MarkAConversation(n, important) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| Command::MarkImportant {
+                agent,
+                conversation,
+                important: *important,
+            })
+        }
         Step::ReplyInAConversation(n) => {
             pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
                 Command::SendAgentMessage {
