@@ -6,7 +6,7 @@
 
 use routing_core::config::{
     AgentConfig, CentreConfig, Channel, ConnectorConfig, DEFAULT_OFFER_TIMEOUT_MS, QueueConfig,
-    RoutingStrategy,
+    Reminder, RoutingStrategy,
 };
 use routing_core::{AgentId, ConnectorId, QueueId};
 use serde::Deserialize;
@@ -57,6 +57,41 @@ struct QueueEntry {
     /// Whether an agent who lets an offer expire is put on an unpaid pause.
     #[serde(default)]
     pause_on_missed_offer: bool,
+    /// Status board thresholds, in seconds of a customer waiting for an answer.
+    #[serde(default = "default_soon_overdue_after_s")]
+    soon_overdue_after_s: Spanned<u64>,
+    #[serde(default = "default_overdue_after_s")]
+    overdue_after_s: Spanned<u64>,
+    /// Closed by the engine after this many seconds without a customer message.
+    #[serde(default = "default_auto_close_after_s")]
+    auto_close_after_s: Spanned<u64>,
+    /// "off", "every_message", or "after_time" (with `reminder_after_s`).
+    #[serde(default)]
+    reminder: ReminderEntry,
+    reminder_after_s: Option<Spanned<u64>>,
+    /// Take a conversation from agents who have not answered for this many seconds.
+    no_reply_limit_s: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ReminderEntry {
+    #[default]
+    Off,
+    EveryMessage,
+    AfterTime,
+}
+
+fn default_soon_overdue_after_s() -> Spanned<u64> {
+    Spanned::new(0..0, 180)
+}
+
+fn default_overdue_after_s() -> Spanned<u64> {
+    Spanned::new(0..0, 300)
+}
+
+fn default_auto_close_after_s() -> Spanned<u64> {
+    Spanned::new(0..0, 86_400)
 }
 
 fn default_priority() -> Spanned<u8> {
@@ -135,12 +170,73 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
                 format!("queue '{id}': offer_timeout_s must be between 1 and 3600 seconds"),
             ));
         }
+        let soon = *entry.soon_overdue_after_s.get_ref();
+        let overdue = *entry.overdue_after_s.get_ref();
+        if soon == 0 || overdue <= soon {
+            return Err(at(
+                entry.overdue_after_s.span().start,
+                format!(
+                    "queue '{id}': overdue_after_s ({overdue}) must be greater than soon_overdue_after_s ({soon}), which must be at least 1"
+                ),
+            ));
+        }
+        let auto_close = *entry.auto_close_after_s.get_ref();
+        if auto_close < 60 {
+            return Err(at(
+                entry.auto_close_after_s.span().start,
+                format!("queue '{id}': auto_close_after_s must be at least 60"),
+            ));
+        }
+        let reminder = match (entry.reminder, &entry.reminder_after_s) {
+            (ReminderEntry::Off, None) => Reminder::Off,
+            (ReminderEntry::EveryMessage, None) => Reminder::EveryMessage,
+            (ReminderEntry::AfterTime, Some(after)) if *after.get_ref() > 0 => {
+                Reminder::AfterMs(after.get_ref() * 1000)
+            }
+            (ReminderEntry::AfterTime, Some(after)) => {
+                return Err(at(
+                    after.span().start,
+                    format!("queue '{id}': reminder_after_s must be at least 1"),
+                ));
+            }
+            (ReminderEntry::AfterTime, None) => {
+                return Err(at(
+                    queue.span().start,
+                    format!("queue '{id}': reminder = \"after_time\" needs reminder_after_s"),
+                ));
+            }
+            (_, Some(after)) => {
+                return Err(at(
+                    after.span().start,
+                    format!(
+                        "queue '{id}': reminder_after_s only goes with reminder = \"after_time\""
+                    ),
+                ));
+            }
+        };
+        let no_reply_limit_ms = match &entry.no_reply_limit_s {
+            Some(limit) if *limit.get_ref() == 0 || *limit.get_ref() >= overdue => {
+                return Err(at(
+                    limit.span().start,
+                    format!(
+                        "queue '{id}': no_reply_limit_s must be at least 1 and below overdue_after_s ({overdue}), so that a conversation is offered again before it is overdue"
+                    ),
+                ));
+            }
+            Some(limit) => Some(limit.get_ref() * 1000),
+            None => None,
+        };
         let queue_config = QueueConfig {
             name: entry.name.clone().unwrap_or_else(|| id.clone()),
             channels: entry.channels.get_ref().iter().copied().collect(),
             strategy: entry.strategy,
             offer_timeout_ms: offer_timeout_s * 1000,
             pause_on_missed_offer: entry.pause_on_missed_offer,
+            soon_overdue_after_ms: soon * 1000,
+            overdue_after_ms: overdue * 1000,
+            auto_close_after_ms: auto_close * 1000,
+            reminder,
+            no_reply_limit_ms,
         };
         if config
             .queues
@@ -322,6 +418,37 @@ mod tests {
             error_of("[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\ncolour = \"red\"\n");
         assert!(error.contains("line 4"), "{error}");
         assert!(error.contains("colour"), "{error}");
+    }
+
+    #[test]
+    fn queue_timers_are_read_and_checked() {
+        let base = "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n";
+        let config = parse(
+            Path::new("centre.toml"),
+            &format!("{base}reminder = \"after_time\"\nreminder_after_s = 60\nno_reply_limit_s = 120\nauto_close_after_s = 3600\n"),
+        )
+        .unwrap();
+        let queue = &config.queues[&QueueId::new("support")];
+        assert_eq!(queue.reminder, Reminder::AfterMs(60_000));
+        assert_eq!(queue.no_reply_limit_ms, Some(120_000));
+        assert_eq!(queue.auto_close_after_ms, 3_600_000);
+        assert_eq!(queue.soon_overdue_after_ms, 180_000);
+        assert_eq!(queue.overdue_after_ms, 300_000);
+
+        let error = error_of(&format!("{base}no_reply_limit_s = 400\n"));
+        assert!(
+            error.contains("line 4") && error.contains("before it is overdue"),
+            "{error}"
+        );
+        let error = error_of(&format!(
+            "{base}soon_overdue_after_s = 300\noverdue_after_s = 200\n"
+        ));
+        assert!(
+            error.contains("line 5") && error.contains("greater than"),
+            "{error}"
+        );
+        let error = error_of(&format!("{base}reminder = \"after_time\"\n"));
+        assert!(error.contains("needs reminder_after_s"), "{error}");
     }
 
     #[test]

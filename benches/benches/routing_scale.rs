@@ -150,7 +150,7 @@ impl Centre {
         centre
     }
 
-    /// One agent's active conversations, to close in the fill cycle.
+    /// Every agent's active conversations, to close in the fill cycle.
     fn active_of_every_agent(&self) -> Vec<(AgentId, ConversationId)> {
         self.state
             .agents()
@@ -166,51 +166,98 @@ struct Figure {
     baseline_scans_per_s: f64,
 }
 
-fn run_for<F: FnMut() -> u64>(budget: Duration, mut cycle: F) -> (u64, Duration) {
+/// Runs `scan` for `budget`; returns how many ran and for how long.
+fn run_for(budget: Duration, mut scan: impl FnMut()) -> (u64, Duration) {
     let start = Instant::now();
     let mut count = 0;
     while start.elapsed() < budget {
         for _ in 0..256 {
-            count += cycle();
+            scan();
+            count += 1;
         }
     }
     (count, start.elapsed())
+}
+
+/// One fill cycle; returns the events it produced.
+fn fill_cycle(
+    centre: &mut Centre,
+    busy: &mut [(AgentId, ConversationId)],
+    turn: &mut usize,
+) -> u64 {
+    let slot = *turn % busy.len();
+    *turn += 1;
+    let (agent, conversation) = busy[slot].clone();
+    let closed = centre.run(Command::Close {
+        agent: agent.clone(),
+        conversation,
+        status: Some("resolved".into()),
+    });
+    let Some(next) = closed.iter().find_map(|e| match &e.kind {
+        EventKind::ConversationOffered(o) => Some(o.conversation),
+        _ => None,
+    }) else {
+        panic!("a waiting conversation is offered")
+    };
+    let accepted = centre.run(Command::AcceptOffer {
+        agent: agent.clone(),
+        conversation: next,
+    });
+    busy[slot] = (agent, next);
+    let arrived = centre.message();
+    (closed.len() + accepted.len() + arrived.len()) as u64
+}
+
+/// One choose cycle; returns the events it produced.
+fn choose_cycle(centre: &mut Centre) -> u64 {
+    let arrived = centre.message();
+    let (agent, conversation) = arrived
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::ConversationOffered(o) => Some((o.agent.clone(), o.conversation)),
+            _ => None,
+        })
+        .expect("a free agent is offered the conversation");
+    let accepted = centre.run(Command::AcceptOffer {
+        agent: agent.clone(),
+        conversation,
+    });
+    let closed = centre.run(Command::Close {
+        agent,
+        conversation,
+        status: Some("resolved".into()),
+    });
+    (arrived.len() + accepted.len() + closed.len()) as u64
+}
+
+/// Runs `cycle` for about two seconds, untimed warm-up (with the log kept) first.
+fn measure(centre: &mut Centre, mut cycle: impl FnMut(&mut Centre) -> u64) -> (f64, f64) {
+    for _ in 0..20_000 {
+        cycle(centre);
+    }
+    centre.keep_log = false;
+    let (mut cycles, mut events) = (0u64, 0u64);
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        for _ in 0..256 {
+            events += cycle(centre);
+            cycles += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    (cycles as f64 / secs, events as f64 / secs)
 }
 
 fn fill(agents: usize, waiting: usize) -> Figure {
     let mut centre = Centre::set_up(agents, true, waiting);
     let mut busy = centre.active_of_every_agent();
     let mut turn = 0usize;
-    let events_before = centre.log.len();
-    let (decisions, elapsed) = run_for(Duration::from_secs(2), || {
-        let slot = turn % busy.len();
-        turn += 1;
-        let (agent, conversation) = busy[slot].clone();
-        let events = centre.run(Command::Close {
-            agent: agent.clone(),
-            conversation,
-            status: Some("resolved".into()),
-        });
-        let offer = events.iter().find_map(|e| match &e.kind {
-            EventKind::ConversationOffered(o) => Some(o.conversation),
-            _ => None,
-        });
-        let Some(next) = offer else {
-            panic!("a waiting conversation is offered")
-        };
-        centre.run(Command::AcceptOffer {
-            agent: agent.clone(),
-            conversation: next,
-        });
-        busy[slot] = (agent, next);
-        black_box(centre.message());
-        1
+    let (decisions_per_s, events_per_s) = measure(&mut centre, |centre| {
+        fill_cycle(centre, &mut busy, &mut turn)
     });
-    let events = (centre.log.len() - events_before) as f64;
-    let secs = elapsed.as_secs_f64();
     Figure {
-        decisions_per_s: decisions as f64 / secs,
-        events_per_s: events / secs,
+        decisions_per_s,
+        events_per_s,
         apply_per_s: apply_rate(agents, &centre.log),
         baseline_scans_per_s: baseline_scan(agents),
     }
@@ -218,32 +265,10 @@ fn fill(agents: usize, waiting: usize) -> Figure {
 
 fn choose(agents: usize) -> Figure {
     let mut centre = Centre::set_up(agents, false, 0);
-    let events_before = centre.log.len();
-    let (decisions, elapsed) = run_for(Duration::from_secs(2), || {
-        let events = centre.message();
-        let offer = events
-            .iter()
-            .find_map(|e| match &e.kind {
-                EventKind::ConversationOffered(o) => Some((o.agent.clone(), o.conversation)),
-                _ => None,
-            })
-            .expect("a free agent is offered the conversation");
-        centre.run(Command::AcceptOffer {
-            agent: offer.0.clone(),
-            conversation: offer.1,
-        });
-        centre.run(Command::Close {
-            agent: offer.0,
-            conversation: offer.1,
-            status: Some("resolved".into()),
-        });
-        1
-    });
-    let events = (centre.log.len() - events_before) as f64;
-    let secs = elapsed.as_secs_f64();
+    let (decisions_per_s, events_per_s) = measure(&mut centre, choose_cycle);
     Figure {
-        decisions_per_s: decisions as f64 / secs,
-        events_per_s: events / secs,
+        decisions_per_s,
+        events_per_s,
         apply_per_s: apply_rate(agents, &centre.log),
         baseline_scans_per_s: baseline_scan(agents),
     }
@@ -277,7 +302,6 @@ fn baseline_scan(agents: usize) -> f64 {
             .filter(|(_, (_, load, capacity))| load < capacity)
             .min_by_key(|(n, (since, _, _))| (*since, *n));
         black_box(best);
-        1
     });
     count as f64 / elapsed.as_secs_f64()
 }

@@ -166,7 +166,13 @@ impl AgentsView {
             }
             EventKind::ConversationPostponed(_) => mirror.postponed = true,
             EventKind::ConversationResumed(_) => mirror.postponed = false,
-            EventKind::ConversationClosed(_) => {
+            EventKind::ConversationReclaimed(e) => {
+                for agent in &e.agents {
+                    mirror.agents.remove(agent);
+                }
+                mirror.postponed = false;
+            }
+            EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
                 self.open.remove(&id);
             }
             _ => {}

@@ -22,6 +22,14 @@ pub enum ConversationStatus {
     Closed,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overdue {
+    InTime,
+    SoonOverdue,
+    Overdue,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConversationSummary {
     pub conversation: ConversationId,
@@ -36,6 +44,8 @@ pub struct ConversationSummary {
     /// The agent an offer (routing, transfer or invitation) rings for.
     pub offered_to: Option<AgentId>,
     pub important: bool,
+    /// Status board: the customer waits for an answer past the queue's thresholds.
+    pub overdue: Overdue,
     #[serde(with = "crate::rfc3339")]
     pub started_at: Timestamp,
     /// When an agent first took it.
@@ -73,6 +83,7 @@ impl ConversationsView {
                     agents: BTreeSet::new(),
                     offered_to: None,
                     important: false,
+                    overdue: Overdue::InTime,
                     started_at: at,
                     accepted_at: None,
                     closed_at: None,
@@ -90,12 +101,37 @@ impl ConversationsView {
         let Some(row) = self.conversations.get_mut(&id) else {
             return;
         };
-        if matches!(event.kind, EventKind::ConversationClosed(_)) {
+        if matches!(
+            event.kind,
+            EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_)
+        ) {
             self.transfers.remove(&id);
         }
         match &event.kind {
             EventKind::CustomerMessageReceived(_) => row.customer_messages += 1,
-            EventKind::AgentMessageSent(_) => row.agent_messages += 1,
+            EventKind::AgentMessageSent(_) => {
+                row.agent_messages += 1;
+                row.overdue = Overdue::InTime;
+            }
+            EventKind::ConversationSoonOverdue(_) => {
+                if row.overdue == Overdue::InTime {
+                    row.overdue = Overdue::SoonOverdue;
+                }
+            }
+            EventKind::ConversationOverdue(_) => row.overdue = Overdue::Overdue,
+            EventKind::AgentsReminded(_) => {}
+            EventKind::ConversationReclaimed(e) => {
+                for agent in &e.agents {
+                    row.agents.remove(agent);
+                }
+            }
+            EventKind::ConversationExpired(_) => {
+                row.status = ConversationStatus::Closed;
+                row.offered_to = None;
+                row.closed_at = Some(at);
+                row.closed_by = None;
+                row.close_status = Some("expired".to_owned());
+            }
             EventKind::ConversationEnqueued(e) => {
                 row.queue = Some(e.queue.clone());
                 row.status = ConversationStatus::Waiting;

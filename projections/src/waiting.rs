@@ -88,9 +88,11 @@ impl WaitingView {
             EventKind::OfferRescinded(e) => self.unoffer(e.conversation, &e.agent),
             EventKind::OfferAccepted(e) => self.remove(e.conversation),
             EventKind::AcceptedFromWaiting(e) => self.remove(e.conversation),
-            EventKind::ConversationClosed(e) => {
-                self.remove(e.conversation);
-                self.known.remove(&e.conversation);
+            EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
+                if let Some(id) = event.kind.conversation() {
+                    self.remove(id);
+                    self.known.remove(&id);
+                }
             }
             EventKind::CustomerMessageReceived(_)
             | EventKind::AgentMessageSent(_)
@@ -101,6 +103,10 @@ impl WaitingView {
             | EventKind::ConversationPostponed(_)
             | EventKind::ConversationResumed(_)
             | EventKind::ImportanceMarked(_)
+            | EventKind::ConversationSoonOverdue(_)
+            | EventKind::ConversationOverdue(_)
+            | EventKind::AgentsReminded(_)
+            | EventKind::ConversationReclaimed(_)
             | EventKind::AgentLoggedIn(_)
             | EventKind::AgentLoggedOut(_)
             | EventKind::AgentBecameReady(_)

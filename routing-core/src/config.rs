@@ -78,10 +78,34 @@ pub struct QueueConfig {
     pub offer_timeout_ms: u64,
     /// Whether an agent who lets an offer expire is put on an unpaid pause.
     pub pause_on_missed_offer: bool,
+    /// Status board: a customer waiting for an answer this long is "soon to be overdue"...
+    pub soon_overdue_after_ms: u64,
+    /// ... and this long, "overdue".
+    pub overdue_after_ms: u64,
+    /// A conversation with no customer message for this long is closed by the engine.
+    pub auto_close_after_ms: u64,
+    /// When the agents in a conversation are reminded of a customer waiting for them.
+    pub reminder: Reminder,
+    /// If set, a conversation whose agents have not answered the customer for this long is taken
+    /// from them and offered to someone else in the queue (before it becomes overdue).
+    pub no_reply_limit_ms: Option<u64>,
+}
+
+/// When agents are reminded that a customer waits for their answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reminder {
+    Off,
+    /// Once, this long after the customer's first unanswered message.
+    AfterMs(u64),
+    /// On every new customer message.
+    EveryMessage,
 }
 
 impl QueueConfig {
-    /// A routed queue with the defaults: longest idle, 30 s to answer, no automatic pause.
+    /// A routed queue with the defaults: longest idle, 30 s to answer, no automatic pause; soon
+    /// overdue after 3 minutes, overdue after 5; closed after 24 hours without a customer message;
+    /// no reminders and no re-offer for want of a reply.
     pub fn new(name: impl Into<String>, channels: impl IntoIterator<Item = Channel>) -> Self {
         Self {
             name: name.into(),
@@ -89,6 +113,11 @@ impl QueueConfig {
             strategy: RoutingStrategy::LongestIdle,
             offer_timeout_ms: DEFAULT_OFFER_TIMEOUT_MS,
             pause_on_missed_offer: false,
+            soon_overdue_after_ms: 3 * 60_000,
+            overdue_after_ms: 5 * 60_000,
+            auto_close_after_ms: 24 * 3_600_000,
+            reminder: Reminder::Off,
+            no_reply_limit_ms: None,
         }
     }
 }

@@ -199,6 +199,64 @@ pub struct ImportanceMarked {
     pub important: bool,
 }
 
+/// Status board: the customer has waited for an answer past the queue's first threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationSoonOverdue {
+    pub conversation: ConversationId,
+    /// Since when the customer has waited for an answer.
+    pub unanswered_since: Timestamp,
+}
+
+/// Status board: the customer has waited for an answer past the queue's second threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationOverdue {
+    pub conversation: ConversationId,
+    pub unanswered_since: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum ReminderReason {
+    /// The queue's time since the first unanswered customer message has passed.
+    Unanswered { since: Timestamp },
+    /// The customer wrote again.
+    NewMessage,
+}
+
+/// The agents in a conversation are reminded that the customer waits for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentsReminded {
+    pub conversation: ConversationId,
+    pub agents: Vec<AgentId>,
+    #[serde(flatten)]
+    pub reason: ReminderReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "reason")]
+pub enum ReclaimReason {
+    /// Nobody in it answered the customer within the queue's limit.
+    NoReply { unanswered_since: Timestamp },
+}
+
+/// The engine took the conversation from the agents in it, whose activities end; it goes back to
+/// its queue and is offered to someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationReclaimed {
+    pub conversation: ConversationId,
+    pub agents: Vec<AgentId>,
+    #[serde(flatten)]
+    pub reason: ReclaimReason,
+}
+
+/// The engine closed the conversation: no customer message for the queue's limit (24 hours by
+/// default).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationExpired {
+    pub conversation: ConversationId,
+    pub last_customer_message_at: Timestamp,
+}
+
 /// An agent took a waiting conversation from the waiting list, without an offer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptedFromWaiting {
@@ -320,6 +378,11 @@ event_kinds! {
     ConversationPostponed => 1,
     ConversationResumed => 1,
     ImportanceMarked => 1,
+    ConversationSoonOverdue => 1,
+    ConversationOverdue => 1,
+    AgentsReminded => 1,
+    ConversationReclaimed => 1,
+    ConversationExpired => 1,
     AgentMessageSent => 1,
     ConversationClosed => 1,
     AgentLoggedIn => 1,
@@ -356,6 +419,11 @@ impl EventKind {
             EventKind::ConversationPostponed(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationResumed(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ImportanceMarked(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationSoonOverdue(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationOverdue(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::AgentsReminded(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationReclaimed(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationExpired(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentMessageSent(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationClosed(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentLoggedIn(e) => StreamOf::Agent(&e.agent),

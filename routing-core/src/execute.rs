@@ -11,10 +11,12 @@ use crate::command::{Command, Context};
 use crate::config::{DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON};
 use crate::event::{
     AcceptedFromWaiting, AgentBecameReady, AgentLeft, AgentLoggedIn, AgentLoggedOut,
-    AgentMessageSent, AgentPaused, ConversationClosed, ConversationEnqueued, ConversationPostponed,
-    ConversationResumed, ConversationStarted, CustomerMessageReceived, Event, EventKind,
-    ImportanceMarked, InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
-    RescindReason, TransferOffered, TransferredToQueue,
+    AgentMessageSent, AgentPaused, AgentsReminded, ConversationClosed, ConversationEnqueued,
+    ConversationExpired, ConversationOverdue, ConversationPostponed, ConversationReclaimed,
+    ConversationResumed, ConversationSoonOverdue, ConversationStarted, CustomerMessageReceived,
+    Event, EventKind, ImportanceMarked, InviteOffered, OfferAccepted, OfferRejected,
+    OfferRescinded, OfferTimedOut, ReclaimReason, ReminderReason, RescindReason, TransferOffered,
+    TransferredToQueue,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
@@ -158,11 +160,14 @@ impl Run<'_> {
                 )?;
                 let (queue, priority) = (config.queue.clone(), config.priority);
                 match self.state.open_conversation_of(&connector, &contact) {
-                    Some(conversation) => self.emit(CustomerMessageReceived {
-                        conversation,
-                        message_id,
-                        text,
-                    }),
+                    Some(conversation) => {
+                        self.emit(CustomerMessageReceived {
+                            conversation,
+                            message_id,
+                            text,
+                        });
+                        self.remind_on_message(conversation);
+                    }
                     None => {
                         let conversation = context.new_conversation_id;
                         self.emit(ConversationStarted {
@@ -552,8 +557,51 @@ impl Run<'_> {
     }
 
     fn fire_deadlines(&mut self) {
-        for (due, deadline) in self.state.indexes().due(self.now) {
+        // Fire the earliest due deadline, then look again: firing changes the state, which puts
+        // that conversation's next deadline (if any) in its place, so deadlines fire in time order
+        // across all conversations. Every firing removes its own deadline; the guard only stops a
+        // bug from looping.
+        let mut fired = std::collections::BTreeSet::new();
+        while let Some((due, deadline)) = self.state.indexes().first_due(self.now) {
+            if !fired.insert((due, deadline)) {
+                debug_assert!(
+                    false,
+                    "deadline {deadline:?} at {due:?} did not clear itself"
+                );
+                break;
+            }
             match deadline {
+                Deadline::SoonOverdue(conversation) => {
+                    if let Some(since) = self.unanswered_since(conversation) {
+                        self.emit(ConversationSoonOverdue {
+                            conversation,
+                            unanswered_since: since,
+                        });
+                    }
+                }
+                Deadline::Overdue(conversation) => {
+                    if let Some(since) = self.unanswered_since(conversation) {
+                        self.emit(ConversationOverdue {
+                            conversation,
+                            unanswered_since: since,
+                        });
+                    }
+                }
+                Deadline::Remind(conversation) => {
+                    let Some(open) = self.state.conversation(&conversation) else {
+                        continue;
+                    };
+                    if let Some(since) = open.unanswered_since {
+                        let agents = open.participants.iter().cloned().collect();
+                        self.emit(AgentsReminded {
+                            conversation,
+                            agents,
+                            reason: ReminderReason::Unanswered { since },
+                        });
+                    }
+                }
+                Deadline::NoReply(conversation) => self.reclaim_unanswered(conversation),
+                Deadline::AutoClose(conversation) => self.expire(conversation),
                 Deadline::OfferExpires(conversation) => {
                     let Some(open) = self.state.conversation(&conversation) else {
                         continue;
@@ -591,6 +639,85 @@ impl Run<'_> {
                 }
             }
         }
+    }
+
+    /// Reminds the agents in a conversation of a new customer message, where the queue says so.
+    fn remind_on_message(&mut self, conversation: ConversationId) {
+        let Some(open) = self.state.conversation(&conversation) else {
+            return;
+        };
+        let every_message = open
+            .queue
+            .as_ref()
+            .and_then(|q| self.state.queue_config(q))
+            .is_some_and(|q| q.reminder == crate::config::Reminder::EveryMessage);
+        if every_message && !open.participants.is_empty() {
+            let agents = open.participants.iter().cloned().collect();
+            self.emit(AgentsReminded {
+                conversation,
+                agents,
+                reason: ReminderReason::NewMessage,
+            });
+        }
+    }
+
+    fn unanswered_since(&self, conversation: ConversationId) -> Option<Timestamp> {
+        self.state
+            .conversation(&conversation)
+            .and_then(|c| c.unanswered_since)
+    }
+
+    /// Nobody in the conversation answered the customer in time: take it from them and route it
+    /// again, to someone else.
+    fn reclaim_unanswered(&mut self, conversation: ConversationId) {
+        let Some(open) = self.state.conversation(&conversation) else {
+            return;
+        };
+        let Some(since) = open.unanswered_since else {
+            return;
+        };
+        let agents: Vec<AgentId> = open.participants.iter().cloned().collect();
+        let (queue, priority, offer) = (open.queue.clone(), open.priority, open.offer.clone());
+        if let Some(offer) = offer {
+            self.rescind(conversation, &offer.agent, RescindReason::RequesterLeft);
+        }
+        self.emit(ConversationReclaimed {
+            conversation,
+            agents: agents.clone(),
+            reason: ReclaimReason::NoReply {
+                unanswered_since: since,
+            },
+        });
+        if let Some(queue) = queue {
+            self.emit(ConversationEnqueued {
+                conversation,
+                queue,
+                priority,
+            });
+            self.to_offer.push_back(conversation);
+        }
+        self.to_fill.extend(agents);
+    }
+
+    /// No customer message for the queue's limit: the engine closes the conversation.
+    fn expire(&mut self, conversation: ConversationId) {
+        let Some(open) = self.state.conversation(&conversation) else {
+            return;
+        };
+        let last = open.last_customer_message_at;
+        let agents: Vec<AgentId> = open.participants.iter().cloned().collect();
+        if let Some(offer) = open.offer.clone() {
+            self.rescind(
+                conversation,
+                &offer.agent,
+                RescindReason::ConversationClosed,
+            );
+        }
+        self.emit(ConversationExpired {
+            conversation,
+            last_customer_message_at: last,
+        });
+        self.to_fill.extend(agents);
     }
 
     /// Pauses an agent and withdraws what rings for them: nothing waits on an agent who is away.

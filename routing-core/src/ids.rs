@@ -53,9 +53,23 @@ string_id!(
 );
 
 /// One conversation (an interaction) from its first customer message to its close.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ConversationId(uuid::Uuid);
+
+// Ordered as the UUID's 128-bit big-endian value, which is the same order as its bytes; comparing
+// integers instead of byte slices matters on the hot path (every index is keyed by it).
+impl Ord for ConversationId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.as_u128().cmp(&other.0.as_u128())
+    }
+}
+
+impl PartialOrd for ConversationId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl ConversationId {
     pub fn from_uuid(id: uuid::Uuid) -> Self {

@@ -24,7 +24,7 @@ pub mod time;
 
 pub use command::{Command, Context, Target};
 pub use config::{
-    AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, RoutingStrategy,
+    AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, Reminder, RoutingStrategy,
 };
 pub use event::{Event, EventKind};
 pub use execute::decide;

@@ -767,3 +767,99 @@ fn an_agent_marks_a_conversation_important() {
     "#]]
     .assert_eq(&when(&mut state, at(20, mark_important("bob", 1))));
 }
+
+#[test]
+fn a_customer_waiting_for_an_answer_becomes_soon_overdue_then_overdue_and_an_answer_resets_it() {
+    // Support: soon to be overdue after 3 minutes, overdue after 5 (the defaults).
+    let mut state = given(vec![starting(1, 0, customer_writes("web", "v-1", "m-1"))]);
+    expect![[r#""#]].assert_eq(&when(&mut state, at(179, tick())));
+    expect![[r#"
+        180s ConversationSoonOverdue {"conversation":"00000000-0000-0000-0000-000000000001","unanswered_since":0}
+    "#]].assert_eq(&when(&mut state, at(180, tick())));
+    expect![[r#"
+        300s ConversationOverdue {"conversation":"00000000-0000-0000-0000-000000000001","unanswered_since":0}
+    "#]].assert_eq(&when(&mut state, at(300, tick())));
+    // Sales (no re-offer for want of a reply): answered at 201 s, nothing more is due.
+    let mut state = given(vec![
+        at(0, log_in("carol", "sales")),
+        at(0, ready("carol")),
+        starting(1, 0, customer_writes("shop", "v-1", "m-1")),
+        at(10, accept("carol", 1)),
+        at(200, tick()),
+        at(201, reply("carol", 1, "c-1")),
+    ]);
+    expect![[r#""#]].assert_eq(&when(&mut state, at(400, tick())));
+}
+
+#[test]
+fn agents_are_reminded_once_after_the_queues_time_since_the_first_unanswered_message() {
+    // Support reminds after 90 s.
+    let mut state = given(vec![
+        at(0, log_in("bob", "support")),
+        at(0, ready("bob")),
+        starting(1, 0, customer_writes("web", "v-1", "m-1")),
+        at(10, accept("bob", 1)),
+    ]);
+    expect![[r#"
+        90s AgentsReminded {"conversation":"00000000-0000-0000-0000-000000000001","agents":["bob"],"reason":"unanswered","since":0}
+    "#]].assert_eq(&when(&mut state, at(90, tick())));
+    expect![[r#"
+        100s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2"}
+    "#]].assert_eq(&when(&mut state, at(100, customer_writes("web", "v-1", "m-2"))));
+}
+
+#[test]
+fn agents_are_reminded_of_every_new_message_when_the_queue_says_so() {
+    // Sales reminds on every message.
+    let mut state = given(vec![
+        at(0, log_in("carol", "sales")),
+        at(0, ready("carol")),
+        starting(1, 0, customer_writes("shop", "v-1", "m-1")),
+        at(10, accept("carol", 1)),
+    ]);
+    expect![[r#"
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2"}
+        20s AgentsReminded {"conversation":"00000000-0000-0000-0000-000000000001","agents":["carol"],"reason":"new_message"}
+    "#]].assert_eq(&when(&mut state, at(20, customer_writes("shop", "v-1", "m-2"))));
+}
+
+#[test]
+fn no_reply_within_the_limit_takes_the_conversation_from_the_silent_agent_and_offers_it_to_another()
+{
+    // Support takes a conversation from agents who have not answered for 150 s.
+    let mut state = given(vec![
+        at(0, log_in("bob", "support")),
+        at(0, ready("bob")),
+        at(0, log_in("alice", "support")),
+        starting(1, 1, customer_writes("web", "v-1", "m-1")),
+        at(10, accept("bob", 1)),
+        at(20, ready("alice")),
+    ]);
+    expect![[r#"
+        151s AgentsReminded {"conversation":"00000000-0000-0000-0000-000000000001","agents":["bob"],"reason":"unanswered","since":1000}
+        151s ConversationReclaimed {"conversation":"00000000-0000-0000-0000-000000000001","agents":["bob"],"reason":"no_reply","unanswered_since":1000}
+        151s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        151s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice"],"eligible":1,"tie_break":"only_eligible","expires_at":181000}
+    "#]].assert_eq(&when(&mut state, at(151, tick())));
+}
+
+#[test]
+fn a_conversation_without_a_customer_message_for_the_queues_limit_is_closed_by_the_engine() {
+    // Support closes after 30 minutes of customer silence (24 hours by default).
+    let mut state = given(vec![
+        at(0, log_in("bob", "support")),
+        at(0, ready("bob")),
+        starting(1, 0, customer_writes("web", "v-1", "m-1")),
+        at(10, accept("bob", 1)),
+        at(20, reply("bob", 1, "b-1")),
+    ]);
+    expect![[r#"
+        1800s ConversationExpired {"conversation":"00000000-0000-0000-0000-000000000001","last_customer_message_at":0}
+    "#]].assert_eq(&when(&mut state, at(1_800, tick())));
+    expect![[r#"
+        1801s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000000","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
+        1801s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000000","message_id":"m-2","text":"text of m-2"}
+        1801s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000000","queue":"support","priority":0}
+        1801s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000000","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":1831000}
+    "#]].assert_eq(&when(&mut state, at(1_801, customer_writes("web", "v-1", "m-2"))));
+}

@@ -4,8 +4,9 @@
 //! so a replay rebuilds them exactly. They must never be changed outside `apply`.
 
 use super::{AgentState, Conversation, Indexed, Presence};
-use crate::config::{CentreConfig, Channel, RoutingStrategy};
+use crate::config::{CentreConfig, Channel, Reminder, RoutingStrategy};
 use crate::ids::{ConversationId, QueueId};
+use crate::state::QueueConfigRef;
 use crate::time::Timestamp;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +43,11 @@ impl WaitKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Deadline {
     OfferExpires(ConversationId),
+    SoonOverdue(ConversationId),
+    Overdue(ConversationId),
+    Remind(ConversationId),
+    NoReply(ConversationId),
+    AutoClose(ConversationId),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,45 +123,35 @@ impl Indexes {
             .map_or(0, BTreeSet::len)
     }
 
-    /// Puts a conversation where it belongs: in its queue's waiting set if it waits, and its
-    /// deadlines in time order. Returns what it put, for [`Indexes::unlist_conversation`].
-    pub(super) fn list_conversation(
-        &mut self,
-        conversation: &Conversation,
-        queue: Option<QueueIx>,
-    ) -> Indexed {
-        let mut indexed = Indexed::default();
-        if conversation.is_waiting()
-            && let Some(queue) = queue
-        {
-            let key = WaitKey::of(conversation);
-            if self
-                .waiting
-                .entry((queue, conversation.channel))
-                .or_default()
-                .insert(key)
+    /// Moves a conversation's index entries from `old` to `new`, touching only what differs:
+    /// most changes leave its deadlines and its place in the queue as they were.
+    pub(super) fn relist_conversation(&mut self, old: &Indexed, new: &Indexed) {
+        if old.waiting != new.waiting {
+            if let Some((queue, channel, key)) = old.waiting
+                && let Some(set) = self.waiting.get_mut(&(queue, channel))
+                && set.remove(&key)
+            {
+                self.waiting_count -= 1;
+            }
+            if let Some((queue, channel, key)) = new.waiting
+                && self
+                    .waiting
+                    .entry((queue, channel))
+                    .or_default()
+                    .insert(key)
             {
                 self.waiting_count += 1;
             }
-            indexed.waiting = Some((queue, conversation.channel, key));
         }
-        if let Some(offer) = &conversation.offer {
-            let deadline = (offer.expires_at, Deadline::OfferExpires(conversation.id));
-            self.deadlines.insert(deadline);
-            indexed.deadlines.push(deadline);
-        }
-        indexed
-    }
-
-    pub(super) fn unlist_conversation(&mut self, indexed: &mut Indexed) {
-        if let Some((queue, channel, key)) = indexed.waiting.take()
-            && let Some(set) = self.waiting.get_mut(&(queue, channel))
-            && set.remove(&key)
-        {
-            self.waiting_count -= 1;
-        }
-        for deadline in indexed.deadlines.drain(..) {
-            self.deadlines.remove(&deadline);
+        // Only each conversation's earliest deadline is in the global set; when it fires, the
+        // state changes and the next one takes its place.
+        if old.deadline != new.deadline {
+            if let Some(deadline) = old.deadline {
+                self.deadlines.remove(&deadline);
+            }
+            if let Some(deadline) = new.deadline {
+                self.deadlines.insert(deadline);
+            }
         }
     }
 
@@ -176,12 +172,93 @@ impl Indexes {
         self.deadlines.first().map(|(at, _)| *at)
     }
 
-    /// Deadlines due at `now`, in the order they fall due.
-    pub(crate) fn due(&self, now: Timestamp) -> Vec<(Timestamp, Deadline)> {
-        self.deadlines
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .copied()
-            .collect()
+    /// The earliest deadline, if it is due at `now`.
+    pub(crate) fn first_due(&self, now: Timestamp) -> Option<(Timestamp, Deadline)> {
+        self.deadlines.first().copied().filter(|(at, _)| *at <= now)
+    }
+}
+
+/// Where a conversation belongs in the indexes: its queue's waiting set if it waits, and the
+/// earliest of the deadlines its state implies.
+pub(super) fn desired(
+    conversation: &Conversation,
+    queue: Option<QueueIx>,
+    config: QueueConfigRef<'_>,
+) -> Indexed {
+    let mut indexed = Indexed::default();
+    if conversation.is_waiting()
+        && let Some(queue) = queue
+    {
+        indexed.waiting = Some((queue, conversation.channel, WaitKey::of(conversation)));
+    }
+    let id = conversation.id;
+    if let Some(offer) = &conversation.offer {
+        earliest(
+            &mut indexed.deadline,
+            (offer.expires_at, Deadline::OfferExpires(id)),
+        );
+    }
+    let Some(config) = config else {
+        return indexed;
+    };
+    let after = |start: Timestamp, ms: u64| {
+        Timestamp::from_millis(
+            start
+                .as_millis()
+                .saturating_add(i64::try_from(ms).unwrap_or(i64::MAX)),
+        )
+    };
+    if let Some(since) = conversation.unanswered_since {
+        if conversation.overdue_level < 1 {
+            earliest(
+                &mut indexed.deadline,
+                (
+                    after(since, config.soon_overdue_after_ms),
+                    Deadline::SoonOverdue(id),
+                ),
+            );
+        }
+        if conversation.overdue_level < 2 {
+            earliest(
+                &mut indexed.deadline,
+                (after(since, config.overdue_after_ms), Deadline::Overdue(id)),
+            );
+        }
+        let staffed = !conversation.participants.is_empty();
+        if let Reminder::AfterMs(ms) = config.reminder
+            && staffed
+            && !conversation.reminded
+        {
+            earliest(
+                &mut indexed.deadline,
+                (after(since, ms), Deadline::Remind(id)),
+            );
+        }
+        if let Some(ms) = config.no_reply_limit_ms
+            && staffed
+            && !conversation.postponed
+        {
+            earliest(
+                &mut indexed.deadline,
+                (after(since, ms), Deadline::NoReply(id)),
+            );
+        }
+    }
+    earliest(
+        &mut indexed.deadline,
+        (
+            after(
+                conversation.last_customer_message_at,
+                config.auto_close_after_ms,
+            ),
+            Deadline::AutoClose(id),
+        ),
+    );
+    indexed
+}
+
+fn earliest(current: &mut Option<(Timestamp, Deadline)>, candidate: (Timestamp, Deadline)) {
+    if current.is_none_or(|held| candidate < held) {
+        *current = Some(candidate);
     }
 }

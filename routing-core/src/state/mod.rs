@@ -11,8 +11,48 @@ use crate::event::{Event, EventKind};
 use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, QueueId};
 use crate::time::Timestamp;
 use index::Indexes;
+
+/// A queue's configuration, when the conversation has a queue.
+pub(crate) type QueueConfigRef<'a> = Option<&'a QueueConfig>;
 pub(crate) use index::{AgentIx, Deadline, QueueIx, Rank, WaitKey};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// What a conversation is to an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relation {
+    None,
+    Offered,
+    Active,
+    Postponed,
+}
+
+impl Relation {
+    fn of(conversation: Option<&Conversation>, agent: &AgentId) -> Self {
+        let Some(conversation) = conversation else {
+            return Relation::None;
+        };
+        if conversation
+            .offer
+            .as_ref()
+            .is_some_and(|o| &o.agent == agent)
+        {
+            Relation::Offered
+        } else if conversation.participants.contains(agent) {
+            if conversation.postponed {
+                Relation::Postponed
+            } else {
+                Relation::Active
+            }
+        } else {
+            Relation::None
+        }
+    }
+
+    /// Whether it takes a chat slot.
+    fn loads(self) -> bool {
+        matches!(self, Relation::Offered | Relation::Active)
+    }
+}
 
 /// Whether an agent takes new conversations.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +86,8 @@ pub struct AgentState {
     pub last_offer: u64,
     /// From the configuration, copied for the hot path.
     pub capacity: BTreeMap<Channel, u32>,
+    /// The channel of every conversation the agent is involved in, to count load when one closes.
+    channels: BTreeMap<ConversationId, Channel>,
     /// The (queue, channel) availability entries the agent holds, to remove them on change.
     indexed: Vec<(QueueIx, Channel, Rank)>,
 }
@@ -123,6 +165,14 @@ pub struct Conversation {
     /// On its (sole) agent's postponed list: it takes no chat slot.
     pub postponed: bool,
     pub important: bool,
+    /// Since when the customer has waited for an answer (their first message after the last
+    /// agent message); `None` when answered.
+    pub unanswered_since: Option<Timestamp>,
+    pub last_customer_message_at: Timestamp,
+    /// Status board: 0 in time, 1 soon to be overdue, 2 overdue (for the current wait).
+    pub overdue_level: u8,
+    /// Whether the agents were reminded of the current wait.
+    pub reminded: bool,
     /// The index entries it holds, to remove them on change.
     indexed: Indexed,
 }
@@ -131,7 +181,8 @@ pub struct Conversation {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Indexed {
     waiting: Option<(QueueIx, Channel, WaitKey)>,
-    deadlines: Vec<(Timestamp, Deadline)>,
+    /// The earliest of its deadlines: only that one is in the global deadline set.
+    deadline: Option<(Timestamp, Deadline)>,
 }
 
 impl Conversation {
@@ -151,12 +202,6 @@ impl Conversation {
             None => Phase::Arriving,
         }
     }
-
-    /// Whether the agent's load counts this conversation: in it and not postponed, or offered it.
-    fn loads(&self, agent: &AgentId) -> bool {
-        (self.participants.contains(agent) && !self.postponed)
-            || self.offer.as_ref().is_some_and(|o| &o.agent == agent)
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +211,8 @@ pub struct State {
     agent_ix: BTreeMap<AgentId, AgentIx>,
     agents: Vec<AgentState>,
     conversations: BTreeMap<ConversationId, Conversation>,
-    open_by_contact: BTreeMap<(ConnectorId, ExternalContactId), ConversationId>,
+    /// Per connector, each contact's open conversation (nested so that lookups borrow, not clone).
+    open_by_contact: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, ConversationId>>,
     indexes: Indexes,
     /// Offers made so far: a deterministic clock for round robin.
     offers_made: u64,
@@ -203,6 +249,7 @@ impl State {
                 idle_since: Timestamp::from_millis(0),
                 last_offer: 0,
                 capacity: agent.capacity.clone(),
+                channels: BTreeMap::new(),
                 indexed: Vec::new(),
             })
             .collect();
@@ -241,7 +288,8 @@ impl State {
         contact: &ExternalContactId,
     ) -> Option<ConversationId> {
         self.open_by_contact
-            .get(&(connector.clone(), contact.clone()))
+            .get(connector)
+            .and_then(|contacts| contacts.get(contact))
             .copied()
     }
 
@@ -309,13 +357,57 @@ impl State {
                         offer: None,
                         postponed: false,
                         important: false,
+                        unanswered_since: None,
+                        last_customer_message_at: at,
+                        overdue_level: 0,
+                        reminded: false,
                         indexed: Indexed::default(),
                     },
                 );
                 self.open_by_contact
-                    .insert((e.connector.clone(), e.contact.clone()), e.conversation);
+                    .entry(e.connector.clone())
+                    .or_default()
+                    .insert(e.contact.clone(), e.conversation);
             }
-            EventKind::CustomerMessageReceived(_) | EventKind::AgentMessageSent(_) => {}
+            EventKind::CustomerMessageReceived(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.unanswered_since.get_or_insert(at);
+                    c.last_customer_message_at = at;
+                });
+            }
+            EventKind::AgentMessageSent(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.unanswered_since = None;
+                    c.overdue_level = 0;
+                    c.reminded = false;
+                });
+            }
+            EventKind::ConversationSoonOverdue(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.overdue_level = c.overdue_level.max(1)
+                });
+            }
+            EventKind::ConversationOverdue(e) => {
+                self.change_conversation(&e.conversation, |c| c.overdue_level = 2);
+            }
+            EventKind::AgentsReminded(e) => {
+                if let crate::event::ReminderReason::Unanswered { .. } = e.reason {
+                    self.change_conversation(&e.conversation, |c| c.reminded = true);
+                }
+            }
+            EventKind::ConversationReclaimed(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    for agent in &e.agents {
+                        c.participants.remove(agent);
+                        c.declined_by.insert(agent.clone());
+                    }
+                    c.postponed = false;
+                    c.reminded = false;
+                });
+                for agent in &e.agents {
+                    self.refresh_agent(agent, &e.conversation, Some(at));
+                }
+            }
             EventKind::ConversationEnqueued(e) => {
                 self.change_conversation(&e.conversation, |c| {
                     // Who declined it in this queue still did; a new queue starts afresh.
@@ -418,13 +510,18 @@ impl State {
             EventKind::ImportanceMarked(e) => {
                 self.change_conversation(&e.conversation, |c| c.important = e.important);
             }
-            EventKind::ConversationClosed(e) => {
-                let Some(mut conversation) = self.conversations.remove(&e.conversation) else {
+            EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
+                let Some(id) = event.kind.conversation() else {
                     return;
                 };
-                self.indexes.unlist_conversation(&mut conversation.indexed);
-                self.open_by_contact
-                    .remove(&(conversation.connector.clone(), conversation.contact.clone()));
+                let Some(conversation) = self.conversations.remove(&id) else {
+                    return;
+                };
+                self.indexes
+                    .relist_conversation(&conversation.indexed, &Indexed::default());
+                if let Some(contacts) = self.open_by_contact.get_mut(&conversation.connector) {
+                    contacts.remove(&conversation.contact);
+                }
                 let involved: Vec<AgentId> = conversation
                     .participants
                     .iter()
@@ -432,7 +529,7 @@ impl State {
                     .cloned()
                     .collect();
                 for agent in involved {
-                    self.refresh_agent(&agent, &e.conversation, Some(at));
+                    self.refresh_agent(&agent, &id, Some(at));
                 }
             }
             EventKind::AgentLoggedIn(e) => {
@@ -507,57 +604,76 @@ impl State {
         let Some(conversation) = self.conversations.get_mut(id) else {
             return;
         };
-        self.indexes.unlist_conversation(&mut conversation.indexed);
         change(conversation);
         let queue = conversation
             .queue
             .as_ref()
             .and_then(|q| self.queue_ix.get(q))
             .copied();
-        conversation.indexed = self.indexes.list_conversation(conversation, queue);
+        let config = conversation
+            .queue
+            .as_ref()
+            .and_then(|q| self.config.queues.get(q));
+        let wanted = index::desired(conversation, queue, config);
+        self.indexes
+            .relist_conversation(&conversation.indexed, &wanted);
+        conversation.indexed = wanted;
     }
 
-    /// Recomputes an agent's offers, conversations and load from the conversations they were
-    /// involved in plus `touched` (the one that just changed), and their availability. `freed_at`,
-    /// when given, is when their capacity last came back.
-    fn refresh_agent(
-        &mut self,
-        id: &AgentId,
-        touched: &ConversationId,
-        freed_at: Option<Timestamp>,
-    ) {
-        let Some(current) = self.agent(id) else {
-            return;
-        };
-        let mut involved: BTreeSet<ConversationId> =
-            current.offers.union(&current.active).copied().collect();
-        involved.extend(current.postponed.iter().copied());
-        involved.insert(*touched);
-        let (mut offers, mut active, mut postponed) =
-            (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
-        let mut load: BTreeMap<Channel, u32> = BTreeMap::new();
-        for conversation in involved.iter().filter_map(|c| self.conversations.get(c)) {
-            if conversation.offer.as_ref().is_some_and(|o| &o.agent == id) {
-                offers.insert(conversation.id);
-            }
-            if conversation.participants.contains(id) {
-                if conversation.postponed {
-                    postponed.insert(conversation.id);
-                } else {
-                    active.insert(conversation.id);
+    /// Brings an agent's offers, conversations, postponed list and load in step with what the
+    /// conversation `id` (just changed, or just closed) now is to them. `freed_at`, when given, is
+    /// when their capacity last came back.
+    fn refresh_agent(&mut self, agent: &AgentId, id: &ConversationId, freed_at: Option<Timestamp>) {
+        let conversation = self.conversations.get(id);
+        let after = Relation::of(conversation, agent);
+        let channel = conversation.map(|c| c.channel);
+        self.change_agent(agent, |state| {
+            let before = if state.offers.contains(id) {
+                Relation::Offered
+            } else if state.active.contains(id) {
+                Relation::Active
+            } else if state.postponed.contains(id) {
+                Relation::Postponed
+            } else {
+                Relation::None
+            };
+            if before != after {
+                match before {
+                    Relation::Offered => state.offers.remove(id),
+                    Relation::Active => state.active.remove(id),
+                    Relation::Postponed => state.postponed.remove(id),
+                    Relation::None => false,
+                };
+                match after {
+                    Relation::Offered => state.offers.insert(*id),
+                    Relation::Active => state.active.insert(*id),
+                    Relation::Postponed => state.postponed.insert(*id),
+                    Relation::None => false,
+                };
+                // A closed conversation is gone from the map; its channel is remembered in the
+                // agent's own books.
+                let channel = channel.or_else(|| state.channels.get(id).copied());
+                if let Some(channel) = channel {
+                    if before.loads() {
+                        if let Some(load) = state.load.get_mut(&channel) {
+                            *load = load.saturating_sub(1);
+                            if *load == 0 {
+                                state.load.remove(&channel);
+                            }
+                        }
+                    }
+                    if after.loads() {
+                        *state.load.entry(channel).or_default() += 1;
+                    }
+                    if after == Relation::None {
+                        state.channels.remove(id);
+                    } else {
+                        state.channels.insert(*id, channel);
+                    }
                 }
             }
-            if conversation.loads(id) {
-                *load.entry(conversation.channel).or_default() += 1;
-            }
-        }
-        self.change_agent(id, |agent| {
-            agent.offers = offers;
-            agent.active = active;
-            agent.postponed = postponed;
-            agent.load = load;
             if let Some(at) = freed_at {
-                agent.idle_since = at;
+                state.idle_since = at;
             }
         });
     }
@@ -568,10 +684,14 @@ impl State {
             return;
         };
         let agent = &mut self.agents[ix.0 as usize];
-        self.indexes.unlist(ix, &mut agent.indexed);
         change(agent);
         let entries = index::availability(&self.config, &self.queue_ix, agent);
-        self.indexes.list(ix, &entries);
-        agent.indexed = entries;
+        // Most changes (an accept, a message) leave availability as it was: touch the index only
+        // when it differs.
+        if entries != agent.indexed {
+            self.indexes.unlist(ix, &mut agent.indexed);
+            self.indexes.list(ix, &entries);
+            agent.indexed = entries;
+        }
     }
 }

@@ -14,12 +14,25 @@ use routing_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Two queues (support: web chat and WhatsApp; sales: web chat), three agents, two connectors.
+/// Two queues (support: web chat and WhatsApp; sales: web chat), three agents, three connectors.
 /// alice: support+sales, 2 web chats; bob: support, 1 web chat and 1 WhatsApp; carol: sales, 1.
 pub fn centre() -> CentreConfig {
     let queue = |name: &str, channels: &[Channel]| QueueConfig {
         offer_timeout_ms: 30_000,
         ..QueueConfig::new(name, channels.iter().copied())
+    };
+    // Support reminds once after 90 s and takes a conversation from silent agents after 150 s;
+    // sales reminds on every message; both close after 30 minutes of customer silence.
+    let support = QueueConfig {
+        reminder: routing_core::Reminder::AfterMs(90_000),
+        no_reply_limit_ms: Some(150_000),
+        auto_close_after_ms: 1_800_000,
+        ..queue("Support", &[Channel::Webchat, Channel::Whatsapp])
+    };
+    let sales = QueueConfig {
+        reminder: routing_core::Reminder::EveryMessage,
+        auto_close_after_ms: 1_800_000,
+        ..queue("Sales", &[Channel::Webchat])
     };
     let agent = |queues: &[&str], capacity: &[(Channel, u32)]| AgentConfig {
         name: String::new(),
@@ -31,11 +44,8 @@ pub fn centre() -> CentreConfig {
     };
     CentreConfig {
         queues: [
-            (
-                QueueId::new("support"),
-                queue("Support", &[Channel::Webchat, Channel::Whatsapp]),
-            ),
-            (QueueId::new("sales"), queue("Sales", &[Channel::Webchat])),
+            (QueueId::new("support"), support),
+            (QueueId::new("sales"), sales),
         ]
         .into(),
         agents: [
