@@ -5,8 +5,8 @@
 //! of routing lives here.
 
 use routing_core::config::{
-    AgentConfig, CentreConfig, Channel, ConnectorConfig, DEFAULT_OFFER_TIMEOUT_MS, QueueConfig,
-    Reminder, RoutingStrategy,
+    AgentConfig, AgentLostPolicy, CentreConfig, Channel, ConnectorConfig, DEFAULT_OFFER_TIMEOUT_MS,
+    QueueConfig, Reminder, RoutingStrategy,
 };
 use routing_core::{AgentId, ConnectorId, QueueId};
 use serde::Deserialize;
@@ -35,6 +35,9 @@ pub enum ConfigError {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
+    /// Seconds a console may stay silent (after its first heartbeat) before its agent is taken
+    /// as gone.
+    heartbeat_timeout_s: Option<Spanned<u64>>,
     #[serde(default)]
     queues: Vec<Spanned<QueueEntry>>,
     #[serde(default)]
@@ -71,6 +74,13 @@ struct QueueEntry {
     reminder_after_s: Option<Spanned<u64>>,
     /// Take a conversation from agents who have not answered for this many seconds.
     no_reply_limit_s: Option<Spanned<u64>>,
+    /// "reroute" (default) or "keep": conversations waiting on an agent whose console vanished.
+    #[serde(default = "default_on_agent_lost")]
+    on_agent_lost: AgentLostPolicy,
+}
+
+fn default_on_agent_lost() -> AgentLostPolicy {
+    AgentLostPolicy::Reroute
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -154,6 +164,15 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
     })?;
 
     let mut config = CentreConfig::default();
+    if let Some(timeout) = &file.heartbeat_timeout_s {
+        if !(5..=3600).contains(timeout.get_ref()) {
+            return Err(at(
+                timeout.span().start,
+                "heartbeat_timeout_s must be between 5 and 3600 seconds".to_owned(),
+            ));
+        }
+        config.heartbeat_timeout_ms = Some(timeout.get_ref() * 1000);
+    }
     for queue in &file.queues {
         let entry = queue.get_ref();
         let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
@@ -237,6 +256,7 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             auto_close_after_ms: auto_close * 1000,
             reminder,
             no_reply_limit_ms,
+            on_agent_lost: entry.on_agent_lost,
         };
         if config
             .queues

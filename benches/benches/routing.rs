@@ -42,6 +42,7 @@ fn centre(agents: usize) -> CentreConfig {
             },
         )]
         .into(),
+        heartbeat_timeout_ms: None,
     }
 }
 

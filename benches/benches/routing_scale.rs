@@ -57,6 +57,7 @@ fn centre(agents: usize) -> CentreConfig {
             },
         )]
         .into(),
+        heartbeat_timeout_ms: None,
     }
 }
 

@@ -20,6 +20,8 @@ pub enum AgentPresence {
         paid: bool,
         automatic: bool,
     },
+    /// The console vanished or closed.
+    Disconnected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -95,6 +97,12 @@ impl AgentsView {
             EventKind::AgentBecameReady(e) => {
                 if let Some(agent) = self.agents.get_mut(&e.agent) {
                     agent.presence = AgentPresence::Ready;
+                    agent.presence_since = Some(event.at);
+                }
+            }
+            EventKind::AgentDisconnected(e) => {
+                if let Some(agent) = self.agents.get_mut(&e.agent) {
+                    agent.presence = AgentPresence::Disconnected;
                     agent.presence_since = Some(event.at);
                 }
             }

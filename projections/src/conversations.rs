@@ -189,7 +189,9 @@ impl ConversationsView {
             | EventKind::AgentLoggedIn(_)
             | EventKind::AgentLoggedOut(_)
             | EventKind::AgentBecameReady(_)
-            | EventKind::AgentPaused(_) => {}
+            | EventKind::AgentPaused(_)
+            | EventKind::AgentHeartbeatRecorded(_)
+            | EventKind::AgentDisconnected(_) => {}
         }
     }
 

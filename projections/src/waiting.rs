@@ -110,7 +110,9 @@ impl WaitingView {
             | EventKind::AgentLoggedIn(_)
             | EventKind::AgentLoggedOut(_)
             | EventKind::AgentBecameReady(_)
-            | EventKind::AgentPaused(_) => {}
+            | EventKind::AgentPaused(_)
+            | EventKind::AgentHeartbeatRecorded(_)
+            | EventKind::AgentDisconnected(_) => {}
         }
     }
 

@@ -110,6 +110,15 @@ pub enum Command {
         conversation: ConversationId,
         important: bool,
     },
+    /// The agent's console is still there. Consoles send these regularly; one that falls
+    /// silent for the centre's heartbeat timeout is taken as gone.
+    Heartbeat {
+        agent: AgentId,
+    },
+    /// The agent's console closed (or the agent signed out of it).
+    Disconnect {
+        agent: AgentId,
+    },
     /// Time has passed: fire every deadline at or before the context's `now`.
     Tick,
     /// Offer every waiting conversation that a free eligible agent can take. The engine runs it

@@ -89,6 +89,8 @@ pub struct QueueConfig {
     /// If set, a conversation whose agents have not answered the customer for this long is taken
     /// from them and offered to someone else in the queue (before it becomes overdue).
     pub no_reply_limit_ms: Option<u64>,
+    /// What happens to conversations waiting for an answer from an agent whose console vanished.
+    pub on_agent_lost: AgentLostPolicy,
 }
 
 /// When agents are reminded that a customer waits for their answer.
@@ -118,6 +120,7 @@ impl QueueConfig {
             auto_close_after_ms: 24 * 3_600_000,
             reminder: Reminder::Off,
             no_reply_limit_ms: None,
+            on_agent_lost: AgentLostPolicy::Reroute,
         }
     }
 }
@@ -159,4 +162,27 @@ pub struct CentreConfig {
     pub queues: BTreeMap<QueueId, QueueConfig>,
     pub agents: BTreeMap<AgentId, AgentConfig>,
     pub connectors: BTreeMap<ConnectorId, ConnectorConfig>,
+    /// An agent's console that has sent heartbeats and then stays silent this long is taken as
+    /// gone; `None` means [`DEFAULT_HEARTBEAT_TIMEOUT_MS`].
+    pub heartbeat_timeout_ms: Option<u64>,
+}
+
+/// How long a silent console is trusted when the configuration does not say.
+pub const DEFAULT_HEARTBEAT_TIMEOUT_MS: u64 = 60_000;
+
+impl CentreConfig {
+    pub fn heartbeat_timeout_ms(&self) -> u64 {
+        self.heartbeat_timeout_ms
+            .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT_MS)
+    }
+}
+
+/// What happens to a queue's conversations that wait for an answer from an agent who vanished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentLostPolicy {
+    /// Taken from them and routed again at once.
+    Reroute,
+    /// Left with them (the queue's no-reply limit, if set, still takes them later).
+    Keep,
 }

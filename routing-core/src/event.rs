@@ -127,6 +127,8 @@ pub enum RescindReason {
     ConversationClosed,
     /// The agent who asked for the transfer or invitation left the conversation.
     RequesterLeft,
+    /// The agent's console vanished or closed.
+    AgentDisconnected,
 }
 
 /// Outcome of an offer: withdrawn before an answer.
@@ -237,6 +239,8 @@ pub struct AgentsReminded {
 pub enum ReclaimReason {
     /// Nobody in it answered the customer within the queue's limit.
     NoReply { unanswered_since: Timestamp },
+    /// The agent in it vanished before answering the customer.
+    AgentDisconnected { unanswered_since: Timestamp },
 }
 
 /// The engine took the conversation from the agents in it, whose activities end; it goes back to
@@ -255,6 +259,22 @@ pub struct ConversationReclaimed {
 pub struct ConversationExpired {
     pub conversation: ConversationId,
     pub last_customer_message_at: Timestamp,
+}
+
+/// The agent's console is there. Recorded at most every quarter of the heartbeat timeout, so
+/// the log does not fill with heartbeats; the timeout counts from the last one recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentHeartbeatRecorded {
+    pub agent: AgentId,
+}
+
+/// The agent's console vanished (silent past the timeout) or closed: nothing rings for them and
+/// nothing waits on them any more, and they must say ready again to take work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentDisconnected {
+    pub agent: AgentId,
+    /// The last heartbeat recorded, when the console fell silent; `None` when it said goodbye.
+    pub last_heartbeat_at: Option<Timestamp>,
 }
 
 /// An agent took a waiting conversation from the waiting list, without an offer.
@@ -383,6 +403,8 @@ event_kinds! {
     AgentsReminded => 1,
     ConversationReclaimed => 1,
     ConversationExpired => 1,
+    AgentHeartbeatRecorded => 1,
+    AgentDisconnected => 1,
     AgentMessageSent => 1,
     ConversationClosed => 1,
     AgentLoggedIn => 1,
@@ -430,6 +452,8 @@ impl EventKind {
             EventKind::AgentLoggedOut(e) => StreamOf::Agent(&e.agent),
             EventKind::AgentBecameReady(e) => StreamOf::Agent(&e.agent),
             EventKind::AgentPaused(e) => StreamOf::Agent(&e.agent),
+            EventKind::AgentHeartbeatRecorded(e) => StreamOf::Agent(&e.agent),
+            EventKind::AgentDisconnected(e) => StreamOf::Agent(&e.agent),
         }
     }
 }

@@ -8,15 +8,15 @@
 
 use crate::command::Target;
 use crate::command::{Command, Context};
-use crate::config::{DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON};
+use crate::config::{AgentLostPolicy, DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON};
 use crate::event::{
-    AcceptedFromWaiting, AgentBecameReady, AgentLeft, AgentLoggedIn, AgentLoggedOut,
-    AgentMessageSent, AgentPaused, AgentsReminded, ConversationClosed, ConversationEnqueued,
-    ConversationExpired, ConversationOverdue, ConversationPostponed, ConversationReclaimed,
-    ConversationResumed, ConversationSoonOverdue, ConversationStarted, CustomerMessageReceived,
-    Event, EventKind, ImportanceMarked, InviteOffered, OfferAccepted, OfferRejected,
-    OfferRescinded, OfferTimedOut, ReclaimReason, ReminderReason, RescindReason, TransferOffered,
-    TransferredToQueue,
+    AcceptedFromWaiting, AgentBecameReady, AgentDisconnected, AgentHeartbeatRecorded, AgentLeft,
+    AgentLoggedIn, AgentLoggedOut, AgentMessageSent, AgentPaused, AgentsReminded,
+    ConversationClosed, ConversationEnqueued, ConversationExpired, ConversationOverdue,
+    ConversationPostponed, ConversationReclaimed, ConversationResumed, ConversationSoonOverdue,
+    ConversationStarted, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
+    InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut, ReclaimReason,
+    ReminderReason, RescindReason, TransferOffered, TransferredToQueue,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
@@ -537,6 +537,26 @@ impl Run<'_> {
                     important,
                 });
             }
+            Command::Heartbeat { agent } => {
+                let current = self.known_agent(&agent)?;
+                // Recorded at most every quarter of the timeout: enough to keep the deadline
+                // honest without a log entry per beat.
+                let quarter = i64::try_from(self.state.config().heartbeat_timeout_ms() / 4)
+                    .unwrap_or(i64::MAX);
+                let due = current.last_heartbeat.is_none_or(|last| {
+                    self.now.as_millis().saturating_sub(last.as_millis()) >= quarter
+                });
+                if due {
+                    self.emit(AgentHeartbeatRecorded { agent });
+                }
+            }
+            Command::Disconnect { agent } => {
+                let current = self.known_agent(&agent)?;
+                if current.presence == Presence::Disconnected && current.last_heartbeat.is_none() {
+                    return Err(Rejection::AgentAlreadyDisconnected(agent));
+                }
+                self.disconnect(&agent, None);
+            }
             Command::Tick => self.fire_deadlines(),
             Command::Rebalance => {
                 let mut waiting: Vec<_> = self
@@ -601,6 +621,11 @@ impl Run<'_> {
                     }
                 }
                 Deadline::NoReply(conversation) => self.reclaim_unanswered(conversation),
+                Deadline::AgentSilent(ix) => {
+                    let agent = self.state.agent_at(crate::state::AgentIx(ix));
+                    let (id, last) = (agent.id.clone(), agent.last_heartbeat);
+                    self.disconnect(&id, last);
+                }
                 Deadline::AutoClose(conversation) => self.expire(conversation),
                 Deadline::OfferExpires(conversation) => {
                     let Some(open) = self.state.conversation(&conversation) else {
@@ -697,6 +722,76 @@ impl Run<'_> {
             self.to_offer.push_back(conversation);
         }
         self.to_fill.extend(agents);
+    }
+
+    /// The agent's console is gone: withdraw what rings for them, and by each queue's policy
+    /// take back the conversations whose customer waits for their answer.
+    fn disconnect(&mut self, agent: &AgentId, last_heartbeat_at: Option<Timestamp>) {
+        let Some(current) = self.state.agent(agent) else {
+            return;
+        };
+        let ringing: Vec<ConversationId> = current.offers.iter().copied().collect();
+        let waiting_on_them: Vec<ConversationId> = current
+            .active
+            .iter()
+            .chain(&current.postponed)
+            .copied()
+            .filter(|id| {
+                self.state.conversation(id).is_some_and(|c| {
+                    c.unanswered_since.is_some()
+                        && c.queue
+                            .as_ref()
+                            .and_then(|q| self.state.queue_config(q))
+                            .is_some_and(|q| q.on_agent_lost == AgentLostPolicy::Reroute)
+                })
+            })
+            .collect();
+        self.emit(AgentDisconnected {
+            agent: agent.clone(),
+            last_heartbeat_at,
+        });
+        for conversation in ringing {
+            self.rescind(conversation, agent, RescindReason::AgentDisconnected);
+        }
+        for conversation in waiting_on_them {
+            let Some(open) = self.state.conversation(&conversation) else {
+                continue;
+            };
+            let remaining = others(open, agent);
+            let (since, queue, priority, offer) = (
+                open.unanswered_since,
+                open.queue.clone(),
+                open.priority,
+                open.offer.clone(),
+            );
+            self.requester_leaves(offer, agent, conversation);
+            if !remaining.is_empty() {
+                // Colleagues are in it: the customer continues with them.
+                self.emit(AgentLeft {
+                    conversation,
+                    agent: agent.clone(),
+                    status: None,
+                    remaining,
+                });
+                continue;
+            }
+            let Some(since) = since else { continue };
+            self.emit(ConversationReclaimed {
+                conversation,
+                agents: vec![agent.clone()],
+                reason: ReclaimReason::AgentDisconnected {
+                    unanswered_since: since,
+                },
+            });
+            if let Some(queue) = queue {
+                self.emit(ConversationEnqueued {
+                    conversation,
+                    queue,
+                    priority,
+                });
+                self.to_offer.push_back(conversation);
+            }
+        }
     }
 
     /// No customer message for the queue's limit: the engine closes the conversation.

@@ -29,6 +29,8 @@ pub enum Rejection {
     AgentNotLoggedIn { agent: AgentId, queue: QueueId },
     #[error("agent '{0}' is already ready")]
     AgentAlreadyReady(AgentId),
+    #[error("agent '{0}' is already disconnected")]
+    AgentAlreadyDisconnected(AgentId),
     #[error("a pause needs a reason")]
     PauseReasonMissing,
     #[error("conversation {0} is not open (unknown, or already closed)")]

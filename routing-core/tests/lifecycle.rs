@@ -863,3 +863,61 @@ fn a_conversation_without_a_customer_message_for_the_queues_limit_is_closed_by_t
         1801s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000000","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":1831000}
     "#]].assert_eq(&when(&mut state, at(1_801, customer_writes("web", "v-1", "m-2"))));
 }
+
+#[test]
+fn an_agent_whose_console_falls_silent_is_disconnected_and_nothing_waits_on_them() {
+    // The default heartbeat timeout is 60 s. Bob's console beats, then falls silent while an
+    // offer rings for him: the offer is withdrawn and goes to Alice.
+    let mut state = given(vec![
+        at(0, log_in("bob", "support")),
+        at(0, ready("bob")),
+        at(0, heartbeat("bob")),
+        at(2, log_in("alice", "support")),
+        at(2, ready("alice")),
+    ]);
+    // Beats closer together than a quarter of the timeout are not recorded.
+    expect![[r#""#]].assert_eq(&when(&mut state, at(10, heartbeat("bob"))));
+    expect![[r#"
+        15s AgentHeartbeatRecorded {"agent":"bob"}
+    "#]]
+    .assert_eq(&when(&mut state, at(15, heartbeat("bob"))));
+    when(
+        &mut state,
+        starting(1, 50, customer_writes("web", "v-1", "m-1")),
+    );
+    assert_eq!(
+        state.next_deadline(),
+        Some(routing_core::Timestamp::from_millis(75_000))
+    );
+    expect![[r#"
+        75s AgentDisconnected {"agent":"bob","last_heartbeat_at":15000}
+        75s OfferRescinded {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","reason":"agent_disconnected"}
+        75s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice"],"eligible":1,"tie_break":"only_eligible","expires_at":105000}
+    "#]].assert_eq(&when(&mut state, at(75, tick())));
+}
+
+#[test]
+fn an_agent_who_closes_the_console_is_disconnected_and_their_unanswered_conversations_rerouted() {
+    let mut state = given(vec![
+        at(0, log_in("bob", "support")),
+        at(0, ready("bob")),
+        starting(1, 1, customer_writes("web", "v-1", "m-1")),
+        at(2, accept("bob", 1)),
+        at(3, log_in("alice", "support")),
+        at(4, ready("alice")),
+    ]);
+    expect![[r#"
+        10s AgentDisconnected {"agent":"bob","last_heartbeat_at":null}
+        10s ConversationReclaimed {"conversation":"00000000-0000-0000-0000-000000000001","agents":["bob"],"reason":"agent_disconnected","unanswered_since":1000}
+        10s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+        10s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice"],"eligible":1,"tie_break":"only_eligible","expires_at":40000}
+    "#]].assert_eq(&when(&mut state, at(10, disconnect("bob"))));
+    expect![[r#"
+        rejected: agent 'bob' is already disconnected
+    "#]]
+    .assert_eq(&when(&mut state, at(11, disconnect("bob"))));
+    expect![[r#"
+        12s AgentBecameReady {"agent":"bob"}
+    "#]]
+    .assert_eq(&when(&mut state, at(12, ready("bob"))));
+}

@@ -133,6 +133,26 @@ pub async fn ready(
     run(&state, command, None).await
 }
 
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Heartbeat {
+        agent: AgentId::new(agent),
+    };
+    run(&state, command, None).await
+}
+
+pub async fn disconnect(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Disconnect {
+        agent: AgentId::new(agent),
+    };
+    run(&state, command, None).await
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PauseBody {

@@ -55,6 +55,8 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/agents/{agent}/ready", post(commands::ready))
         .route("/v1/agents/{agent}/pause", post(commands::pause))
+        .route("/v1/agents/{agent}/heartbeat", post(commands::heartbeat))
+        .route("/v1/agents/{agent}/disconnect", post(commands::disconnect))
         .route("/v1/waiting", get(queries::waiting))
         .route("/v1/log", get(queries::log))
         .route(

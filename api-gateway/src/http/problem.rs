@@ -110,6 +110,11 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
         ),
         R::AgentNotLoggedIn { .. } => (StatusCode::CONFLICT, "not-logged-in", "Not logged in"),
         R::AgentAlreadyReady(_) => (StatusCode::CONFLICT, "already-ready", "Already ready"),
+        R::AgentAlreadyDisconnected(_) => (
+            StatusCode::CONFLICT,
+            "already-disconnected",
+            "Already disconnected",
+        ),
         R::PauseReasonMissing => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "pause-reason-required",

@@ -48,6 +48,8 @@ pub(crate) enum Deadline {
     Remind(ConversationId),
     NoReply(ConversationId),
     AutoClose(ConversationId),
+    /// An agent's console has been silent for the heartbeat timeout (by the agent's index).
+    AgentSilent(u32),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -170,6 +172,19 @@ impl Indexes {
 
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
         self.deadlines.first().map(|(at, _)| *at)
+    }
+
+    pub(crate) fn move_deadline(
+        &mut self,
+        old: Option<(Timestamp, Deadline)>,
+        new: Option<(Timestamp, Deadline)>,
+    ) {
+        if let Some(old) = old {
+            self.deadlines.remove(&old);
+        }
+        if let Some(new) = new {
+            self.deadlines.insert(new);
+        }
     }
 
     /// The earliest deadline, if it is due at `now`.

@@ -64,6 +64,8 @@ pub enum Presence {
         reason: String,
         paid: bool,
     },
+    /// The console vanished or closed; the agent must say ready again.
+    Disconnected,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +88,11 @@ pub struct AgentState {
     pub last_offer: u64,
     /// From the configuration, copied for the hot path.
     pub capacity: BTreeMap<Channel, u32>,
+    /// The last heartbeat recorded while the console is connected; `None` when it never sent one
+    /// (then nothing is watched) or after it disconnected.
+    pub last_heartbeat: Option<Timestamp>,
+    /// The agent's presence deadline in the global set, to move it when a heartbeat comes.
+    watched: Option<(Timestamp, Deadline)>,
     /// The channel of every conversation the agent is involved in, to count load when one closes.
     channels: BTreeMap<ConversationId, Channel>,
     /// The (queue, channel) availability entries the agent holds, to remove them on change.
@@ -250,6 +257,8 @@ impl State {
                 last_offer: 0,
                 capacity: agent.capacity.clone(),
                 channels: BTreeMap::new(),
+                last_heartbeat: None,
+                watched: None,
                 indexed: Vec::new(),
             })
             .collect();
@@ -548,6 +557,15 @@ impl State {
                     agent.idle_since = at;
                 });
             }
+            EventKind::AgentHeartbeatRecorded(e) => {
+                self.change_agent(&e.agent, |agent| agent.last_heartbeat = Some(at));
+            }
+            EventKind::AgentDisconnected(e) => {
+                self.change_agent(&e.agent, |agent| {
+                    agent.presence = Presence::Disconnected;
+                    agent.last_heartbeat = None;
+                });
+            }
             EventKind::AgentPaused(e) => {
                 self.change_agent(&e.agent, |agent| {
                     agent.presence = Presence::Paused {
@@ -692,6 +710,17 @@ impl State {
             self.indexes.unlist(ix, &mut agent.indexed);
             self.indexes.list(ix, &entries);
             agent.indexed = entries;
+        }
+        let watched = agent.last_heartbeat.map(|last| {
+            let timeout = i64::try_from(self.config.heartbeat_timeout_ms()).unwrap_or(i64::MAX);
+            (
+                Timestamp::from_millis(last.as_millis().saturating_add(timeout)),
+                Deadline::AgentSilent(ix.0),
+            )
+        });
+        if watched != agent.watched {
+            self.indexes.move_deadline(agent.watched, watched);
+            agent.watched = watched;
         }
     }
 }

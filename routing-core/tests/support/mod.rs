@@ -93,6 +93,7 @@ pub fn centre() -> CentreConfig {
             ),
         ]
         .into(),
+        heartbeat_timeout_ms: None,
     }
 }
 
@@ -330,5 +331,17 @@ pub fn mark_important(agent: &str, n: u128) -> Command {
         agent: AgentId::new(agent),
         conversation: conversation(n),
         important: true,
+    }
+}
+
+pub fn heartbeat(agent: &str) -> Command {
+    Command::Heartbeat {
+        agent: AgentId::new(agent),
+    }
+}
+
+pub fn disconnect(agent: &str) -> Command {
+    Command::Disconnect {
+        agent: AgentId::new(agent),
     }
 }
