@@ -112,6 +112,7 @@ impl Sim {
             conversation: offer.conversation,
             message_id: MessageId::new("r"),
             text: "hi".into(),
+            template: None,
         });
         self.run(Command::Close {
             agent: offer.agent,

@@ -134,6 +134,20 @@ impl AgentsView {
             );
             return;
         }
+        if let EventKind::OutboundConversationStarted(e) = kind {
+            self.open.insert(
+                id,
+                Mirror {
+                    channel: e.channel,
+                    agents: [e.agent.clone()].into(),
+                    offered_to: None,
+                    transfer_from: None,
+                    postponed: false,
+                },
+            );
+            self.recount(&e.agent, id);
+            return;
+        }
         let Some(mirror) = self.open.get_mut(&id) else {
             return;
         };

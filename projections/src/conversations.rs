@@ -30,6 +30,15 @@ pub enum Overdue {
     Overdue,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The customer wrote first.
+    Inbound,
+    /// An agent started it.
+    Outbound,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConversationSummary {
     pub conversation: ConversationId,
@@ -39,6 +48,7 @@ pub struct ConversationSummary {
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
     pub status: ConversationStatus,
+    pub direction: Direction,
     /// The agents in it now.
     pub agents: BTreeSet<AgentId>,
     /// The agent an offer (routing, transfer or invitation) rings for.
@@ -80,12 +90,40 @@ impl ConversationsView {
                     contact: e.contact.clone(),
                     contact_name: e.contact_name.clone(),
                     status: ConversationStatus::Waiting,
+                    direction: Direction::Inbound,
                     agents: BTreeSet::new(),
                     offered_to: None,
                     important: false,
                     overdue: Overdue::InTime,
                     started_at: at,
                     accepted_at: None,
+                    closed_at: None,
+                    closed_by: None,
+                    close_status: None,
+                    customer_messages: 0,
+                    agent_messages: 0,
+                },
+            );
+            return;
+        }
+        if let EventKind::OutboundConversationStarted(e) = &event.kind {
+            self.conversations.insert(
+                e.conversation,
+                ConversationSummary {
+                    conversation: e.conversation,
+                    connector: e.connector.clone(),
+                    channel: e.channel,
+                    queue: Some(e.queue.clone()),
+                    contact: e.contact.clone(),
+                    contact_name: None,
+                    status: ConversationStatus::Active,
+                    direction: Direction::Outbound,
+                    agents: [e.agent.clone()].into(),
+                    offered_to: None,
+                    important: false,
+                    overdue: Overdue::InTime,
+                    started_at: at,
+                    accepted_at: Some(at),
                     closed_at: None,
                     closed_by: None,
                     close_status: None,
@@ -186,6 +224,7 @@ impl ConversationsView {
                 row.close_status = Some(e.status.clone());
             }
             EventKind::ConversationStarted(_)
+            | EventKind::OutboundConversationStarted(_)
             | EventKind::AgentLoggedIn(_)
             | EventKind::AgentLoggedOut(_)
             | EventKind::AgentBecameReady(_)

@@ -64,6 +64,16 @@ impl WaitingView {
                     },
                 );
             }
+            EventKind::OutboundConversationStarted(e) => {
+                self.known.insert(
+                    e.conversation,
+                    Known {
+                        channel: e.channel,
+                        contact: e.contact.clone(),
+                        contact_name: None,
+                    },
+                );
+            }
             EventKind::ConversationEnqueued(e) => {
                 self.remove(e.conversation);
                 self.rows.insert(

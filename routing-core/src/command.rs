@@ -71,6 +71,18 @@ pub enum Command {
         conversation: ConversationId,
         message_id: MessageId,
         text: String,
+        /// An approved template, where the channel's window requires one.
+        template: Option<String>,
+    },
+    /// Start a conversation with a contact who has written before, through a connector of a
+    /// queue the agent has rights to, with a first message.
+    StartOutbound {
+        agent: AgentId,
+        connector: ConnectorId,
+        contact: ExternalContactId,
+        message_id: MessageId,
+        text: String,
+        template: Option<String>,
     },
     /// Close with a status; the status is optional here only so that the core, not the caller,
     /// owns the rule that it is required.

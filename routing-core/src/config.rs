@@ -28,6 +28,20 @@ impl Channel {
         Channel::Viber,
     ];
 
+    /// The longest text a message may have on this channel, if the channel limits it.
+    pub fn max_text_chars(self) -> Option<usize> {
+        match self {
+            Channel::InstagramDm => Some(1000),
+            _ => None,
+        }
+    }
+
+    /// Whether free text is allowed only within 24 hours of the customer's last message (a
+    /// template otherwise).
+    pub fn has_reply_window(self) -> bool {
+        matches!(self, Channel::Whatsapp | Channel::Messenger)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Webchat => "webchat",

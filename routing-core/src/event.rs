@@ -290,6 +290,22 @@ pub struct AgentMessageSent {
     pub agent: AgentId,
     pub message_id: MessageId,
     pub text: String,
+    /// The approved template the message was sent with, where the channel requires one (WhatsApp
+    /// and Messenger outside 24 hours of the customer's last message). Added without a version
+    /// change: absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+}
+
+/// An agent started a conversation with a contact who has written before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundConversationStarted {
+    pub conversation: ConversationId,
+    pub connector: ConnectorId,
+    pub channel: Channel,
+    pub contact: ExternalContactId,
+    pub queue: QueueId,
+    pub agent: AgentId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,6 +421,7 @@ event_kinds! {
     ConversationExpired => 1,
     AgentHeartbeatRecorded => 1,
     AgentDisconnected => 1,
+    OutboundConversationStarted => 1,
     AgentMessageSent => 1,
     ConversationClosed => 1,
     AgentLoggedIn => 1,
@@ -453,6 +470,7 @@ impl EventKind {
             EventKind::AgentBecameReady(e) => StreamOf::Agent(&e.agent),
             EventKind::AgentPaused(e) => StreamOf::Agent(&e.agent),
             EventKind::AgentHeartbeatRecorded(e) => StreamOf::Agent(&e.agent),
+            EventKind::OutboundConversationStarted(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentDisconnected(e) => StreamOf::Agent(&e.agent),
         }
     }

@@ -15,8 +15,9 @@ use crate::event::{
     ConversationClosed, ConversationEnqueued, ConversationExpired, ConversationOverdue,
     ConversationPostponed, ConversationReclaimed, ConversationResumed, ConversationSoonOverdue,
     ConversationStarted, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
-    InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut, ReclaimReason,
-    ReminderReason, RescindReason, TransferOffered, TransferredToQueue,
+    InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
+    OutboundConversationStarted, ReclaimReason, ReminderReason, RescindReason, TransferOffered,
+    TransferredToQueue,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
@@ -48,6 +49,35 @@ impl Run<'_> {
 
 /// Checks an inbound message's connector and fields: what makes it acceptable at all, before
 /// anything else is looked at.
+/// What a channel allows an agent to send: Instagram DM text at most 1000 characters; on WhatsApp
+/// and Messenger, free text only within 24 hours of the customer's last message, a template after.
+fn check_channel_rules(
+    channel: crate::Channel,
+    text: &str,
+    template: Option<&str>,
+    customer_wrote_at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), Rejection> {
+    if text.trim().is_empty() {
+        return Err(Rejection::MessageEmpty);
+    }
+    if let Some(max) = channel.max_text_chars() {
+        let got = text.chars().count();
+        if got > max {
+            return Err(Rejection::MessageTooLong { channel, max, got });
+        }
+    }
+    let window_open =
+        customer_wrote_at.is_some_and(|wrote| now.millis_since(wrote) <= REPLY_WINDOW_MS);
+    if channel.has_reply_window() && !window_open && template.is_none_or(|t| t.trim().is_empty()) {
+        return Err(Rejection::TemplateRequired(channel));
+    }
+    Ok(())
+}
+
+/// WhatsApp's and Messenger's customer-service window.
+const REPLY_WINDOW_MS: u64 = 24 * 3_600_000;
+
 /// The agents other than `agent` in a conversation.
 fn others(conversation: &Conversation, agent: &AgentId) -> Vec<AgentId> {
     conversation
@@ -120,6 +150,13 @@ impl State {
         command: Command,
         context: &Context,
     ) -> Result<Vec<Event>, Rejection> {
+        let starts_one = matches!(
+            command,
+            Command::ReceiveCustomerMessage { .. } | Command::StartOutbound { .. }
+        );
+        if starts_one && self.conversation(&context.new_conversation_id).is_some() {
+            return Err(Rejection::ConversationIdInUse(context.new_conversation_id));
+        }
         let mut run = Run {
             state: self,
             now: context.now,
@@ -340,20 +377,72 @@ impl Run<'_> {
                 conversation,
                 message_id,
                 text,
+                template,
             } => {
                 self.known_agent(&agent)?;
                 let open = self.participant(conversation, &agent)?;
                 if open.postponed {
                     return Err(Rejection::ConversationIsPostponed(conversation));
                 }
-                if text.trim().is_empty() {
-                    return Err(Rejection::MessageEmpty);
-                }
+                check_channel_rules(
+                    open.channel,
+                    &text,
+                    template.as_deref(),
+                    open.customer_wrote_at,
+                    self.now,
+                )?;
                 self.emit(AgentMessageSent {
                     conversation,
                     agent,
                     message_id,
                     text,
+                    template,
+                });
+            }
+            Command::StartOutbound {
+                agent,
+                connector,
+                contact,
+                message_id,
+                text,
+                template,
+            } => {
+                let current = self.known_agent(&agent)?;
+                let config = self
+                    .state
+                    .config()
+                    .connectors
+                    .get(&connector)
+                    .ok_or_else(|| Rejection::UnknownConnector(connector.clone()))?;
+                let (queue, channel) = (config.queue.clone(), config.channel);
+                if !self.has_rights(&agent, &queue) {
+                    return Err(Rejection::AgentHasNoRightsToQueue { agent, queue });
+                }
+                let Some(wrote) = self.state.contact_wrote_at(&connector, &contact) else {
+                    return Err(Rejection::ContactNeverWrote { connector, contact });
+                };
+                if let Some(open) = self.state.open_conversation_of(&connector, &contact) {
+                    return Err(Rejection::ConversationAlreadyOpen(open));
+                }
+                check_channel_rules(channel, &text, template.as_deref(), Some(wrote), self.now)?;
+                if !current.has_room_for(channel) {
+                    return Err(Rejection::AgentAtCapacity { agent, channel });
+                }
+                let conversation = context.new_conversation_id;
+                self.emit(OutboundConversationStarted {
+                    conversation,
+                    connector,
+                    channel,
+                    contact,
+                    queue,
+                    agent: agent.clone(),
+                });
+                self.emit(AgentMessageSent {
+                    conversation,
+                    agent,
+                    message_id,
+                    text,
+                    template,
                 });
             }
             Command::Close {

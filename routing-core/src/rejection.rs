@@ -4,7 +4,7 @@
 //! person who sent the command.
 
 use crate::config::Channel;
-use crate::ids::{AgentId, ConnectorId, ConversationId, QueueId};
+use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, QueueId};
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -73,6 +73,27 @@ pub enum Rejection {
     ContactMissing,
     #[error("a customer message must carry the provider's message id")]
     MessageIdMissing,
+    #[error("{channel} messages are at most {max} characters; this one has {got}")]
+    MessageTooLong {
+        channel: Channel,
+        max: usize,
+        got: usize,
+    },
+    #[error("the customer last wrote more than 24 hours ago: on {0} only a template may be sent")]
+    TemplateRequired(Channel),
+    #[error(
+        "contact '{contact}' has never written through connector '{connector}': outbound messages go only to contacts who have written before"
+    )]
+    ContactNeverWrote {
+        connector: ConnectorId,
+        contact: ExternalContactId,
+    },
+    #[error("contact already has open conversation {0}")]
+    ConversationAlreadyOpen(ConversationId),
+    /// The caller handed in an id that an open conversation already has: a bug in the caller's
+    /// id generation, refused rather than allowed to merge two conversations.
+    #[error("conversation id {0} is already in use")]
+    ConversationIdInUse(ConversationId),
     #[error("a message needs text")]
     MessageEmpty,
 }

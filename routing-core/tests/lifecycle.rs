@@ -921,3 +921,126 @@ fn an_agent_who_closes_the_console_is_disconnected_and_their_unanswered_conversa
     "#]]
     .assert_eq(&when(&mut state, at(12, ready("bob"))));
 }
+
+#[test]
+fn instagram_messages_are_at_most_1000_characters() {
+    let mut config = centre();
+    config.connectors.insert(
+        routing_core::ConnectorId::new("ig"),
+        routing_core::ConnectorConfig {
+            channel: routing_core::Channel::InstagramDm,
+            queue: routing_core::QueueId::new("support"),
+            priority: 0,
+        },
+    );
+    for queue in config.queues.values_mut() {
+        queue.channels.insert(routing_core::Channel::InstagramDm);
+    }
+    config
+        .agents
+        .get_mut(&routing_core::AgentId::new("alice"))
+        .unwrap()
+        .capacity
+        .insert(routing_core::Channel::InstagramDm, 1);
+    let mut dm = customer_writes("ig", "ig-user-1", "mid.1");
+    if let routing_core::Command::ReceiveCustomerMessage { channel, .. } = &mut dm {
+        *channel = routing_core::Channel::InstagramDm;
+    }
+    let mut state = given_in(
+        config,
+        vec![starting(1, 0, dm), at(1, take_from_waiting("alice", 1))],
+    );
+    expect![[r#"
+        rejected: instagram_dm messages are at most 1000 characters; this one has 1001
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        at(2, reply_with("alice", 1, &"x".repeat(1001), None)),
+    ));
+    let exactly = when(
+        &mut state,
+        at(3, reply_with("alice", 1, &"x".repeat(1000), None)),
+    );
+    assert!(exactly.contains("AgentMessageSent"), "{exactly}");
+}
+
+#[test]
+fn whatsapp_free_text_only_within_24_hours_of_the_customers_last_message_then_a_template() {
+    let mut state = given(vec![
+        starting(1, 0, customer_writes("wa", "+420600000001", "wamid.1")),
+        at(1, take_from_waiting("bob", 1)),
+        at(2, reply("bob", 1, "b-1")),
+    ]);
+    let day = 24 * 3600;
+    expect![[r#"
+        rejected: the customer last wrote more than 24 hours ago: on whatsapp only a template may be sent
+    "#]].assert_eq(&when(
+        &mut state,
+        at(day + 1, reply_with("bob", 1, "Any news?", None)),
+    ));
+    expect![[r#"
+        86402s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","message_id":"t","text":"Your order shipped","template":"order_update"}
+    "#]].assert_eq(&when(
+        &mut state,
+        at(
+            day + 2,
+            reply_with("bob", 1, "Your order shipped", Some("order_update")),
+        ),
+    ));
+}
+
+#[test]
+fn an_agent_starts_a_conversation_only_with_a_contact_who_has_written_before() {
+    let mut state = given(vec![
+        starting(1, 0, customer_writes("wa", "+420600000001", "wamid.1")),
+        at(1, take_from_waiting("bob", 1)),
+        at(2, close("bob", 1, Some("resolved"))),
+    ]);
+    expect![[r#"
+        rejected: contact '+420600000999' has never written through connector 'wa': outbound messages go only to contacts who have written before
+    "#]].assert_eq(&when(
+        &mut state,
+        starting(2, 10, start_outbound("bob", "wa", "+420600000999", None)),
+    ));
+    expect![[r#"
+        10s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob"}
+        10s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again"}
+    "#]].assert_eq(&when(
+        &mut state,
+        starting(2, 10, start_outbound("bob", "wa", "+420600000001", None)),
+    ));
+    expect![[r#"
+        rejected: contact already has open conversation 00000000-0000-0000-0000-000000000002
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        starting(3, 11, start_outbound("bob", "wa", "+420600000001", None)),
+    ));
+    // Outside the 24-hour window only a template may start it.
+    let mut later = given(vec![
+        starting(1, 0, customer_writes("wa", "+420600000001", "wamid.1")),
+        at(1, take_from_waiting("bob", 1)),
+        at(2, close("bob", 1, Some("resolved"))),
+    ]);
+    expect![[r#"
+        rejected: the customer last wrote more than 24 hours ago: on whatsapp only a template may be sent
+    "#]].assert_eq(&when(
+        &mut later,
+        starting(
+            2,
+            90_000,
+            start_outbound("bob", "wa", "+420600000001", None),
+        ),
+    ));
+    expect![[r#"
+        90000s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob"}
+        90000s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again","template":"follow_up"}
+    "#]].assert_eq(&when(
+        &mut later,
+        starting(
+            2,
+            90_000,
+            start_outbound("bob", "wa", "+420600000001", Some("follow_up")),
+        ),
+    ));
+}

@@ -326,11 +326,47 @@ pub async fn mark_important(
     run(&state, command, Some(conversation)).await
 }
 
+/// An agent starts a conversation with a contact who has written before.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundBody {
+    pub agent: String,
+    pub connector: String,
+    pub contact: String,
+    pub text: String,
+    pub template: Option<String>,
+}
+
+pub async fn start_outbound(
+    State(state): State<AppState>,
+    Json(body): Json<OutboundBody>,
+) -> Result<(StatusCode, axum::Json<CommandAccepted>), ApiError> {
+    let command = Command::StartOutbound {
+        agent: AgentId::new(body.agent),
+        connector: ConnectorId::new(body.connector),
+        contact: ExternalContactId::new(body.contact),
+        message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
+        text: body.text,
+        template: body.template,
+    };
+    let receipt = state.engine.execute(command).await?;
+    let conversation = receipt.events().find_map(|event| match &event.kind {
+        EventKind::OutboundConversationStarted(started) => Some(started.conversation),
+        _ => None,
+    });
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(accepted(&receipt, conversation)),
+    ))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentMessageBody {
     pub agent: String,
     pub text: String,
+    /// An approved template's name, where the channel requires one.
+    pub template: Option<String>,
 }
 
 pub async fn agent_message(
@@ -343,6 +379,7 @@ pub async fn agent_message(
         conversation,
         message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
         text: body.text,
+        template: body.template,
     };
     run(&state, command, Some(conversation)).await
 }

@@ -57,6 +57,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents/{agent}/pause", post(commands::pause))
         .route("/v1/agents/{agent}/heartbeat", post(commands::heartbeat))
         .route("/v1/agents/{agent}/disconnect", post(commands::disconnect))
+        .route("/v1/outbound", post(commands::start_outbound))
         .route("/v1/waiting", get(queries::waiting))
         .route("/v1/log", get(queries::log))
         .route(

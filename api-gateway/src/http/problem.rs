@@ -196,6 +196,31 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "message-id-missing",
             "Message id missing",
         ),
+        R::MessageTooLong { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message-too-long",
+            "Message too long for the channel",
+        ),
+        R::TemplateRequired(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "template-required",
+            "Template required",
+        ),
+        R::ContactNeverWrote { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "contact-never-wrote",
+            "Contact never wrote",
+        ),
+        R::ConversationAlreadyOpen(_) => (
+            StatusCode::CONFLICT,
+            "conversation-already-open",
+            "Conversation already open",
+        ),
+        R::ConversationIdInUse(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+        ),
         R::MessageEmpty => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "message-empty",

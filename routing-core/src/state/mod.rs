@@ -175,7 +175,12 @@ pub struct Conversation {
     /// Since when the customer has waited for an answer (their first message after the last
     /// agent message); `None` when answered.
     pub unanswered_since: Option<Timestamp>,
+    /// The customer's last message, or the start of an outbound conversation: the 24-hour
+    /// automatic close counts from it.
     pub last_customer_message_at: Timestamp,
+    /// When the customer last wrote (in this conversation or, for an outbound one, before it):
+    /// the WhatsApp and Messenger reply windows count from it.
+    pub customer_wrote_at: Option<Timestamp>,
     /// Status board: 0 in time, 1 soon to be overdue, 2 overdue (for the current wait).
     pub overdue_level: u8,
     /// Whether the agents were reminded of the current wait.
@@ -218,6 +223,8 @@ pub struct State {
     agent_ix: BTreeMap<AgentId, AgentIx>,
     agents: Vec<AgentState>,
     conversations: BTreeMap<ConversationId, Conversation>,
+    /// Per connector, when each contact last wrote: who may be written to, and their windows.
+    contacts: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, Timestamp>>,
     /// Per connector, each contact's open conversation (nested so that lookups borrow, not clone).
     open_by_contact: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, ConversationId>>,
     indexes: Indexes,
@@ -269,6 +276,7 @@ impl State {
             agents,
             conversations: BTreeMap::new(),
             open_by_contact: BTreeMap::new(),
+            contacts: BTreeMap::new(),
             indexes: Indexes::default(),
             offers_made: 0,
             applied: 0,
@@ -289,6 +297,18 @@ impl State {
 
     pub fn conversation(&self, id: &ConversationId) -> Option<&Conversation> {
         self.conversations.get(id)
+    }
+
+    /// When the contact last wrote through the connector, if ever.
+    pub fn contact_wrote_at(
+        &self,
+        connector: &ConnectorId,
+        contact: &ExternalContactId,
+    ) -> Option<Timestamp> {
+        self.contacts
+            .get(connector)
+            .and_then(|contacts| contacts.get(contact))
+            .copied()
     }
 
     pub fn open_conversation_of(
@@ -368,6 +388,7 @@ impl State {
                         important: false,
                         unanswered_since: None,
                         last_customer_message_at: at,
+                        customer_wrote_at: None,
                         overdue_level: 0,
                         reminded: false,
                         indexed: Indexed::default(),
@@ -379,10 +400,52 @@ impl State {
                     .insert(e.contact.clone(), e.conversation);
             }
             EventKind::CustomerMessageReceived(e) => {
+                let mut contact = None;
                 self.change_conversation(&e.conversation, |c| {
                     c.unanswered_since.get_or_insert(at);
                     c.last_customer_message_at = at;
+                    c.customer_wrote_at = Some(at);
+                    contact = Some((c.connector.clone(), c.contact.clone()));
                 });
+                if let Some((connector, contact)) = contact {
+                    self.contacts
+                        .entry(connector)
+                        .or_default()
+                        .insert(contact, at);
+                }
+            }
+            EventKind::OutboundConversationStarted(e) => {
+                let wrote = self.contact_wrote_at(&e.connector, &e.contact);
+                let conversation = Conversation {
+                    id: e.conversation,
+                    connector: e.connector.clone(),
+                    channel: e.channel,
+                    contact: e.contact.clone(),
+                    queue: None,
+                    priority: 0,
+                    waiting_since: at,
+                    declined_by: BTreeSet::new(),
+                    participants: BTreeSet::new(),
+                    offer: None,
+                    postponed: false,
+                    important: false,
+                    unanswered_since: None,
+                    last_customer_message_at: at,
+                    customer_wrote_at: wrote,
+                    overdue_level: 0,
+                    reminded: false,
+                    indexed: Indexed::default(),
+                };
+                self.conversations.insert(e.conversation, conversation);
+                self.open_by_contact
+                    .entry(e.connector.clone())
+                    .or_default()
+                    .insert(e.contact.clone(), e.conversation);
+                self.change_conversation(&e.conversation, |c| {
+                    c.queue = Some(e.queue.clone());
+                    c.participants.insert(e.agent.clone());
+                });
+                self.refresh_agent(&e.agent, &e.conversation, None);
             }
             EventKind::AgentMessageSent(e) => {
                 self.change_conversation(&e.conversation, |c| {

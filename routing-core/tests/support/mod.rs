@@ -244,6 +244,7 @@ pub fn reply(agent: &str, n: u128, message: &str) -> Command {
         conversation: conversation(n),
         message_id: MessageId::new(message),
         text: format!("text of {message}"),
+        template: None,
     }
 }
 
@@ -343,5 +344,31 @@ pub fn heartbeat(agent: &str) -> Command {
 pub fn disconnect(agent: &str) -> Command {
     Command::Disconnect {
         agent: AgentId::new(agent),
+    }
+}
+
+pub fn reply_with(agent: &str, n: u128, text: &str, template: Option<&str>) -> Command {
+    Command::SendAgentMessage {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+        message_id: MessageId::new("t"),
+        text: text.to_owned(),
+        template: template.map(str::to_owned),
+    }
+}
+
+pub fn start_outbound(
+    agent: &str,
+    connector: &str,
+    contact: &str,
+    template: Option<&str>,
+) -> Command {
+    Command::StartOutbound {
+        agent: AgentId::new(agent),
+        connector: ConnectorId::new(connector),
+        contact: ExternalContactId::new(contact),
+        message_id: MessageId::new("o"),
+        text: "Hello again".to_owned(),
+        template: template.map(str::to_owned),
     }
 }

@@ -23,6 +23,8 @@ pub fn command() -> impl Strategy<Value = Command> {
         3 => agent.clone().prop_map(ready),
         1 => agent.clone().prop_map(|a| pause(a, "break")),
         2 => agent.clone().prop_map(heartbeat),
+        1 => (agent.clone(), prop::sample::select(&CONNECTORS[..]), 0u8..6, any::<bool>())
+            .prop_map(|(a, c, contact, t)| start_outbound(a, c, &format!("contact-{contact}"), t.then_some("follow_up"))),
         1 => agent.clone().prop_map(disconnect),
         3 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| accept(a, c)),
         2 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| reply(a, c, "r")),
@@ -201,6 +203,7 @@ pub fn resolve(state: &State, step: &Step) -> Command {
                     conversation,
                     message_id: routing_core::ids::MessageId::new("r"),
                     text: "reply".into(),
+                    template: None,
                 }
             })
         }
@@ -228,10 +231,13 @@ pub fn run(script: &[(i64, Step)]) -> (State, Vec<Event>, Vec<State>) {
         let before = state.clone();
         match state.execute(command, &context(seconds, next_conversation)) {
             Ok(events) => {
-                if events
-                    .iter()
-                    .any(|e| matches!(e.kind, routing_core::EventKind::ConversationStarted(_)))
-                {
+                if events.iter().any(|e| {
+                    matches!(
+                        e.kind,
+                        routing_core::EventKind::ConversationStarted(_)
+                            | routing_core::EventKind::OutboundConversationStarted(_)
+                    )
+                }) {
                     next_conversation += 1;
                 }
                 log.extend(events);
