@@ -77,6 +77,8 @@ struct QueueEntry {
     /// "reroute" (default) or "keep": conversations waiting on an agent whose console vanished.
     #[serde(default = "default_on_agent_lost")]
     on_agent_lost: AgentLostPolicy,
+    /// A contact writing again within this many seconds is offered to their last agent first.
+    last_agent_window_s: Option<u64>,
 }
 
 fn default_on_agent_lost() -> AgentLostPolicy {
@@ -257,6 +259,7 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             reminder,
             no_reply_limit_ms,
             on_agent_lost: entry.on_agent_lost,
+            last_agent_window_ms: entry.last_agent_window_s.map(|s| s.saturating_mul(1000)),
         };
         if config
             .queues

@@ -105,6 +105,9 @@ pub struct QueueConfig {
     pub no_reply_limit_ms: Option<u64>,
     /// What happens to conversations waiting for an answer from an agent whose console vanished.
     pub on_agent_lost: AgentLostPolicy,
+    /// If set, a contact who writes again within this long after an agent last took one of their
+    /// conversations is offered to that agent first, when they are free for it.
+    pub last_agent_window_ms: Option<u64>,
 }
 
 /// When agents are reminded that a customer waits for their answer.
@@ -135,6 +138,7 @@ impl QueueConfig {
             reminder: Reminder::Off,
             no_reply_limit_ms: None,
             on_agent_lost: AgentLostPolicy::Reroute,
+            last_agent_window_ms: None,
         }
     }
 }

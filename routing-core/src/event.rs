@@ -88,6 +88,9 @@ pub enum TieBreak {
     StrategyOrder,
     /// The strategy ranked them equal; the lower agent id won.
     EqualRankLowestId,
+    /// The agent who last took this contact's conversation, within the queue's window, was free
+    /// for it and preferred.
+    LastAgentPreferred,
 }
 
 /// Outcome of an offer: the agent took it.

@@ -48,6 +48,29 @@ impl Run<'_> {
             return;
         };
         let channel = conversation.channel;
+        if let Some(window) = config.last_agent_window_ms
+            && let Some((last, took_at)) =
+                state.last_agent_of(&conversation.connector, &conversation.contact)
+            && self.now.millis_since(*took_at) <= window
+            && !conversation.declined_by.contains(last)
+            && state
+                .agent(last)
+                .is_some_and(|a| a.is_listed(queue, channel))
+        {
+            let offer = ConversationOffered {
+                conversation: id,
+                queue: queue_id,
+                agent: last.clone(),
+                strategy: config.strategy,
+                candidates: vec![last.clone()],
+                eligible: u32::try_from(state.indexes().available_count(queue, channel))
+                    .unwrap_or(u32::MAX),
+                tie_break: TieBreak::LastAgentPreferred,
+                expires_at: offer_expiry(self.now, config.offer_timeout_ms),
+            };
+            self.emit(offer);
+            return;
+        }
         let mut best: Vec<(Rank, AgentIx)> = Vec::with_capacity(CANDIDATES_RECORDED);
         let mut passed_over = 0usize;
         for (rank, agent) in state.indexes().available(queue, channel) {

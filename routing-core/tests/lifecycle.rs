@@ -1044,3 +1044,47 @@ fn an_agent_starts_a_conversation_only_with_a_contact_who_has_written_before() {
         ),
     ));
 }
+
+#[test]
+fn a_known_customer_writing_again_within_the_window_is_offered_to_their_last_agent_first() {
+    let mut config = centre();
+    for queue in config.queues.values_mut() {
+        queue.last_agent_window_ms = Some(3_600_000);
+    }
+    let run = |config: routing_core::CentreConfig, again_at: i64| {
+        let mut state = given_in(
+            config,
+            vec![
+                at(0, log_in("bob", "support")),
+                at(0, ready("bob")),
+                starting(1, 1, customer_writes("web", "v-1", "m-1")),
+                at(2, accept("bob", 1)),
+                at(3, close("bob", 1, Some("resolved"))),
+                at(4, log_in("alice", "support")),
+                at(5, ready("alice")),
+                // Bob takes and closes another chat, so that Alice is idle the longest.
+                starting(2, 6, customer_writes("web", "v-2", "m-2")),
+                at(7, accept("bob", 2)),
+                at(8, close("bob", 2, Some("resolved"))),
+            ],
+        );
+        when(
+            &mut state,
+            starting(3, again_at, customer_writes("web", "v-1", "m-3")),
+        )
+    };
+    // Within the hour, v-1 goes back to Bob although Alice is idle longer.
+    expect![[r#"
+        600s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000003","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
+        600s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000003","message_id":"m-3","text":"text of m-3"}
+        600s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","priority":0}
+        600s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":2,"tie_break":"last_agent_preferred","expires_at":630000}
+    "#]].assert_eq(&run(config.clone(), 600));
+    // After it, the strategy decides.
+    expect![[r#"
+        7200s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000003","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
+        7200s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000003","message_id":"m-3","text":"text of m-3"}
+        7200s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","priority":0}
+        7200s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":7230000}
+    "#]].assert_eq(&run(config, 7_200));
+}

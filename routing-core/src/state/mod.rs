@@ -112,6 +112,13 @@ impl AgentState {
         self.load_for(channel) < self.capacity_for(channel)
     }
 
+    /// Whether the agent is listed as available for a queue's channel right now.
+    pub(crate) fn is_listed(&self, queue: QueueIx, channel: Channel) -> bool {
+        self.indexed
+            .iter()
+            .any(|(q, c, _)| *q == queue && *c == channel)
+    }
+
     pub fn total_load(&self) -> u32 {
         self.load.values().sum()
     }
@@ -225,6 +232,8 @@ pub struct State {
     conversations: BTreeMap<ConversationId, Conversation>,
     /// Per connector, when each contact last wrote: who may be written to, and their windows.
     contacts: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, Timestamp>>,
+    /// Per connector, the agent who last took each contact's conversation, and when.
+    last_agents: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, (AgentId, Timestamp)>>,
     /// Per connector, each contact's open conversation (nested so that lookups borrow, not clone).
     open_by_contact: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, ConversationId>>,
     indexes: Indexes,
@@ -277,6 +286,7 @@ impl State {
             conversations: BTreeMap::new(),
             open_by_contact: BTreeMap::new(),
             contacts: BTreeMap::new(),
+            last_agents: BTreeMap::new(),
             indexes: Indexes::default(),
             offers_made: 0,
             applied: 0,
@@ -309,6 +319,27 @@ impl State {
             .get(connector)
             .and_then(|contacts| contacts.get(contact))
             .copied()
+    }
+
+    /// The agent who last took the contact's conversation through the connector, and when.
+    pub fn last_agent_of(
+        &self,
+        connector: &ConnectorId,
+        contact: &ExternalContactId,
+    ) -> Option<&(AgentId, Timestamp)> {
+        self.last_agents
+            .get(connector)
+            .and_then(|contacts| contacts.get(contact))
+    }
+
+    /// Remembers that `agent` took the conversation's contact at `at`.
+    fn remember_agent(&mut self, conversation: &ConversationId, agent: &AgentId, at: Timestamp) {
+        if let Some(c) = self.conversations.get(conversation) {
+            self.last_agents
+                .entry(c.connector.clone())
+                .or_default()
+                .insert(c.contact.clone(), (agent.clone(), at));
+        }
     }
 
     pub fn open_conversation_of(
@@ -446,6 +477,7 @@ impl State {
                     c.participants.insert(e.agent.clone());
                 });
                 self.refresh_agent(&e.agent, &e.conversation, None);
+                self.remember_agent(&e.conversation, &e.agent, at);
             }
             EventKind::AgentMessageSent(e) => {
                 self.change_conversation(&e.conversation, |c| {
@@ -531,6 +563,7 @@ impl State {
                     self.refresh_agent(&from, &e.conversation, Some(at));
                 }
                 self.refresh_agent(&e.agent, &e.conversation, None);
+                self.remember_agent(&e.conversation, &e.agent, at);
             }
             EventKind::OfferRejected(e) => {
                 self.offer_fell_through(&e.conversation, &e.agent, true, at)
@@ -546,6 +579,7 @@ impl State {
                     c.participants.insert(e.agent.clone());
                 });
                 self.refresh_agent(&e.agent, &e.conversation, None);
+                self.remember_agent(&e.conversation, &e.agent, at);
             }
             EventKind::TransferredToQueue(e) => {
                 self.change_conversation(&e.conversation, |c| {

@@ -22,7 +22,8 @@ pub fn centre() -> CentreConfig {
         ..QueueConfig::new(name, channels.iter().copied())
     };
     // Support reminds once after 90 s and takes a conversation from silent agents after 150 s;
-    // sales reminds on every message; both close after 30 minutes of customer silence.
+    // sales reminds on every message and prefers a returning customer's last agent for 10
+    // minutes; both close after 30 minutes of customer silence.
     let support = QueueConfig {
         reminder: routing_core::Reminder::AfterMs(90_000),
         no_reply_limit_ms: Some(150_000),
@@ -31,6 +32,7 @@ pub fn centre() -> CentreConfig {
     };
     let sales = QueueConfig {
         reminder: routing_core::Reminder::EveryMessage,
+        last_agent_window_ms: Some(600_000),
         auto_close_after_ms: 1_800_000,
         ..queue("Sales", &[Channel::Webchat])
     };
