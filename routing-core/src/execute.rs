@@ -219,12 +219,7 @@ impl Run<'_> {
                             message_id,
                             text,
                         });
-                        self.emit(ConversationEnqueued {
-                            conversation,
-                            queue,
-                            priority,
-                        });
-                        self.to_offer.push_back(conversation);
+                        self.requeue(conversation, queue, priority);
                     }
                 }
             }
@@ -497,12 +492,7 @@ impl Run<'_> {
                     remaining,
                 });
                 if requeue && let Some(queue) = queue {
-                    self.emit(ConversationEnqueued {
-                        conversation,
-                        queue,
-                        priority,
-                    });
-                    self.to_offer.push_back(conversation);
+                    self.requeue(conversation, queue, priority);
                 }
                 self.to_fill.push_back(agent);
             }
@@ -533,12 +523,7 @@ impl Run<'_> {
                             agent: agent.clone(),
                             queue: queue.clone(),
                         });
-                        self.emit(ConversationEnqueued {
-                            conversation,
-                            queue,
-                            priority,
-                        });
-                        self.to_offer.push_back(conversation);
+                        self.requeue(conversation, queue, priority);
                         self.to_fill.push_back(agent);
                     }
                 }
@@ -803,12 +788,7 @@ impl Run<'_> {
             },
         });
         if let Some(queue) = queue {
-            self.emit(ConversationEnqueued {
-                conversation,
-                queue,
-                priority,
-            });
-            self.to_offer.push_back(conversation);
+            self.requeue(conversation, queue, priority);
         }
         self.to_fill.extend(agents);
     }
@@ -873,12 +853,7 @@ impl Run<'_> {
                 },
             });
             if let Some(queue) = queue {
-                self.emit(ConversationEnqueued {
-                    conversation,
-                    queue,
-                    priority,
-                });
-                self.to_offer.push_back(conversation);
+                self.requeue(conversation, queue, priority);
             }
         }
     }
@@ -920,6 +895,16 @@ impl Run<'_> {
         for conversation in ringing {
             self.rescind(conversation, agent, RescindReason::AgentPaused);
         }
+    }
+
+    /// Puts a conversation (back) in a queue and has it routed.
+    fn requeue(&mut self, conversation: ConversationId, queue: crate::QueueId, priority: u8) {
+        self.emit(ConversationEnqueued {
+            conversation,
+            queue,
+            priority,
+        });
+        self.to_offer.push_back(conversation);
     }
 
     /// Withdraws the offer ringing for `agent`; a routed conversation goes back to routing.

@@ -205,6 +205,37 @@ struct Indexed {
 }
 
 impl Conversation {
+    /// A conversation that has just started, with nobody in it and no queue yet.
+    fn new(
+        id: ConversationId,
+        connector: &ConnectorId,
+        channel: Channel,
+        contact: &ExternalContactId,
+        at: Timestamp,
+        customer_wrote_at: Option<Timestamp>,
+    ) -> Self {
+        Self {
+            id,
+            connector: connector.clone(),
+            channel,
+            contact: contact.clone(),
+            queue: None,
+            priority: 0,
+            waiting_since: at,
+            declined_by: BTreeSet::new(),
+            participants: BTreeSet::new(),
+            offer: None,
+            postponed: false,
+            important: false,
+            unanswered_since: None,
+            last_customer_message_at: at,
+            customer_wrote_at,
+            overdue_level: 0,
+            reminded: false,
+            indexed: Indexed::default(),
+        }
+    }
+
     pub fn is_waiting(&self) -> bool {
         self.queue.is_some() && self.participants.is_empty() && self.offer.is_none()
     }
@@ -404,26 +435,14 @@ impl State {
             EventKind::ConversationStarted(e) => {
                 self.conversations.insert(
                     e.conversation,
-                    Conversation {
-                        id: e.conversation,
-                        connector: e.connector.clone(),
-                        channel: e.channel,
-                        contact: e.contact.clone(),
-                        queue: None,
-                        priority: 0,
-                        waiting_since: at,
-                        declined_by: BTreeSet::new(),
-                        participants: BTreeSet::new(),
-                        offer: None,
-                        postponed: false,
-                        important: false,
-                        unanswered_since: None,
-                        last_customer_message_at: at,
-                        customer_wrote_at: None,
-                        overdue_level: 0,
-                        reminded: false,
-                        indexed: Indexed::default(),
-                    },
+                    Conversation::new(
+                        e.conversation,
+                        &e.connector,
+                        e.channel,
+                        &e.contact,
+                        at,
+                        None,
+                    ),
                 );
                 self.open_by_contact
                     .entry(e.connector.clone())
@@ -447,26 +466,14 @@ impl State {
             }
             EventKind::OutboundConversationStarted(e) => {
                 let wrote = self.contact_wrote_at(&e.connector, &e.contact);
-                let conversation = Conversation {
-                    id: e.conversation,
-                    connector: e.connector.clone(),
-                    channel: e.channel,
-                    contact: e.contact.clone(),
-                    queue: None,
-                    priority: 0,
-                    waiting_since: at,
-                    declined_by: BTreeSet::new(),
-                    participants: BTreeSet::new(),
-                    offer: None,
-                    postponed: false,
-                    important: false,
-                    unanswered_since: None,
-                    last_customer_message_at: at,
-                    customer_wrote_at: wrote,
-                    overdue_level: 0,
-                    reminded: false,
-                    indexed: Indexed::default(),
-                };
+                let conversation = Conversation::new(
+                    e.conversation,
+                    &e.connector,
+                    e.channel,
+                    &e.contact,
+                    at,
+                    wrote,
+                );
                 self.conversations.insert(e.conversation, conversation);
                 self.open_by_contact
                     .entry(e.connector.clone())
