@@ -46,6 +46,7 @@ async fn a_web_chat_conversation_is_routed_answered_closed_and_survives_a_restar
     assert_eq!(rows[0]["contact_name"], "Jana");
     assert!(rows[0]["time_in_queue_ms"].is_u64(), "{waiting}");
     assert_eq!(rows[0]["offered_to"], Value::Null);
+    assert_eq!(rows[0]["position"], 1);
 
     // Alice logs in to the queue and goes ready: the conversation is offered to her.
     let (status, login) = server

@@ -9,7 +9,7 @@ use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConversationId, Event, QueueId, Timestamp};
 use serde::Serialize;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What the view remembers of every open conversation, to list it again when it re-enters a queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +41,20 @@ pub struct WaitingRow {
     /// Higher is served first.
     pub priority: u8,
     pub offered_to: Option<AgentId>,
+    /// 1 for the next conversation its queue serves.
+    pub position: u32,
+    /// Position times the queue's recent interval between conversations taken by agents; `None`
+    /// until the queue has a history of at least two.
+    pub estimated_wait_ms: Option<u64>,
 }
+
+/// How many recent takes the estimate averages over.
+const TAKES_REMEMBERED: usize = 20;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WaitingView {
+    /// Per queue, when agents most recently took a waiting conversation (oldest first).
+    takes: BTreeMap<QueueId, VecDeque<Timestamp>>,
     known: BTreeMap<ConversationId, Known>,
     rows: BTreeMap<ConversationId, Waiting>,
     /// Serving order: highest priority first, then oldest first.
@@ -96,8 +106,8 @@ impl WaitingView {
             EventKind::OfferRejected(e) => self.unoffer(e.conversation, &e.agent),
             EventKind::OfferTimedOut(e) => self.unoffer(e.conversation, &e.agent),
             EventKind::OfferRescinded(e) => self.unoffer(e.conversation, &e.agent),
-            EventKind::OfferAccepted(e) => self.remove(e.conversation),
-            EventKind::AcceptedFromWaiting(e) => self.remove(e.conversation),
+            EventKind::OfferAccepted(e) => self.take(e.conversation, event.at),
+            EventKind::AcceptedFromWaiting(e) => self.take(e.conversation, event.at),
             EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
                 if let Some(id) = event.kind.conversation() {
                     self.remove(id);
@@ -133,6 +143,28 @@ impl WaitingView {
         }
     }
 
+    /// An agent took a waiting conversation: it leaves the view and counts for the estimate.
+    fn take(&mut self, conversation: ConversationId, at: Timestamp) {
+        if let Some(row) = self.rows.get(&conversation) {
+            let takes = self.takes.entry(row.queue.clone()).or_default();
+            takes.push_back(at);
+            if takes.len() > TAKES_REMEMBERED {
+                takes.pop_front();
+            }
+        }
+        self.remove(conversation);
+    }
+
+    /// The queue's recent interval between takes, in milliseconds.
+    fn interval_ms(&self, queue: &QueueId) -> Option<u64> {
+        let takes = self.takes.get(queue)?;
+        let (first, last) = (takes.front()?, takes.back()?);
+        let gaps = u64::try_from(takes.len().checked_sub(1)?)
+            .ok()
+            .filter(|n| *n > 0)?;
+        Some(last.millis_since(*first) / gaps)
+    }
+
     fn unoffer(&mut self, conversation: ConversationId, agent: &AgentId) {
         if let Some(row) = self.rows.get_mut(&conversation)
             && row.offered_to.as_ref() == Some(agent)
@@ -144,14 +176,18 @@ impl WaitingView {
     /// The waiting conversations of one queue (or all), in serving order (priority, then age),
     /// with their time in queue measured at `now`.
     pub fn list(&self, queue: Option<&QueueId>, now: Timestamp) -> Vec<WaitingRow> {
+        let mut positions: BTreeMap<&QueueId, u32> = BTreeMap::new();
         self.order
             .iter()
             .filter_map(|(_, _, id)| {
                 let row = self.rows.get(id)?;
+                let known = self.known.get(id)?;
+                let position = positions.entry(&row.queue).or_default();
+                *position += 1;
+                let position = *position;
                 if queue.is_some_and(|wanted| *wanted != row.queue) {
                     return None;
                 }
-                let known = self.known.get(id)?;
                 Some(WaitingRow {
                     conversation: *id,
                     queue: row.queue.clone(),
@@ -162,8 +198,96 @@ impl WaitingView {
                     time_in_queue_ms: now.millis_since(row.since),
                     priority: row.priority,
                     offered_to: row.offered_to.clone(),
+                    position,
+                    estimated_wait_ms: self
+                        .interval_ms(&row.queue)
+                        .map(|interval| interval.saturating_mul(u64::from(position))),
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use routing_core::event::{ConversationEnqueued, ConversationStarted, OfferAccepted};
+    use routing_core::ids::ExternalContactId;
+    use routing_core::{ConnectorId, EventKind};
+
+    fn id(n: u128) -> ConversationId {
+        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
+    }
+
+    fn at(seconds: i64, kind: impl Into<EventKind>) -> Event {
+        Event {
+            at: Timestamp::from_millis(seconds * 1000),
+            kind: kind.into(),
+        }
+    }
+
+    fn arrive(view: &mut WaitingView, n: u128, seconds: i64) {
+        view.apply(&at(
+            seconds,
+            ConversationStarted {
+                conversation: id(n),
+                connector: ConnectorId::new("web"),
+                channel: Channel::Webchat,
+                contact: ExternalContactId::new(format!("v-{n}")),
+                contact_name: None,
+            },
+        ));
+        view.apply(&at(
+            seconds,
+            ConversationEnqueued {
+                conversation: id(n),
+                queue: QueueId::new("support"),
+                priority: 0,
+            },
+        ));
+    }
+
+    fn take(view: &mut WaitingView, n: u128, seconds: i64) {
+        view.apply(&at(
+            seconds,
+            OfferAccepted {
+                conversation: id(n),
+                agent: AgentId::new("alice"),
+            },
+        ));
+    }
+
+    #[test]
+    fn each_waiting_conversation_has_a_position_and_an_estimated_wait_from_the_queues_pace() {
+        let mut view = WaitingView::default();
+        for n in 1..=5 {
+            arrive(&mut view, n, 0);
+        }
+        let rows = view.list(None, Timestamp::from_millis(0));
+        assert_eq!(
+            rows.iter().map(|r| r.position).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        assert!(
+            rows.iter().all(|r| r.estimated_wait_ms.is_none()),
+            "no pace yet"
+        );
+        // Agents take one every 30 s.
+        take(&mut view, 1, 30);
+        take(&mut view, 2, 60);
+        take(&mut view, 3, 90);
+        let rows = view.list(
+            Some(&QueueId::new("support")),
+            Timestamp::from_millis(90_000),
+        );
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            (rows[0].position, rows[0].estimated_wait_ms),
+            (1, Some(30_000))
+        );
+        assert_eq!(
+            (rows[1].position, rows[1].estimated_wait_ms),
+            (2, Some(60_000))
+        );
     }
 }
