@@ -69,6 +69,39 @@ pub struct ConversationSummary {
     pub agent_messages: u32,
 }
 
+impl ConversationSummary {
+    /// A conversation that has just started: inbound, waiting, nobody in it.
+    fn started(
+        conversation: ConversationId,
+        connector: &ConnectorId,
+        channel: Channel,
+        contact: &ExternalContactId,
+        at: Timestamp,
+    ) -> Self {
+        Self {
+            conversation,
+            connector: connector.clone(),
+            channel,
+            queue: None,
+            contact: contact.clone(),
+            contact_name: None,
+            status: ConversationStatus::Waiting,
+            direction: Direction::Inbound,
+            agents: BTreeSet::new(),
+            offered_to: None,
+            important: false,
+            overdue: Overdue::InTime,
+            started_at: at,
+            accepted_at: None,
+            closed_at: None,
+            closed_by: None,
+            close_status: None,
+            customer_messages: 0,
+            agent_messages: 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConversationsView {
     conversations: BTreeMap<ConversationId, ConversationSummary>,
@@ -79,59 +112,36 @@ pub struct ConversationsView {
 impl ConversationsView {
     pub fn apply(&mut self, event: &Event) {
         let at = event.at;
-        if let EventKind::ConversationStarted(e) = &event.kind {
-            self.conversations.insert(
-                e.conversation,
-                ConversationSummary {
-                    conversation: e.conversation,
-                    connector: e.connector.clone(),
-                    channel: e.channel,
-                    queue: None,
-                    contact: e.contact.clone(),
-                    contact_name: e.contact_name.clone(),
-                    status: ConversationStatus::Waiting,
-                    direction: Direction::Inbound,
-                    agents: BTreeSet::new(),
-                    offered_to: None,
-                    important: false,
-                    overdue: Overdue::InTime,
-                    started_at: at,
-                    accepted_at: None,
-                    closed_at: None,
-                    closed_by: None,
-                    close_status: None,
-                    customer_messages: 0,
-                    agent_messages: 0,
-                },
-            );
-            return;
-        }
-        if let EventKind::OutboundConversationStarted(e) = &event.kind {
-            self.conversations.insert(
-                e.conversation,
-                ConversationSummary {
-                    conversation: e.conversation,
-                    connector: e.connector.clone(),
-                    channel: e.channel,
-                    queue: Some(e.queue.clone()),
-                    contact: e.contact.clone(),
-                    contact_name: None,
-                    status: ConversationStatus::Active,
-                    direction: Direction::Outbound,
-                    agents: [e.agent.clone()].into(),
-                    offered_to: None,
-                    important: false,
-                    overdue: Overdue::InTime,
-                    started_at: at,
-                    accepted_at: Some(at),
-                    closed_at: None,
-                    closed_by: None,
-                    close_status: None,
-                    customer_messages: 0,
-                    agent_messages: 0,
-                },
-            );
-            return;
+        match &event.kind {
+            EventKind::ConversationStarted(e) => {
+                let mut row = ConversationSummary::started(
+                    e.conversation,
+                    &e.connector,
+                    e.channel,
+                    &e.contact,
+                    at,
+                );
+                row.contact_name = e.contact_name.clone();
+                self.conversations.insert(e.conversation, row);
+                return;
+            }
+            EventKind::OutboundConversationStarted(e) => {
+                let mut row = ConversationSummary::started(
+                    e.conversation,
+                    &e.connector,
+                    e.channel,
+                    &e.contact,
+                    at,
+                );
+                row.queue = Some(e.queue.clone());
+                row.status = ConversationStatus::Active;
+                row.direction = Direction::Outbound;
+                row.agents = [e.agent.clone()].into();
+                row.accepted_at = Some(at);
+                self.conversations.insert(e.conversation, row);
+                return;
+            }
+            _ => {}
         }
         let Some(id) = event.kind.conversation() else {
             return;
