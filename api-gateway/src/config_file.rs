@@ -5,8 +5,9 @@
 //! of routing lives here.
 
 use routing_core::config::{
-    AgentConfig, AgentLostPolicy, CentreConfig, Channel, ConnectorConfig, DEFAULT_OFFER_TIMEOUT_MS,
-    QueueConfig, Reminder, RoutingStrategy,
+    AfterMaxWait, AgentConfig, AgentLostPolicy, CentreConfig, Channel, ConnectorConfig,
+    DEFAULT_OFFER_TIMEOUT_MS, MaxWait, PauseLimits, QueueConfig, Reminder, RoutingMode,
+    RoutingStrategy, TransferDeclined,
 };
 use routing_core::{AgentId, ConnectorId, QueueId};
 use serde::Deserialize;
@@ -38,6 +39,12 @@ struct File {
     /// Seconds a console may stay silent (after its first heartbeat) before its agent is taken
     /// as gone.
     heartbeat_timeout_s: Option<Spanned<u64>>,
+    /// Seconds a pause may last before supervisors are told it overran, for reasons not listed
+    /// in `pause_limits_s`.
+    pause_limit_s: Option<Spanned<u64>>,
+    /// Per pause reason, seconds it may last.
+    #[serde(default)]
+    pause_limits_s: BTreeMap<String, Spanned<u64>>,
     #[serde(default)]
     queues: Vec<Spanned<QueueEntry>>,
     #[serde(default)]
@@ -52,6 +59,9 @@ struct QueueEntry {
     id: Spanned<String>,
     name: Option<String>,
     channels: Spanned<Vec<Channel>>,
+    /// "routed" (default), "collaboration" or "grab".
+    #[serde(default = "default_mode")]
+    mode: RoutingMode,
     #[serde(default = "default_strategy")]
     strategy: RoutingStrategy,
     /// Seconds an agent has to answer an offer.
@@ -79,6 +89,21 @@ struct QueueEntry {
     on_agent_lost: AgentLostPolicy,
     /// A contact writing again within this many seconds is offered to their last agent first.
     last_agent_window_s: Option<u64>,
+    /// A conversation waiting with nobody in it this many seconds overflows to `overflow_to`, or
+    /// is closed unanswered when that is not set.
+    max_wait_s: Option<Spanned<u64>>,
+    overflow_to: Option<Spanned<String>>,
+    /// "return_to_sender" (default) or "to_queue": where a declined transfer goes.
+    #[serde(default = "default_on_transfer_declined")]
+    on_transfer_declined: TransferDeclined,
+}
+
+fn default_mode() -> RoutingMode {
+    RoutingMode::Routed
+}
+
+fn default_on_transfer_declined() -> TransferDeclined {
+    TransferDeclined::ReturnToSender
 }
 
 fn default_on_agent_lost() -> AgentLostPolicy {
@@ -127,6 +152,11 @@ struct AgentEntry {
     queues: Vec<Spanned<String>>,
     #[serde(default)]
     capacity: BTreeMap<Channel, u32>,
+    /// Queues whose team the agent administers (which gives rights to them).
+    #[serde(default)]
+    admin_of: Vec<Spanned<String>>,
+    #[serde(default)]
+    skills: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,6 +168,9 @@ struct ConnectorEntry {
     /// Conversations from this connector are served before lower-priority ones (0 to 9).
     #[serde(default = "default_priority")]
     priority: Spanned<u8>,
+    /// Skills an agent needs to be offered this connector's conversations.
+    #[serde(default)]
+    skills: Vec<String>,
 }
 
 /// Reads and validates the configuration file at `path`.
@@ -175,6 +208,22 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
         }
         config.heartbeat_timeout_ms = Some(timeout.get_ref() * 1000);
     }
+    for limit in file.pause_limit_s.iter().chain(file.pause_limits_s.values()) {
+        if *limit.get_ref() == 0 {
+            return Err(at(
+                limit.span().start,
+                "a pause limit must be at least 1 second".to_owned(),
+            ));
+        }
+    }
+    config.pause_limits = PauseLimits {
+        default_ms: file.pause_limit_s.as_ref().map(|s| s.get_ref() * 1000),
+        by_reason: file
+            .pause_limits_s
+            .iter()
+            .map(|(reason, s)| (reason.clone(), s.get_ref() * 1000))
+            .collect(),
+    };
     for queue in &file.queues {
         let entry = queue.get_ref();
         let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
@@ -247,9 +296,36 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             Some(limit) => Some(limit.get_ref() * 1000),
             None => None,
         };
+        let max_wait = match (&entry.max_wait_s, &entry.overflow_to) {
+            (Some(limit), _) if *limit.get_ref() == 0 => {
+                return Err(at(
+                    limit.span().start,
+                    format!("queue '{id}': max_wait_s must be at least 1"),
+                ));
+            }
+            (Some(limit), overflow) => Some(MaxWait {
+                after_ms: limit.get_ref() * 1000,
+                then: match overflow {
+                    Some(to) => AfterMaxWait::Overflow {
+                        to: QueueId::new(to.get_ref()),
+                    },
+                    None => AfterMaxWait::Close,
+                },
+            }),
+            (None, Some(to)) => {
+                return Err(at(
+                    to.span().start,
+                    format!("queue '{id}': overflow_to only goes with max_wait_s"),
+                ));
+            }
+            (None, None) => None,
+        };
         let queue_config = QueueConfig {
             name: entry.name.clone().unwrap_or_else(|| id.clone()),
             channels: entry.channels.get_ref().iter().copied().collect(),
+            mode: entry.mode,
+            max_wait,
+            on_transfer_declined: entry.on_transfer_declined,
             strategy: entry.strategy,
             offer_timeout_ms: offer_timeout_s * 1000,
             pause_on_missed_offer: entry.pause_on_missed_offer,
@@ -272,6 +348,40 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             ));
         }
     }
+    // Overflow targets may be defined after the queue that names them.
+    for queue in &file.queues {
+        let entry = queue.get_ref();
+        let Some(to) = &entry.overflow_to else {
+            continue;
+        };
+        let id = entry.id.get_ref();
+        let target = QueueId::new(to.get_ref());
+        let Some(target_config) = config.queues.get(&target) else {
+            return Err(at(
+                to.span().start,
+                format!("queue '{id}' overflows to queue '{target}', which is not defined"),
+            ));
+        };
+        if target.as_str() == id {
+            return Err(at(
+                to.span().start,
+                format!("queue '{id}' cannot overflow to itself"),
+            ));
+        }
+        if let Some(channel) = entry
+            .channels
+            .get_ref()
+            .iter()
+            .find(|c| !target_config.channels.contains(c))
+        {
+            return Err(at(
+                to.span().start,
+                format!(
+                    "queue '{id}' overflows to queue '{target}', which does not serve {channel}"
+                ),
+            ));
+        }
+    }
     for agent in &file.agents {
         let entry = agent.get_ref();
         let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
@@ -286,10 +396,23 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             }
             queues.insert(queue_id);
         }
+        let mut admin_of = BTreeSet::new();
+        for queue in &entry.admin_of {
+            let queue_id = QueueId::new(queue.get_ref());
+            if !config.queues.contains_key(&queue_id) {
+                return Err(at(
+                    queue.span().start,
+                    format!("agent '{id}' administers queue '{queue_id}', which is not defined"),
+                ));
+            }
+            admin_of.insert(queue_id);
+        }
         let agent_config = AgentConfig {
             name: entry.name.clone().unwrap_or_else(|| id.clone()),
             queues,
             capacity: entry.capacity.clone(),
+            admin_of,
+            skills: entry.skills.iter().cloned().collect(),
         };
         if config
             .agents
@@ -331,6 +454,7 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             channel: entry.channel,
             queue: queue_id,
             priority: *entry.priority.get_ref(),
+            skills: entry.skills.iter().cloned().collect(),
         };
         if config
             .connectors

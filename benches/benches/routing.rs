@@ -29,6 +29,8 @@ fn centre(agents: usize) -> CentreConfig {
                         name: String::new(),
                         queues: [queue.clone()].into(),
                         capacity: [(Channel::Webchat, 3)].into(),
+                        admin_of: Default::default(),
+                        skills: Default::default(),
                     },
                 )
             })
@@ -39,10 +41,12 @@ fn centre(agents: usize) -> CentreConfig {
                 channel: Channel::Webchat,
                 queue,
                 priority: 0,
+                skills: Default::default(),
             },
         )]
         .into(),
         heartbeat_timeout_ms: None,
+        pause_limits: Default::default(),
     }
 }
 

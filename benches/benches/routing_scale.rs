@@ -44,6 +44,8 @@ fn centre(agents: usize) -> CentreConfig {
                         name: String::new(),
                         queues: [queue.clone()].into(),
                         capacity: [(Channel::Webchat, CAPACITY)].into(),
+                        admin_of: Default::default(),
+                        skills: Default::default(),
                     },
                 )
             })
@@ -54,10 +56,12 @@ fn centre(agents: usize) -> CentreConfig {
                 channel: Channel::Webchat,
                 queue,
                 priority: 0,
+                skills: Default::default(),
             },
         )]
         .into(),
         heartbeat_timeout_ms: None,
+        pause_limits: Default::default(),
     }
 }
 

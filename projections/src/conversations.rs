@@ -4,7 +4,9 @@
 //! It answers "where is this conversation now" for consoles and auditors; the full history is the
 //! log itself.
 
-use routing_core::event::EventKind;
+use routing_core::event::{
+    AcceptedFromWaiting, ConversationGrabbed, ConversationJoined, EventKind, WaitLimitOutcome,
+};
 use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConnectorId, ConversationId, Event, QueueId, Timestamp};
 use serde::Serialize;
@@ -151,7 +153,10 @@ impl ConversationsView {
         };
         if matches!(
             event.kind,
-            EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_)
+            EventKind::ConversationClosed(_)
+                | EventKind::ConversationExpired(_)
+                | EventKind::WaitLimitReached(_)
+                | EventKind::CustomerLeft(_)
         ) {
             self.transfers.remove(&id);
         }
@@ -206,9 +211,11 @@ impl ConversationsView {
                 row.status = ConversationStatus::Active;
                 row.accepted_at.get_or_insert(at);
             }
-            EventKind::AcceptedFromWaiting(e) => {
+            EventKind::AcceptedFromWaiting(AcceptedFromWaiting { agent, .. })
+            | EventKind::ConversationJoined(ConversationJoined { agent, .. })
+            | EventKind::ConversationGrabbed(ConversationGrabbed { agent, .. }) => {
                 row.offered_to = None;
-                row.agents.insert(e.agent.clone());
+                row.agents.insert(agent.clone());
                 row.status = ConversationStatus::Active;
                 row.accepted_at.get_or_insert(at);
             }
@@ -233,7 +240,27 @@ impl ConversationsView {
                 row.closed_by = Some(e.agent.clone());
                 row.close_status = Some(e.status.clone());
             }
+            EventKind::WaitLimitReached(e) => {
+                if e.outcome == WaitLimitOutcome::Closed {
+                    row.status = ConversationStatus::Closed;
+                    row.offered_to = None;
+                    row.closed_at = Some(at);
+                    row.closed_by = None;
+                    row.close_status = Some("unanswered: waiting limit reached".to_owned());
+                }
+            }
+            EventKind::CustomerLeft(e) => {
+                if e.closed {
+                    row.status = ConversationStatus::Closed;
+                    row.offered_to = None;
+                    row.closed_at = Some(at);
+                    row.closed_by = None;
+                    row.close_status = Some("unanswered: customer left".to_owned());
+                }
+            }
             EventKind::ConversationStarted(_)
+            | EventKind::TeamNotified(_)
+            | EventKind::PauseLimitExceeded(_)
             | EventKind::OutboundConversationStarted(_)
             | EventKind::AgentLoggedIn(_)
             | EventKind::AgentLoggedOut(_)

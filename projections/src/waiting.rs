@@ -108,6 +108,21 @@ impl WaitingView {
             EventKind::OfferRescinded(e) => self.unoffer(e.conversation, &e.agent),
             EventKind::OfferAccepted(e) => self.take(e.conversation, event.at),
             EventKind::AcceptedFromWaiting(e) => self.take(e.conversation, event.at),
+            EventKind::ConversationJoined(e) => self.take(e.conversation, event.at),
+            EventKind::ConversationGrabbed(e) => self.take(e.conversation, event.at),
+            EventKind::WaitLimitReached(e) => {
+                // An overflow is followed by its enqueueing in the other queue.
+                if e.outcome == routing_core::event::WaitLimitOutcome::Closed {
+                    self.remove(e.conversation);
+                    self.known.remove(&e.conversation);
+                }
+            }
+            EventKind::CustomerLeft(e) => {
+                if e.closed {
+                    self.remove(e.conversation);
+                    self.known.remove(&e.conversation);
+                }
+            }
             EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
                 if let Some(id) = event.kind.conversation() {
                     self.remove(id);
@@ -132,7 +147,9 @@ impl WaitingView {
             | EventKind::AgentBecameReady(_)
             | EventKind::AgentPaused(_)
             | EventKind::AgentHeartbeatRecorded(_)
-            | EventKind::AgentDisconnected(_) => {}
+            | EventKind::AgentDisconnected(_)
+            | EventKind::TeamNotified(_)
+            | EventKind::PauseLimitExceeded(_) => {}
         }
     }
 
@@ -243,6 +260,7 @@ mod tests {
                 conversation: id(n),
                 queue: QueueId::new("support"),
                 priority: 0,
+                skills: Vec::new(),
             },
         ));
     }

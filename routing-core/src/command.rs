@@ -35,6 +35,12 @@ pub enum Command {
         message_id: MessageId,
         text: String,
     },
+    /// The customer ended the chat (a web-chat visitor closed it, a contact unsubscribed): an
+    /// offer ringing for it is withdrawn, and a conversation nobody took ends as unanswered.
+    CustomerLeft {
+        connector: ConnectorId,
+        contact: ExternalContactId,
+    },
     LogIn {
         agent: AgentId,
         queue: QueueId,
@@ -63,6 +69,18 @@ pub enum Command {
     /// Take a waiting conversation without an offer, from the waiting list: allowed with rights to
     /// its queue, even when logged out of it.
     AcceptFromWaiting {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    /// Take a conversation of a grab queue: the first grab wins and owns it; a later one is
+    /// refused with the winner's name.
+    Grab {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    /// Join a conversation of a collaboration queue (anyone with rights to it), or, as one of its
+    /// admins, a conversation of a grab queue.
+    Join {
         agent: AgentId,
         conversation: ConversationId,
     },

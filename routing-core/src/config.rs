@@ -83,10 +83,61 @@ impl RoutingStrategy {
     }
 }
 
+/// How a queue hands its conversations to its team (the agents logged in to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingMode {
+    /// The engine offers each conversation to one eligible agent at a time, by the strategy.
+    Routed,
+    /// The whole team is notified; anyone with rights to the queue may join, as many as like.
+    Collaboration,
+    /// The whole team is notified; the first to grab owns it, and then only the queue's admins
+    /// may join it.
+    Grab,
+}
+
+impl RoutingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoutingMode::Routed => "routed",
+            RoutingMode::Collaboration => "collaboration",
+            RoutingMode::Grab => "grab",
+        }
+    }
+}
+
+/// A queue's limit on waiting: how long a conversation may wait with nobody in it, and what
+/// happens then.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaxWait {
+    pub after_ms: u64,
+    pub then: AfterMaxWait,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "then")]
+pub enum AfterMaxWait {
+    /// It moves to another queue (which must serve its channel; otherwise it is closed).
+    Overflow { to: QueueId },
+    /// The engine closes it as unanswered; the customer's next message starts a new one.
+    Close,
+}
+
+/// What happens when a colleague declines (or lets expire) a transfer offered to them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferDeclined {
+    /// The conversation stays with the agent who asked for the transfer.
+    ReturnToSender,
+    /// The agent's activity ends and the conversation waits in its queue.
+    ToQueue,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueConfig {
     pub name: String,
     pub channels: BTreeSet<Channel>,
+    pub mode: RoutingMode,
     pub strategy: RoutingStrategy,
     /// How long an agent has to answer an offer before it moves on.
     pub offer_timeout_ms: u64,
@@ -108,6 +159,10 @@ pub struct QueueConfig {
     /// If set, a contact who writes again within this long after an agent last took one of their
     /// conversations is offered to that agent first, when they are free for it.
     pub last_agent_window_ms: Option<u64>,
+    /// If set, how long a conversation may wait with nobody in it, and what follows.
+    pub max_wait: Option<MaxWait>,
+    /// Where a declined transfer goes.
+    pub on_transfer_declined: TransferDeclined,
 }
 
 /// When agents are reminded that a customer waits for their answer.
@@ -124,11 +179,13 @@ pub enum Reminder {
 impl QueueConfig {
     /// A routed queue with the defaults: longest idle, 30 s to answer, no automatic pause; soon
     /// overdue after 3 minutes, overdue after 5; closed after 24 hours without a customer message;
-    /// no reminders and no re-offer for want of a reply.
+    /// no reminders, no re-offer for want of a reply, no waiting limit; a declined transfer
+    /// returns to its sender.
     pub fn new(name: impl Into<String>, channels: impl IntoIterator<Item = Channel>) -> Self {
         Self {
             name: name.into(),
             channels: channels.into_iter().collect(),
+            mode: RoutingMode::Routed,
             strategy: RoutingStrategy::LongestIdle,
             offer_timeout_ms: DEFAULT_OFFER_TIMEOUT_MS,
             pause_on_missed_offer: false,
@@ -139,6 +196,8 @@ impl QueueConfig {
             no_reply_limit_ms: None,
             on_agent_lost: AgentLostPolicy::Reroute,
             last_agent_window_ms: None,
+            max_wait: None,
+            on_transfer_declined: TransferDeclined::ReturnToSender,
         }
     }
 }
@@ -157,9 +216,20 @@ pub struct AgentConfig {
     /// How many conversations of each channel the agent handles at once; a channel not listed
     /// means zero.
     pub capacity: BTreeMap<Channel, u32>,
+    /// The queues whose team the agent administers: in a grab queue they may join what another
+    /// agent grabbed. Administering a queue gives rights to it.
+    pub admin_of: BTreeSet<QueueId>,
+    /// What the agent can serve: a conversation that needs skills is routed only to agents who
+    /// have them all.
+    pub skills: BTreeSet<String>,
 }
 
 impl AgentConfig {
+    /// Whether the agent may log in to, take from and join conversations of the queue.
+    pub fn has_rights_to(&self, queue: &QueueId) -> bool {
+        self.queues.contains(queue) || self.admin_of.contains(queue)
+    }
+
     pub fn capacity_for(&self, channel: Channel) -> u32 {
         self.capacity.get(&channel).copied().unwrap_or(0)
     }
@@ -173,6 +243,8 @@ pub struct ConnectorConfig {
     pub queue: QueueId,
     /// Conversations from this connector are served before lower-priority ones in the queue.
     pub priority: u8,
+    /// The skills an agent needs to be offered a conversation from this connector.
+    pub skills: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,6 +255,22 @@ pub struct CentreConfig {
     /// An agent's console that has sent heartbeats and then stays silent this long is taken as
     /// gone; `None` means [`DEFAULT_HEARTBEAT_TIMEOUT_MS`].
     pub heartbeat_timeout_ms: Option<u64>,
+    /// How long a pause may last before supervisors are told it overran, per pause reason.
+    pub pause_limits: PauseLimits,
+}
+
+/// How long pauses may last: by reason, with a default for reasons not listed. `None` means a
+/// pause of that reason has no limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PauseLimits {
+    pub default_ms: Option<u64>,
+    pub by_reason: BTreeMap<String, u64>,
+}
+
+impl PauseLimits {
+    pub fn for_reason(&self, reason: &str) -> Option<u64> {
+        self.by_reason.get(reason).copied().or(self.default_ms)
+    }
 }
 
 /// How long a silent console is trusted when the configuration does not say.

@@ -5,7 +5,7 @@
 //! own (see [`crate::codec`]). An event never holds anything the core could not reproduce from the
 //! same commands: no wall-clock reading, no random id.
 
-use crate::config::{Channel, RoutingStrategy};
+use crate::config::{Channel, RoutingMode, RoutingStrategy};
 use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, MessageId, QueueId};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -55,6 +55,78 @@ pub struct ConversationEnqueued {
     pub queue: QueueId,
     /// Higher is served first; equal priorities are served oldest first.
     pub priority: u8,
+    /// The skills an agent needs to be offered it (from its connector). Added without a version
+    /// change: absent means none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skills: Vec<String>,
+}
+
+/// A conversation entered a collaboration or grab queue: its team is told. `agents` are the
+/// team members who were logged in and ready; others see it in the queue's list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamNotified {
+    pub conversation: ConversationId,
+    pub queue: QueueId,
+    pub mode: RoutingMode,
+    pub agents: Vec<AgentId>,
+}
+
+/// An agent joined a conversation of a collaboration queue, or (as a team admin) of a grab queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationJoined {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub queue: QueueId,
+    /// Whether the agent joined as one of the queue's admins.
+    pub as_admin: bool,
+}
+
+/// An agent grabbed a conversation of a grab queue first: it is theirs, and other team members
+/// can neither see nor join it (its admins can).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationGrabbed {
+    pub conversation: ConversationId,
+    pub agent: AgentId,
+    pub queue: QueueId,
+}
+
+/// What followed a conversation reaching its queue's waiting limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "then")]
+pub enum WaitLimitOutcome {
+    /// It moved to another queue (the next event enqueues it there).
+    Overflowed { to: QueueId },
+    /// The engine closed it unanswered.
+    Closed,
+}
+
+/// A conversation waited with nobody in it for its queue's limit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitLimitReached {
+    pub conversation: ConversationId,
+    pub queue: QueueId,
+    pub waiting_since: Timestamp,
+    #[serde(flatten)]
+    pub outcome: WaitLimitOutcome,
+}
+
+/// The customer ended the chat. If nobody had taken it, it ends here (unanswered, ended by the
+/// customer); otherwise it stays open, waiting on nobody, until its agents close it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerLeft {
+    pub conversation: ConversationId,
+    /// Whether this closed the conversation (nobody was in it).
+    pub closed: bool,
+}
+
+/// An agent's pause has lasted longer than the limit for its reason: supervisors are told once
+/// per pause. The agent stays paused; nothing is routed to someone who is not there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PauseLimitExceeded {
+    pub agent: AgentId,
+    pub reason: String,
+    pub paused_at: Timestamp,
+    pub limit_ms: u64,
 }
 
 /// Why this agent: enough for a supervisor to ask "why did X get this chat" and for replay to
@@ -132,6 +204,10 @@ pub enum RescindReason {
     RequesterLeft,
     /// The agent's console vanished or closed.
     AgentDisconnected,
+    /// The customer left while it rang.
+    CustomerLeft,
+    /// The conversation reached its queue's waiting limit while it rang.
+    WaitLimitReached,
 }
 
 /// Outcome of an offer: withdrawn before an answer.
@@ -431,6 +507,12 @@ event_kinds! {
     AgentLoggedOut => 1,
     AgentBecameReady => 1,
     AgentPaused => 2,
+    TeamNotified => 1,
+    ConversationJoined => 1,
+    ConversationGrabbed => 1,
+    WaitLimitReached => 1,
+    CustomerLeft => 1,
+    PauseLimitExceeded => 1,
 }
 
 impl EventKind {
@@ -475,6 +557,12 @@ impl EventKind {
             EventKind::AgentHeartbeatRecorded(e) => StreamOf::Agent(&e.agent),
             EventKind::OutboundConversationStarted(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentDisconnected(e) => StreamOf::Agent(&e.agent),
+            EventKind::TeamNotified(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationJoined(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::ConversationGrabbed(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::WaitLimitReached(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::CustomerLeft(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::PauseLimitExceeded(e) => StreamOf::Agent(&e.agent),
         }
     }
 }

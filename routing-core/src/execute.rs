@@ -8,7 +8,10 @@
 
 use crate::command::Target;
 use crate::command::{Command, Context};
-use crate::config::{AgentLostPolicy, DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON};
+use crate::config::{
+    AfterMaxWait, AgentLostPolicy, DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON,
+    RoutingMode, TransferDeclined,
+};
 use crate::event::{
     AcceptedFromWaiting, AgentBecameReady, AgentDisconnected, AgentHeartbeatRecorded, AgentLeft,
     AgentLoggedIn, AgentLoggedOut, AgentMessageSent, AgentPaused, AgentsReminded,
@@ -17,7 +20,8 @@ use crate::event::{
     ConversationStarted, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
     InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
     OutboundConversationStarted, ReclaimReason, ReminderReason, RescindReason, TransferOffered,
-    TransferredToQueue,
+    TransferredToQueue, ConversationGrabbed, ConversationJoined, CustomerLeft as CustomerLeftEvent,
+    PauseLimitExceeded, TeamNotified, WaitLimitOutcome, WaitLimitReached,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
@@ -196,6 +200,7 @@ impl Run<'_> {
                     &text,
                 )?;
                 let (queue, priority) = (config.queue.clone(), config.priority);
+                let skills: Vec<String> = config.skills.iter().cloned().collect();
                 match self.state.open_conversation_of(&connector, &contact) {
                     Some(conversation) => {
                         self.emit(CustomerMessageReceived {
@@ -219,9 +224,26 @@ impl Run<'_> {
                             message_id,
                             text,
                         });
-                        self.requeue(conversation, queue, priority);
+                        self.enqueue(conversation, queue, priority, skills);
                     }
                 }
+            }
+            Command::CustomerLeft { connector, contact } => {
+                let Some(conversation) = self.state.open_conversation_of(&connector, &contact)
+                else {
+                    return Err(Rejection::NoOpenConversation { connector, contact });
+                };
+                let open = self.open(conversation)?;
+                let nobody_in_it = open.participants.is_empty();
+                if let Some(offer) = open.offer.clone()
+                    && offer.purpose == OfferPurpose::Route
+                {
+                    self.rescind(conversation, &offer.agent, RescindReason::CustomerLeft);
+                }
+                self.emit(CustomerLeftEvent {
+                    conversation,
+                    closed: nobody_in_it,
+                });
             }
             Command::LogIn { agent, queue } => {
                 let current = self.known_agent(&agent)?;
@@ -313,8 +335,10 @@ impl Run<'_> {
                     conversation,
                     agent: agent.clone(),
                 });
-                if purpose == OfferPurpose::Route {
-                    self.to_offer.push_back(conversation);
+                match purpose {
+                    OfferPurpose::Route => self.to_offer.push_back(conversation),
+                    OfferPurpose::Transfer { from } => self.transfer_declined(conversation, from),
+                    OfferPurpose::Invite { .. } => {}
                 }
                 self.to_fill.push_back(agent);
             }
@@ -330,6 +354,26 @@ impl Run<'_> {
                     .ok_or(Rejection::ConversationNotWaiting(conversation))?;
                 if !self.has_rights(&agent, &queue) {
                     return Err(Rejection::AgentHasNoRightsToQueue { agent, queue });
+                }
+                let mode = self
+                    .state
+                    .queue_config(&queue)
+                    .map_or(RoutingMode::Routed, |q| q.mode);
+                if mode != RoutingMode::Routed {
+                    // In a team queue, taking from the list is joining or grabbing, with their
+                    // rules: one path, one set of rules.
+                    let command = if mode == RoutingMode::Grab && !self.is_admin(&agent, &queue) {
+                        Command::Grab {
+                            agent,
+                            conversation,
+                        }
+                    } else {
+                        Command::Join {
+                            agent,
+                            conversation,
+                        }
+                    };
+                    return self.command(command, context);
                 }
                 if open.offer.as_ref().is_some_and(|o| o.agent == agent) {
                     // Taking from the list what rings for oneself is accepting it.
@@ -365,6 +409,63 @@ impl Run<'_> {
                 self.emit(AcceptedFromWaiting {
                     conversation,
                     agent,
+                });
+            }
+            Command::Grab {
+                agent,
+                conversation,
+            } => {
+                let (queue, mode) = self.team_conversation(conversation, &agent)?;
+                if mode != RoutingMode::Grab {
+                    return Err(Rejection::NotAGrabQueue(queue));
+                }
+                if self.is_admin(&agent, &queue) {
+                    return Err(Rejection::AdminsDoNotGrab { agent, queue });
+                }
+                let open = self.open(conversation)?;
+                if let Some(owner) = open.grabbed_by.clone() {
+                    return Err(Rejection::AlreadyGrabbed {
+                        conversation,
+                        by: owner,
+                    });
+                }
+                if open
+                    .participants
+                    .iter()
+                    .any(|member| !self.is_admin(member, &queue))
+                {
+                    // Someone who is not an admin is in it (taken from the list before it was
+                    // a grab queue, or by a transfer): it is not up for grabs.
+                    return Err(Rejection::ConversationNotWaiting(conversation));
+                }
+                self.taken_over(conversation, &agent);
+                self.emit(ConversationGrabbed {
+                    conversation,
+                    agent,
+                    queue,
+                });
+            }
+            Command::Join {
+                agent,
+                conversation,
+            } => {
+                let (queue, mode) = self.team_conversation(conversation, &agent)?;
+                let as_admin = self.is_admin(&agent, &queue);
+                if mode == RoutingMode::Grab && !as_admin {
+                    if let Some(owner) = self.open(conversation)?.grabbed_by.clone() {
+                        return Err(Rejection::AlreadyGrabbed {
+                            conversation,
+                            by: owner,
+                        });
+                    }
+                    return Err(Rejection::GrabQueueJoinedByAdminsOnly { queue });
+                }
+                self.taken_over(conversation, &agent);
+                self.emit(ConversationJoined {
+                    conversation,
+                    agent,
+                    queue,
+                    as_admin,
                 });
             }
             Command::SendAgentMessage {
@@ -483,7 +584,7 @@ impl Run<'_> {
                 let open = self.participant(conversation, &agent)?;
                 let remaining = others(open, &agent);
                 let requeue = remaining.is_empty();
-                let (queue, priority) = (open.queue.clone(), open.priority);
+                let queue = open.queue.clone();
                 self.requester_leaves(open.offer.clone(), &agent, conversation);
                 self.emit(AgentLeft {
                     conversation,
@@ -492,7 +593,7 @@ impl Run<'_> {
                     remaining,
                 });
                 if requeue && let Some(queue) = queue {
-                    self.requeue(conversation, queue, priority);
+                    self.requeue(conversation, queue);
                 }
                 self.to_fill.push_back(agent);
             }
@@ -504,7 +605,6 @@ impl Run<'_> {
                 self.known_agent(&agent)?;
                 let open = self.sole_participant(conversation, &agent)?;
                 let channel = open.channel;
-                let priority = open.priority;
                 let expires_at = self.offer_expiry(open);
                 match to {
                     Target::Agent(target) => {
@@ -523,7 +623,7 @@ impl Run<'_> {
                             agent: agent.clone(),
                             queue: queue.clone(),
                         });
-                        self.requeue(conversation, queue, priority);
+                        self.requeue(conversation, queue);
                         self.to_fill.push_back(agent);
                     }
                 }
@@ -701,6 +801,22 @@ impl Run<'_> {
                     self.disconnect(&id, last);
                 }
                 Deadline::AutoClose(conversation) => self.expire(conversation),
+                Deadline::MaxWait(conversation) => self.wait_limit_reached(conversation),
+                Deadline::PauseLimit(ix) => {
+                    let agent = self.state.agent_at(crate::state::AgentIx(ix));
+                    if let (Presence::Paused { reason, .. }, Some(paused_at)) =
+                        (&agent.presence, agent.paused_at)
+                        && let Some(limit_ms) =
+                            self.state.config().pause_limits.for_reason(reason)
+                    {
+                        self.emit(PauseLimitExceeded {
+                            agent: agent.id.clone(),
+                            reason: reason.clone(),
+                            paused_at,
+                            limit_ms,
+                        });
+                    }
+                }
                 Deadline::OfferExpires(conversation) => {
                     let Some(open) = self.state.conversation(&conversation) else {
                         continue;
@@ -718,8 +834,12 @@ impl Run<'_> {
                         agent: offer.agent.clone(),
                         expired_at: offer.expires_at,
                     });
-                    if offer.purpose == OfferPurpose::Route {
-                        self.to_offer.push_back(conversation);
+                    match offer.purpose.clone() {
+                        OfferPurpose::Route => self.to_offer.push_back(conversation),
+                        OfferPurpose::Transfer { from } => {
+                            self.transfer_declined(conversation, from)
+                        }
+                        OfferPurpose::Invite { .. } => {}
                     }
                     let ready = self
                         .state
@@ -776,7 +896,7 @@ impl Run<'_> {
             return;
         };
         let agents: Vec<AgentId> = open.participants.iter().cloned().collect();
-        let (queue, priority, offer) = (open.queue.clone(), open.priority, open.offer.clone());
+        let (queue, offer) = (open.queue.clone(), open.offer.clone());
         if let Some(offer) = offer {
             self.rescind(conversation, &offer.agent, RescindReason::RequesterLeft);
         }
@@ -788,7 +908,7 @@ impl Run<'_> {
             },
         });
         if let Some(queue) = queue {
-            self.requeue(conversation, queue, priority);
+            self.requeue(conversation, queue);
         }
         self.to_fill.extend(agents);
     }
@@ -827,10 +947,9 @@ impl Run<'_> {
                 continue;
             };
             let remaining = others(open, agent);
-            let (since, queue, priority, offer) = (
+            let (since, queue, offer) = (
                 open.unanswered_since,
                 open.queue.clone(),
-                open.priority,
                 open.offer.clone(),
             );
             self.requester_leaves(offer, agent, conversation);
@@ -853,8 +972,81 @@ impl Run<'_> {
                 },
             });
             if let Some(queue) = queue {
-                self.requeue(conversation, queue, priority);
+                self.requeue(conversation, queue);
             }
+        }
+    }
+
+    /// A transfer to a colleague fell through (declined or unanswered): by the queue's policy the
+    /// conversation stays with the agent who asked, or goes to the queue.
+    fn transfer_declined(&mut self, conversation: ConversationId, from: AgentId) {
+        let Some(open) = self.state.conversation(&conversation) else {
+            return;
+        };
+        let Some(queue) = open.queue.clone() else {
+            return;
+        };
+        let to_queue = self
+            .state
+            .queue_config(&queue)
+            .is_some_and(|q| q.on_transfer_declined == TransferDeclined::ToQueue);
+        let alone = open.participants.len() == 1 && open.participants.contains(&from);
+        if !to_queue || !alone {
+            return;
+        }
+        self.emit(TransferredToQueue {
+            conversation,
+            agent: from.clone(),
+            queue: queue.clone(),
+        });
+        self.requeue(conversation, queue);
+        self.to_fill.push_back(from);
+    }
+
+    /// The conversation waited with nobody in it for its queue's limit: it overflows to another
+    /// queue or is closed unanswered, by the queue's configuration.
+    fn wait_limit_reached(&mut self, conversation: ConversationId) {
+        let Some(open) = self.state.conversation(&conversation) else {
+            return;
+        };
+        let (Some(queue), channel) = (open.queue.clone(), open.channel) else {
+            return;
+        };
+        let Some(max_wait) = self.state.queue_config(&queue).and_then(|q| q.max_wait.clone())
+        else {
+            return;
+        };
+        let waiting_since = open.waiting_since;
+        let ringing = open.offer.clone();
+        let overflow_to = match max_wait.then {
+            // A target that cannot serve the channel (the configuration changed) closes it
+            // rather than strand it.
+            AfterMaxWait::Overflow { to }
+                if to != queue
+                    && self
+                        .state
+                        .queue_config(&to)
+                        .is_some_and(|q| q.channels.contains(&channel)) =>
+            {
+                Some(to)
+            }
+            _ => None,
+        };
+        if let Some(offer) = ringing {
+            self.rescind(conversation, &offer.agent, RescindReason::WaitLimitReached);
+        }
+        let outcome = match &overflow_to {
+            Some(to) => WaitLimitOutcome::Overflowed { to: to.clone() },
+            None => WaitLimitOutcome::Closed,
+        };
+        self.emit(WaitLimitReached {
+            conversation,
+            queue,
+            waiting_since,
+            outcome,
+        });
+        if let Some(to) = overflow_to {
+            self.requeue(conversation, to);
         }
     }
 
@@ -897,14 +1089,54 @@ impl Run<'_> {
         }
     }
 
-    /// Puts a conversation (back) in a queue and has it routed.
-    fn requeue(&mut self, conversation: ConversationId, queue: crate::QueueId, priority: u8) {
+    /// Puts a conversation back in a queue, keeping its priority and needed skills.
+    fn requeue(&mut self, conversation: ConversationId, queue: crate::QueueId) {
+        let Some(open) = self.state.conversation(&conversation) else {
+            return;
+        };
+        let (priority, skills) = (open.priority, open.skills.iter().cloned().collect());
+        self.enqueue(conversation, queue, priority, skills);
+    }
+
+    /// Puts a conversation in a queue: a routed queue offers it to an agent, a team queue tells
+    /// its team.
+    fn enqueue(
+        &mut self,
+        conversation: ConversationId,
+        queue: crate::QueueId,
+        priority: u8,
+        skills: Vec<String>,
+    ) {
+        let mode = self
+            .state
+            .queue_config(&queue)
+            .map_or(RoutingMode::Routed, |q| q.mode);
         self.emit(ConversationEnqueued {
             conversation,
-            queue,
+            queue: queue.clone(),
             priority,
+            skills,
         });
-        self.to_offer.push_back(conversation);
+        if mode == RoutingMode::Routed {
+            self.to_offer.push_back(conversation);
+            return;
+        }
+        let agents = self
+            .state
+            .members_of(&queue)
+            .filter(|agent| {
+                self.state
+                    .agent(agent)
+                    .is_some_and(|a| a.presence == Presence::Ready)
+            })
+            .cloned()
+            .collect();
+        self.emit(TeamNotified {
+            conversation,
+            queue,
+            mode,
+            agents,
+        });
     }
 
     /// Withdraws the offer ringing for `agent`; a routed conversation goes back to routing.
@@ -1005,7 +1237,72 @@ impl Run<'_> {
             .config()
             .agents
             .get(agent)
-            .is_some_and(|config| config.queues.contains(queue))
+            .is_some_and(|config| config.has_rights_to(queue))
+    }
+
+    fn is_admin(&self, agent: &AgentId, queue: &crate::QueueId) -> bool {
+        self.state
+            .config()
+            .agents
+            .get(agent)
+            .is_some_and(|config| config.admin_of.contains(queue))
+    }
+
+    /// A conversation of a team queue that the agent may take part in: open, with rights to its
+    /// queue, not already in it, and room for its channel. Returns its queue and that queue's
+    /// mode.
+    fn team_conversation(
+        &self,
+        conversation: ConversationId,
+        agent: &AgentId,
+    ) -> Result<(crate::QueueId, RoutingMode), Rejection> {
+        let current = self.known_agent(agent)?;
+        let open = self.open(conversation)?;
+        let queue = open
+            .queue
+            .clone()
+            .ok_or(Rejection::ConversationNotWaiting(conversation))?;
+        let mode = self
+            .state
+            .queue_config(&queue)
+            .map_or(RoutingMode::Routed, |q| q.mode);
+        if mode == RoutingMode::Routed {
+            return Err(Rejection::NotATeamQueue(queue));
+        }
+        if !self.has_rights(agent, &queue) {
+            return Err(Rejection::AgentHasNoRightsToQueue {
+                agent: agent.clone(),
+                queue,
+            });
+        }
+        if open.participants.contains(agent) {
+            return Err(Rejection::AlreadyInConversation(agent.clone()));
+        }
+        if !current.has_room_for(open.channel) {
+            return Err(Rejection::AgentAtCapacity {
+                agent: agent.clone(),
+                channel: open.channel,
+            });
+        }
+        Ok((queue, mode))
+    }
+
+    /// Withdraws an offer ringing for someone else when an agent takes the conversation by
+    /// joining or grabbing: one of them wins, the other is told why.
+    fn taken_over(&mut self, conversation: ConversationId, by: &AgentId) {
+        let ringing = self
+            .state
+            .conversation(&conversation)
+            .and_then(|c| c.offer.clone())
+            .filter(|o| o.purpose == OfferPurpose::Route);
+        if let Some(offer) = ringing {
+            self.rescind(
+                conversation,
+                &offer.agent,
+                RescindReason::TakenFromWaiting { by: by.clone() },
+            );
+            self.to_offer.retain(|id| *id != conversation);
+        }
     }
 
     fn open(&self, conversation: ConversationId) -> Result<&Conversation, Rejection> {

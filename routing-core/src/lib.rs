@@ -24,7 +24,8 @@ pub mod time;
 
 pub use command::{Command, Context, Target};
 pub use config::{
-    AgentConfig, CentreConfig, Channel, ConnectorConfig, QueueConfig, Reminder, RoutingStrategy,
+    AfterMaxWait, AgentConfig, CentreConfig, Channel, ConnectorConfig, MaxWait, PauseLimits,
+    QueueConfig, Reminder, RoutingMode, RoutingStrategy, TransferDeclined,
 };
 pub use event::{Event, EventKind};
 pub use execute::decide;

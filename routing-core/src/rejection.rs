@@ -96,4 +96,26 @@ pub enum Rejection {
     ConversationIdInUse(ConversationId),
     #[error("a message needs text")]
     MessageEmpty,
+    #[error(
+        "queue '{0}' routes each conversation to one agent at a time: accept an offer or take it from the waiting list"
+    )]
+    NotATeamQueue(QueueId),
+    #[error("queue '{0}' is not a grab queue: its conversations are not grabbed")]
+    NotAGrabQueue(QueueId),
+    #[error("conversation {conversation} was already grabbed by '{by}'")]
+    AlreadyGrabbed {
+        conversation: ConversationId,
+        by: AgentId,
+    },
+    #[error(
+        "in grab queue '{queue}' agents grab a conversation; only the team's admins join one"
+    )]
+    GrabQueueJoinedByAdminsOnly { queue: QueueId },
+    #[error("agent '{agent}' administers queue '{queue}': admins join conversations, they do not grab them")]
+    AdminsDoNotGrab { agent: AgentId, queue: QueueId },
+    #[error("contact '{contact}' has no open conversation through connector '{connector}'")]
+    NoOpenConversation {
+        connector: ConnectorId,
+        contact: ExternalContactId,
+    },
 }

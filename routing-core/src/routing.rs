@@ -6,7 +6,7 @@
 //! scan of every agent or every conversation. Ties go to the lower agent id, and the offer records
 //! why it went where it went.
 
-use crate::config::Channel;
+use crate::config::{Channel, RoutingMode};
 use crate::event::{ConversationOffered, TieBreak};
 use crate::execute::Run;
 use crate::ids::{AgentId, ConversationId};
@@ -47,6 +47,10 @@ impl Run<'_> {
         else {
             return;
         };
+        if config.mode != RoutingMode::Routed {
+            // A team queue's conversations are joined or grabbed, never offered.
+            return;
+        }
         let channel = conversation.channel;
         if let Some(window) = config.last_agent_window_ms
             && let Some((last, took_at)) =
@@ -55,7 +59,7 @@ impl Run<'_> {
             && !conversation.declined_by.contains(last)
             && state
                 .agent(last)
-                .is_some_and(|a| a.is_listed(queue, channel))
+                .is_some_and(|a| a.is_listed(queue, channel) && a.can_serve(conversation))
         {
             let offer = ConversationOffered {
                 conversation: id,
@@ -74,9 +78,8 @@ impl Run<'_> {
         let mut best: Vec<(Rank, AgentIx)> = Vec::with_capacity(CANDIDATES_RECORDED);
         let mut passed_over = 0usize;
         for (rank, agent) in state.indexes().available(queue, channel) {
-            if conversation
-                .declined_by
-                .contains(&state.agent_at(*agent).id)
+            let candidate = state.agent_at(*agent);
+            if conversation.declined_by.contains(&candidate.id) || !candidate.can_serve(conversation)
             {
                 passed_over += 1;
                 continue;
@@ -122,9 +125,9 @@ impl Run<'_> {
         state
             .indexes()
             .available(ix, conversation.channel)
-            .map(|(_, agent)| &state.agent_at(*agent).id)
-            .find(|agent| !conversation.participants.contains(*agent))
-            .cloned()
+            .map(|(_, agent)| state.agent_at(*agent))
+            .find(|agent| !conversation.participants.contains(&agent.id) && agent.can_serve(conversation))
+            .map(|agent| agent.id.clone())
     }
 
     /// Offers an agent the best waiting conversations they may take, until they are full.
@@ -150,6 +153,9 @@ impl Run<'_> {
             else {
                 continue;
             };
+            if config.mode != RoutingMode::Routed {
+                continue;
+            }
             for channel in &config.channels {
                 if !agent.has_room_for(*channel) {
                     continue;
@@ -157,7 +163,7 @@ impl Run<'_> {
                 let head = state.indexes().waiting_in(queue, *channel).find(|key| {
                     state
                         .conversation(&key.conversation)
-                        .is_some_and(|c| !c.declined_by.contains(id))
+                        .is_some_and(|c| !c.declined_by.contains(id) && agent.can_serve(c))
                 });
                 if let Some(key) = head
                     && best.is_none_or(|(b, _, _)| *key < b)

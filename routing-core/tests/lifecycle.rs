@@ -285,9 +285,9 @@ fn logging_in_to_a_queue_without_rights_is_refused() {
     "#]]
     .assert_eq(&when(&mut state, at(10, log_in("carol", "support"))));
     expect![[r#"
-        rejected: agent 'dave' is not configured
+        rejected: agent 'zed' is not configured
     "#]]
-    .assert_eq(&when(&mut state, at(10, log_in("dave", "support"))));
+    .assert_eq(&when(&mut state, at(10, log_in("zed", "support"))));
     expect![[r#"
         rejected: queue 'billing' is not configured
     "#]]
@@ -931,6 +931,7 @@ fn instagram_messages_are_at_most_1000_characters() {
             channel: routing_core::Channel::InstagramDm,
             queue: routing_core::QueueId::new("support"),
             priority: 0,
+            skills: Default::default(),
         },
     );
     for queue in config.queues.values_mut() {

@@ -86,6 +86,32 @@ impl ApiError {
 fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static str) {
     use Rejection as R;
     match rejection {
+        R::NotATeamQueue(_) => (
+            StatusCode::CONFLICT,
+            "not-a-team-queue",
+            "Queue routes conversations one at a time",
+        ),
+        R::NotAGrabQueue(_) => (StatusCode::CONFLICT, "not-a-grab-queue", "Not a grab queue"),
+        R::AlreadyGrabbed { .. } => (
+            StatusCode::CONFLICT,
+            "already-grabbed",
+            "Already grabbed by another agent",
+        ),
+        R::GrabQueueJoinedByAdminsOnly { .. } => (
+            StatusCode::FORBIDDEN,
+            "grab-queue-admins-only",
+            "Only team admins join in a grab queue",
+        ),
+        R::AdminsDoNotGrab { .. } => (
+            StatusCode::CONFLICT,
+            "admins-do-not-grab",
+            "Team admins join, they do not grab",
+        ),
+        R::NoOpenConversation { .. } => (
+            StatusCode::CONFLICT,
+            "no-open-conversation",
+            "No open conversation",
+        ),
         R::UnknownAgent(_) => (StatusCode::NOT_FOUND, "unknown-agent", "Unknown agent"),
         R::UnknownQueue(_) => (StatusCode::NOT_FOUND, "unknown-queue", "Unknown queue"),
         R::UnknownConnector(_) => (

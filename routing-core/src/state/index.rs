@@ -50,6 +50,10 @@ pub(crate) enum Deadline {
     AutoClose(ConversationId),
     /// An agent's console has been silent for the heartbeat timeout (by the agent's index).
     AgentSilent(u32),
+    /// A conversation has waited with nobody in it for its queue's limit.
+    MaxWait(ConversationId),
+    /// An agent's pause has lasted the limit for its reason (by the agent's index).
+    PauseLimit(u32),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -258,6 +262,18 @@ pub(super) fn desired(
                 (after(since, ms), Deadline::NoReply(id)),
             );
         }
+    }
+    if let Some(max_wait) = &config.max_wait
+        && conversation.participants.is_empty()
+        && conversation.queue.is_some()
+    {
+        earliest(
+            &mut indexed.deadline,
+            (
+                after(conversation.waiting_since, max_wait.after_ms),
+                Deadline::MaxWait(id),
+            ),
+        );
     }
     earliest(
         &mut indexed.deadline,

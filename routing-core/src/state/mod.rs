@@ -91,8 +91,16 @@ pub struct AgentState {
     /// The last heartbeat recorded while the console is connected; `None` when it never sent one
     /// (then nothing is watched) or after it disconnected.
     pub last_heartbeat: Option<Timestamp>,
+    /// From the configuration, copied for the hot path.
+    pub skills: BTreeSet<String>,
+    /// When the current pause began; `None` when not paused.
+    pub paused_at: Option<Timestamp>,
+    /// Whether supervisors were told that the current pause overran its limit.
+    pub pause_overran: bool,
     /// The agent's presence deadline in the global set, to move it when a heartbeat comes.
     watched: Option<(Timestamp, Deadline)>,
+    /// The agent's pause-limit deadline in the global set.
+    pause_watched: Option<(Timestamp, Deadline)>,
     /// The channel of every conversation the agent is involved in, to count load when one closes.
     channels: BTreeMap<ConversationId, Channel>,
     /// The (queue, channel) availability entries the agent holds, to remove them on change.
@@ -121,6 +129,11 @@ impl AgentState {
 
     pub fn total_load(&self) -> u32 {
         self.load.values().sum()
+    }
+
+    /// Whether the agent has every skill the conversation needs.
+    pub fn can_serve(&self, conversation: &Conversation) -> bool {
+        conversation.skills.is_subset(&self.skills)
     }
 }
 
@@ -168,6 +181,10 @@ pub struct Conversation {
     pub contact: ExternalContactId,
     pub queue: Option<QueueId>,
     pub priority: u8,
+    /// The skills an agent needs to be offered it.
+    pub skills: BTreeSet<String>,
+    /// In a grab queue, the agent who grabbed it, while they are in it.
+    pub grabbed_by: Option<AgentId>,
     /// When it entered its queue: its place in the queue, kept when an offer falls through.
     pub waiting_since: Timestamp,
     /// Agents who rejected it or let it time out in this queue: it is not offered to them again.
@@ -221,6 +238,8 @@ impl Conversation {
             contact: contact.clone(),
             queue: None,
             priority: 0,
+            skills: BTreeSet::new(),
+            grabbed_by: None,
             waiting_since: at,
             declined_by: BTreeSet::new(),
             participants: BTreeSet::new(),
@@ -267,6 +286,8 @@ pub struct State {
     last_agents: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, (AgentId, Timestamp)>>,
     /// Per connector, each contact's open conversation (nested so that lookups borrow, not clone).
     open_by_contact: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, ConversationId>>,
+    /// Per queue, the agents logged in to it (its team), in id order.
+    members: BTreeMap<QueueId, BTreeSet<AgentId>>,
     indexes: Indexes,
     /// Offers made so far: a deterministic clock for round robin.
     offers_made: u64,
@@ -305,7 +326,11 @@ impl State {
                 capacity: agent.capacity.clone(),
                 channels: BTreeMap::new(),
                 last_heartbeat: None,
+                skills: agent.skills.clone(),
+                paused_at: None,
+                pause_overran: false,
                 watched: None,
+                pause_watched: None,
                 indexed: Vec::new(),
             })
             .collect();
@@ -318,6 +343,7 @@ impl State {
             open_by_contact: BTreeMap::new(),
             contacts: BTreeMap::new(),
             last_agents: BTreeMap::new(),
+            members: BTreeMap::new(),
             indexes: Indexes::default(),
             offers_made: 0,
             applied: 0,
@@ -395,6 +421,11 @@ impl State {
             .collect();
         keys.sort();
         keys.into_iter().map(|key| key.conversation).collect()
+    }
+
+    /// The agents logged in to a queue, in id order.
+    pub fn members_of(&self, queue: &QueueId) -> impl Iterator<Item = &AgentId> {
+        self.members.get(queue).into_iter().flatten()
     }
 
     /// How many conversations wait in all queues.
@@ -527,6 +558,7 @@ impl State {
                     }
                     c.queue = Some(e.queue.clone());
                     c.priority = e.priority;
+                    c.skills = e.skills.iter().cloned().collect();
                     c.waiting_since = at;
                 });
             }
@@ -561,6 +593,10 @@ impl State {
                     if let Some(offer) = c.offer.take() {
                         if let OfferPurpose::Transfer { from } = offer.purpose {
                             c.participants.remove(&from);
+                            // Whoever takes a grabbed conversation over owns it.
+                            if c.grabbed_by.as_ref() == Some(&from) {
+                                c.grabbed_by = Some(e.agent.clone());
+                            }
                             handed_over = Some(from);
                         }
                         c.participants.insert(e.agent.clone());
@@ -587,6 +623,45 @@ impl State {
                 });
                 self.refresh_agent(&e.agent, &e.conversation, None);
                 self.remember_agent(&e.conversation, &e.agent, at);
+            }
+            EventKind::ConversationJoined(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.participants.insert(e.agent.clone());
+                });
+                self.refresh_agent(&e.agent, &e.conversation, None);
+                self.remember_agent(&e.conversation, &e.agent, at);
+            }
+            EventKind::ConversationGrabbed(e) => {
+                self.change_conversation(&e.conversation, |c| {
+                    c.participants.insert(e.agent.clone());
+                    c.grabbed_by = Some(e.agent.clone());
+                });
+                self.refresh_agent(&e.agent, &e.conversation, None);
+                self.remember_agent(&e.conversation, &e.agent, at);
+            }
+            // Who was told is for the agents' notifications and the read models; routing state
+            // does not change.
+            EventKind::TeamNotified(_) => {}
+            EventKind::WaitLimitReached(e) => {
+                if e.outcome == crate::event::WaitLimitOutcome::Closed {
+                    self.remove_conversation(&e.conversation, at);
+                }
+            }
+            EventKind::CustomerLeft(e) => {
+                if e.closed {
+                    self.remove_conversation(&e.conversation, at);
+                } else {
+                    self.change_conversation(&e.conversation, |c| {
+                        // Nobody waits for an answer any more: no overdue, no reminder, no
+                        // re-offer, until the customer writes again.
+                        c.unanswered_since = None;
+                        c.overdue_level = 0;
+                        c.reminded = false;
+                    });
+                }
+            }
+            EventKind::PauseLimitExceeded(e) => {
+                self.change_agent(&e.agent, |agent| agent.pause_overran = true);
             }
             EventKind::TransferredToQueue(e) => {
                 self.change_conversation(&e.conversation, |c| {
@@ -623,34 +698,24 @@ impl State {
             EventKind::ImportanceMarked(e) => {
                 self.change_conversation(&e.conversation, |c| c.important = e.important);
             }
-            EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
-                let Some(id) = event.kind.conversation() else {
-                    return;
-                };
-                let Some(conversation) = self.conversations.remove(&id) else {
-                    return;
-                };
-                self.indexes
-                    .relist_conversation(&conversation.indexed, &Indexed::default());
-                if let Some(contacts) = self.open_by_contact.get_mut(&conversation.connector) {
-                    contacts.remove(&conversation.contact);
-                }
-                let involved: Vec<AgentId> = conversation
-                    .participants
-                    .iter()
-                    .chain(conversation.offer.as_ref().map(|o| &o.agent))
-                    .cloned()
-                    .collect();
-                for agent in involved {
-                    self.refresh_agent(&agent, &id, Some(at));
-                }
-            }
+            EventKind::ConversationClosed(e) => self.remove_conversation(&e.conversation, at),
+            EventKind::ConversationExpired(e) => self.remove_conversation(&e.conversation, at),
             EventKind::AgentLoggedIn(e) => {
+                self.members
+                    .entry(e.queue.clone())
+                    .or_default()
+                    .insert(e.agent.clone());
                 self.change_agent(&e.agent, |agent| {
                     agent.logged_in.insert(e.queue.clone());
                 });
             }
             EventKind::AgentLoggedOut(e) => {
+                if let Some(members) = self.members.get_mut(&e.queue) {
+                    members.remove(&e.agent);
+                    if members.is_empty() {
+                        self.members.remove(&e.queue);
+                    }
+                }
                 self.change_agent(&e.agent, |agent| {
                     agent.logged_in.remove(&e.queue);
                 });
@@ -659,6 +724,8 @@ impl State {
                 self.change_agent(&e.agent, |agent| {
                     agent.presence = Presence::Ready;
                     agent.idle_since = at;
+                    agent.paused_at = None;
+                    agent.pause_overran = false;
                 });
             }
             EventKind::AgentHeartbeatRecorded(e) => {
@@ -668,6 +735,8 @@ impl State {
                 self.change_agent(&e.agent, |agent| {
                     agent.presence = Presence::Disconnected;
                     agent.last_heartbeat = None;
+                    agent.paused_at = None;
+                    agent.pause_overran = false;
                 });
             }
             EventKind::AgentPaused(e) => {
@@ -676,8 +745,31 @@ impl State {
                         reason: e.reason.clone(),
                         paid: e.paid,
                     };
+                    agent.paused_at = Some(at);
+                    agent.pause_overran = false;
                 });
             }
+        }
+    }
+
+    /// The conversation ended (closed, expired, left unanswered): forget it, free its agents.
+    fn remove_conversation(&mut self, id: &ConversationId, at: Timestamp) {
+        let Some(conversation) = self.conversations.remove(id) else {
+            return;
+        };
+        self.indexes
+            .relist_conversation(&conversation.indexed, &Indexed::default());
+        if let Some(contacts) = self.open_by_contact.get_mut(&conversation.connector) {
+            contacts.remove(&conversation.contact);
+        }
+        let involved: Vec<AgentId> = conversation
+            .participants
+            .iter()
+            .chain(conversation.offer.as_ref().map(|o| &o.agent))
+            .cloned()
+            .collect();
+        for agent in involved {
+            self.refresh_agent(&agent, id, Some(at));
         }
     }
 
@@ -727,6 +819,14 @@ impl State {
             return;
         };
         change(conversation);
+        // A grab belongs to its grabber only while they are in it.
+        if conversation
+            .grabbed_by
+            .as_ref()
+            .is_some_and(|owner| !conversation.participants.contains(owner))
+        {
+            conversation.grabbed_by = None;
+        }
         let queue = conversation
             .queue
             .as_ref()
@@ -825,6 +925,28 @@ impl State {
         if watched != agent.watched {
             self.indexes.move_deadline(agent.watched, watched);
             agent.watched = watched;
+        }
+        let pause_watched = match (&agent.presence, agent.paused_at) {
+            (Presence::Paused { reason, .. }, Some(since)) if !agent.pause_overran => self
+                .config
+                .pause_limits
+                .for_reason(reason)
+                .map(|limit| {
+                    (
+                        Timestamp::from_millis(
+                            since
+                                .as_millis()
+                                .saturating_add(i64::try_from(limit).unwrap_or(i64::MAX)),
+                        ),
+                        Deadline::PauseLimit(ix.0),
+                    )
+                }),
+            _ => None,
+        };
+        if pause_watched != agent.pause_watched {
+            self.indexes
+                .move_deadline(agent.pause_watched, pause_watched);
+            agent.pause_watched = pause_watched;
         }
     }
 }

@@ -14,8 +14,11 @@ use routing_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Two queues (support: web chat and WhatsApp; sales: web chat), three agents, three connectors.
-/// alice: support+sales, 2 web chats; bob: support, 1 web chat and 1 WhatsApp; carol: sales, 1.
+/// Two routed queues (support: web chat and WhatsApp; sales: web chat) and two team queues
+/// (team: collaboration; grab: grab, web chat), five agents, six connectors.
+/// alice: support+sales+grab, 2 web chats, speaks Spanish; bob: support, 1 web chat and 1
+/// WhatsApp; carol: sales, 1; dave: team+grab, 2; erin: team, and admin of grab, 1.
+/// Conversations from `es` (support) need Spanish; pauses for a "break" may last 10 minutes.
 pub fn centre() -> CentreConfig {
     let queue = |name: &str, channels: &[Channel]| QueueConfig {
         offer_timeout_ms: 30_000,
@@ -36,6 +39,24 @@ pub fn centre() -> CentreConfig {
         auto_close_after_ms: 1_800_000,
         ..queue("Sales", &[Channel::Webchat])
     };
+    // The grab queue gives up on a conversation nobody grabbed in 5 minutes: it overflows to
+    // support.
+    let team = QueueConfig {
+        mode: routing_core::RoutingMode::Collaboration,
+        auto_close_after_ms: 1_800_000,
+        ..queue("Team", &[Channel::Webchat])
+    };
+    let grab = QueueConfig {
+        mode: routing_core::RoutingMode::Grab,
+        auto_close_after_ms: 1_800_000,
+        max_wait: Some(routing_core::MaxWait {
+            after_ms: 300_000,
+            then: routing_core::AfterMaxWait::Overflow {
+                to: QueueId::new("support"),
+            },
+        }),
+        ..queue("Grab", &[Channel::Webchat])
+    };
     let agent = |queues: &[&str], capacity: &[(Channel, u32)]| AgentConfig {
         name: String::new(),
         queues: queues
@@ -43,17 +64,30 @@ pub fn centre() -> CentreConfig {
             .map(|q| QueueId::new(*q))
             .collect::<BTreeSet<_>>(),
         capacity: capacity.iter().copied().collect::<BTreeMap<_, _>>(),
+        admin_of: BTreeSet::new(),
+        skills: BTreeSet::new(),
+    };
+    let connector = |channel: Channel, queue: &str, skills: &[&str]| ConnectorConfig {
+        channel,
+        queue: QueueId::new(queue),
+        priority: 0,
+        skills: skills.iter().map(|s| (*s).to_owned()).collect(),
     };
     CentreConfig {
         queues: [
             (QueueId::new("support"), support),
             (QueueId::new("sales"), sales),
+            (QueueId::new("team"), team),
+            (QueueId::new("grab"), grab),
         ]
         .into(),
         agents: [
             (
                 AgentId::new("alice"),
-                agent(&["support", "sales"], &[(Channel::Webchat, 2)]),
+                AgentConfig {
+                    skills: ["spanish".to_owned()].into(),
+                    ..agent(&["support", "sales", "grab"], &[(Channel::Webchat, 2)])
+                },
             ),
             (
                 AgentId::new("bob"),
@@ -66,36 +100,51 @@ pub fn centre() -> CentreConfig {
                 AgentId::new("carol"),
                 agent(&["sales"], &[(Channel::Webchat, 1)]),
             ),
+            (
+                AgentId::new("dave"),
+                agent(&["team", "grab"], &[(Channel::Webchat, 2)]),
+            ),
+            (
+                AgentId::new("erin"),
+                AgentConfig {
+                    admin_of: [QueueId::new("grab")].into(),
+                    ..agent(&["team"], &[(Channel::Webchat, 1)])
+                },
+            ),
         ]
         .into(),
         connectors: [
             (
                 ConnectorId::new("web"),
-                ConnectorConfig {
-                    channel: Channel::Webchat,
-                    queue: QueueId::new("support"),
-                    priority: 0,
-                },
+                connector(Channel::Webchat, "support", &[]),
             ),
             (
                 ConnectorId::new("shop"),
-                ConnectorConfig {
-                    channel: Channel::Webchat,
-                    queue: QueueId::new("sales"),
-                    priority: 0,
-                },
+                connector(Channel::Webchat, "sales", &[]),
             ),
             (
                 ConnectorId::new("wa"),
-                ConnectorConfig {
-                    channel: Channel::Whatsapp,
-                    queue: QueueId::new("support"),
-                    priority: 0,
-                },
+                connector(Channel::Whatsapp, "support", &[]),
+            ),
+            (
+                ConnectorId::new("es"),
+                connector(Channel::Webchat, "support", &["spanish"]),
+            ),
+            (
+                ConnectorId::new("team-web"),
+                connector(Channel::Webchat, "team", &[]),
+            ),
+            (
+                ConnectorId::new("grab-web"),
+                connector(Channel::Webchat, "grab", &[]),
             ),
         ]
         .into(),
         heartbeat_timeout_ms: None,
+        pause_limits: routing_core::PauseLimits {
+            default_ms: None,
+            by_reason: [("break".to_owned(), 600_000)].into(),
+        },
     }
 }
 
@@ -372,5 +421,26 @@ pub fn start_outbound(
         message_id: MessageId::new("o"),
         text: "Hello again".to_owned(),
         template: template.map(str::to_owned),
+    }
+}
+
+pub fn grab(agent: &str, n: u128) -> Command {
+    Command::Grab {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn join(agent: &str, n: u128) -> Command {
+    Command::Join {
+        agent: AgentId::new(agent),
+        conversation: conversation(n),
+    }
+}
+
+pub fn customer_leaves(connector: &str, contact: &str) -> Command {
+    Command::CustomerLeft {
+        connector: ConnectorId::new(connector),
+        contact: ExternalContactId::new(contact),
     }
 }
