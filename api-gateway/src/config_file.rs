@@ -208,7 +208,11 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
         }
         config.heartbeat_timeout_ms = Some(timeout.get_ref() * 1000);
     }
-    for limit in file.pause_limit_s.iter().chain(file.pause_limits_s.values()) {
+    for limit in file
+        .pause_limit_s
+        .iter()
+        .chain(file.pause_limits_s.values())
+    {
         if *limit.get_ref() == 0 {
             return Err(at(
                 limit.span().start,

@@ -5,7 +5,7 @@
 //! postponed) and recomputes the agents an event touches from it, so offers, transfers and
 //! invitations all count the same way the routing core counts them.
 
-use routing_core::event::EventKind;
+use routing_core::event::{EventKind, WaitLimitOutcome};
 use routing_core::{AgentId, Channel, ConversationId, Event, QueueId, Timestamp};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,6 +19,8 @@ pub enum AgentPresence {
         reason: String,
         paid: bool,
         automatic: bool,
+        /// The pause has lasted longer than the limit for its reason.
+        overran: bool,
     },
     /// The console vanished or closed.
     Disconnected,
@@ -112,8 +114,18 @@ impl AgentsView {
                         reason: e.reason.clone(),
                         paid: e.paid,
                         automatic: e.automatic,
+                        overran: false,
                     };
                     agent.presence_since = Some(event.at);
+                }
+            }
+            EventKind::PauseLimitExceeded(e) => {
+                if let Some(AgentSummary {
+                    presence: AgentPresence::Paused { overran, .. },
+                    ..
+                }) = self.agents.get_mut(&e.agent)
+                {
+                    *overran = true;
                 }
             }
             _ => {}
@@ -176,6 +188,12 @@ impl AgentsView {
             EventKind::AcceptedFromWaiting(e) => {
                 mirror.agents.insert(e.agent.clone());
             }
+            EventKind::ConversationJoined(e) => {
+                mirror.agents.insert(e.agent.clone());
+            }
+            EventKind::ConversationGrabbed(e) => {
+                mirror.agents.insert(e.agent.clone());
+            }
             EventKind::TransferredToQueue(e) => {
                 mirror.agents.remove(&e.agent);
                 mirror.postponed = false;
@@ -195,6 +213,12 @@ impl AgentsView {
                 mirror.postponed = false;
             }
             EventKind::ConversationClosed(_) | EventKind::ConversationExpired(_) => {
+                self.open.remove(&id);
+            }
+            EventKind::WaitLimitReached(e) if e.outcome == WaitLimitOutcome::Closed => {
+                self.open.remove(&id);
+            }
+            EventKind::CustomerLeft(e) if e.closed => {
                 self.open.remove(&id);
             }
             _ => {}

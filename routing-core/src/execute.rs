@@ -15,13 +15,13 @@ use crate::config::{
 use crate::event::{
     AcceptedFromWaiting, AgentBecameReady, AgentDisconnected, AgentHeartbeatRecorded, AgentLeft,
     AgentLoggedIn, AgentLoggedOut, AgentMessageSent, AgentPaused, AgentsReminded,
-    ConversationClosed, ConversationEnqueued, ConversationExpired, ConversationOverdue,
-    ConversationPostponed, ConversationReclaimed, ConversationResumed, ConversationSoonOverdue,
-    ConversationStarted, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
+    ConversationClosed, ConversationEnqueued, ConversationExpired, ConversationGrabbed,
+    ConversationJoined, ConversationOverdue, ConversationPostponed, ConversationReclaimed,
+    ConversationResumed, ConversationSoonOverdue, ConversationStarted,
+    CustomerLeft as CustomerLeftEvent, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
     InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
-    OutboundConversationStarted, ReclaimReason, ReminderReason, RescindReason, TransferOffered,
-    TransferredToQueue, ConversationGrabbed, ConversationJoined, CustomerLeft as CustomerLeftEvent,
-    PauseLimitExceeded, TeamNotified, WaitLimitOutcome, WaitLimitReached,
+    OutboundConversationStarted, PauseLimitExceeded, ReclaimReason, ReminderReason, RescindReason,
+    TeamNotified, TransferOffered, TransferredToQueue, WaitLimitOutcome, WaitLimitReached,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
@@ -806,8 +806,7 @@ impl Run<'_> {
                     let agent = self.state.agent_at(crate::state::AgentIx(ix));
                     if let (Presence::Paused { reason, .. }, Some(paused_at)) =
                         (&agent.presence, agent.paused_at)
-                        && let Some(limit_ms) =
-                            self.state.config().pause_limits.for_reason(reason)
+                        && let Some(limit_ms) = self.state.config().pause_limits.for_reason(reason)
                     {
                         self.emit(PauseLimitExceeded {
                             agent: agent.id.clone(),
@@ -1012,7 +1011,10 @@ impl Run<'_> {
         let (Some(queue), channel) = (open.queue.clone(), open.channel) else {
             return;
         };
-        let Some(max_wait) = self.state.queue_config(&queue).and_then(|q| q.max_wait.clone())
+        let Some(max_wait) = self
+            .state
+            .queue_config(&queue)
+            .and_then(|q| q.max_wait.clone())
         else {
             return;
         };

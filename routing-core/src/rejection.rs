@@ -107,11 +107,11 @@ pub enum Rejection {
         conversation: ConversationId,
         by: AgentId,
     },
-    #[error(
-        "in grab queue '{queue}' agents grab a conversation; only the team's admins join one"
-    )]
+    #[error("in grab queue '{queue}' agents grab a conversation; only the team's admins join one")]
     GrabQueueJoinedByAdminsOnly { queue: QueueId },
-    #[error("agent '{agent}' administers queue '{queue}': admins join conversations, they do not grab them")]
+    #[error(
+        "agent '{agent}' administers queue '{queue}': admins join conversations, they do not grab them"
+    )]
     AdminsDoNotGrab { agent: AgentId, queue: QueueId },
     #[error("contact '{contact}' has no open conversation through connector '{connector}'")]
     NoOpenConversation {

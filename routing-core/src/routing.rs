@@ -79,7 +79,8 @@ impl Run<'_> {
         let mut passed_over = 0usize;
         for (rank, agent) in state.indexes().available(queue, channel) {
             let candidate = state.agent_at(*agent);
-            if conversation.declined_by.contains(&candidate.id) || !candidate.can_serve(conversation)
+            if conversation.declined_by.contains(&candidate.id)
+                || !candidate.can_serve(conversation)
             {
                 passed_over += 1;
                 continue;
@@ -126,7 +127,9 @@ impl Run<'_> {
             .indexes()
             .available(ix, conversation.channel)
             .map(|(_, agent)| state.agent_at(*agent))
-            .find(|agent| !conversation.participants.contains(&agent.id) && agent.can_serve(conversation))
+            .find(|agent| {
+                !conversation.participants.contains(&agent.id) && agent.can_serve(conversation)
+            })
             .map(|agent| agent.id.clone())
     }
 

@@ -61,6 +61,16 @@ fn check_invariants(state: &State) -> Result<(), TestCaseError> {
         let counted: u32 = agent.active.len() as u32 + agent.offers.len() as u32;
         prop_assert_eq!(agent.total_load(), counted, "load of {}", id);
     }
+    for (id, conversation) in state.conversations() {
+        if let Some(owner) = &conversation.grabbed_by {
+            prop_assert!(
+                conversation.participants.contains(owner),
+                "{} owns {} without being in it",
+                owner,
+                id
+            );
+        }
+    }
     for (conversation, agents) in &offered_to {
         prop_assert_eq!(agents.len(), 1, "{} offered to {:?}", conversation, agents);
         let open = state.conversation(conversation);
@@ -71,7 +81,11 @@ fn check_invariants(state: &State) -> Result<(), TestCaseError> {
             conversation
         );
     }
-    for queue in config.queues.keys() {
+    for (queue, queue_config) in &config.queues {
+        if queue_config.mode != routing_core::RoutingMode::Routed {
+            // A team queue's conversations wait until someone joins or grabs them.
+            continue;
+        }
         for waiting in state.waiting_in(queue) {
             let open = state.conversation(&waiting);
             prop_assert!(
@@ -84,6 +98,7 @@ fn check_invariants(state: &State) -> Result<(), TestCaseError> {
             for (id, agent) in state.agents() {
                 // An agent who declined it (rejected, or let it time out) is not offered it again.
                 let free = !open.declined_by.contains(id)
+                    && agent.can_serve(open)
                     && agent.presence == Presence::Ready
                     && agent.logged_in.contains(queue)
                     && agent.load_for(channel) < config.agents[id].capacity_for(channel);

@@ -366,6 +366,11 @@ impl State {
         self.conversations.get(id)
     }
 
+    /// Every open conversation, in id order.
+    pub fn conversations(&self) -> impl Iterator<Item = (&ConversationId, &Conversation)> {
+        self.conversations.iter()
+    }
+
     /// When the contact last wrote through the connector, if ever.
     pub fn contact_wrote_at(
         &self,
@@ -608,14 +613,10 @@ impl State {
                 self.refresh_agent(&e.agent, &e.conversation, None);
                 self.remember_agent(&e.conversation, &e.agent, at);
             }
-            EventKind::OfferRejected(e) => {
-                self.offer_fell_through(&e.conversation, &e.agent, true, at)
-            }
-            EventKind::OfferTimedOut(e) => {
-                self.offer_fell_through(&e.conversation, &e.agent, true, at)
-            }
+            EventKind::OfferRejected(e) => self.offer_fell_through(&e.conversation, &e.agent, true),
+            EventKind::OfferTimedOut(e) => self.offer_fell_through(&e.conversation, &e.agent, true),
             EventKind::OfferRescinded(e) => {
-                self.offer_fell_through(&e.conversation, &e.agent, false, at)
+                self.offer_fell_through(&e.conversation, &e.agent, false)
             }
             EventKind::AcceptedFromWaiting(e) => {
                 self.change_conversation(&e.conversation, |c| {
@@ -793,23 +794,15 @@ impl State {
     }
 
     /// An offer ended without an accept: the agent's capacity comes back; a routed conversation
-    /// waits again in its old place, a transfer or invitation simply stays where it was.
-    fn offer_fell_through(
-        &mut self,
-        id: &ConversationId,
-        agent: &AgentId,
-        declined: bool,
-        at: Timestamp,
-    ) {
+    /// waits again in its old place, a transfer or invitation simply stays where it was. An agent
+    /// who declined it (rejected, or let it ring out) is not offered it again in this queue, be it
+    /// a routed offer, a transfer or an invitation.
+    fn offer_fell_through(&mut self, id: &ConversationId, agent: &AgentId, declined: bool) {
         self.change_conversation(id, |c| {
-            if let Some(offer) = c.offer.take()
-                && offer.purpose == OfferPurpose::Route
-                && declined
-            {
+            if c.offer.take().is_some() && declined {
                 c.declined_by.insert(agent.clone());
             }
         });
-        let _ = at;
         self.refresh_agent(agent, id, None);
     }
 
@@ -927,11 +920,8 @@ impl State {
             agent.watched = watched;
         }
         let pause_watched = match (&agent.presence, agent.paused_at) {
-            (Presence::Paused { reason, .. }, Some(since)) if !agent.pause_overran => self
-                .config
-                .pause_limits
-                .for_reason(reason)
-                .map(|limit| {
+            (Presence::Paused { reason, .. }, Some(since)) if !agent.pause_overran => {
+                self.config.pause_limits.for_reason(reason).map(|limit| {
                     (
                         Timestamp::from_millis(
                             since
@@ -940,7 +930,8 @@ impl State {
                         ),
                         Deadline::PauseLimit(ix.0),
                     )
-                }),
+                })
+            }
             _ => None,
         };
         if pause_watched != agent.pause_watched {

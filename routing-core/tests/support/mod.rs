@@ -39,7 +39,7 @@ pub fn centre() -> CentreConfig {
         auto_close_after_ms: 1_800_000,
         ..queue("Sales", &[Channel::Webchat])
     };
-    // The grab queue gives up on a conversation nobody grabbed in 5 minutes: it overflows to
+    // The grab queue gives up on a conversation nobody grabbed in 4 minutes: it overflows to
     // support.
     let team = QueueConfig {
         mode: routing_core::RoutingMode::Collaboration,
@@ -50,7 +50,7 @@ pub fn centre() -> CentreConfig {
         mode: routing_core::RoutingMode::Grab,
         auto_close_after_ms: 1_800_000,
         max_wait: Some(routing_core::MaxWait {
-            after_ms: 300_000,
+            after_ms: 240_000,
             then: routing_core::AfterMaxWait::Overflow {
                 to: QueueId::new("support"),
             },

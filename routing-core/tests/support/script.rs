@@ -5,9 +5,9 @@ use super::*;
 use proptest::prelude::*;
 use routing_core::{Command, Event, State};
 
-pub const AGENTS: [&str; 4] = ["alice", "bob", "carol", "dave"];
-pub const QUEUES: [&str; 3] = ["support", "sales", "billing"];
-pub const CONNECTORS: [&str; 3] = ["web", "shop", "wa"];
+pub const AGENTS: [&str; 6] = ["alice", "bob", "carol", "dave", "erin", "zed"];
+pub const QUEUES: [&str; 5] = ["support", "sales", "team", "grab", "billing"];
+pub const CONNECTORS: [&str; 6] = ["web", "shop", "wa", "es", "team-web", "grab-web"];
 
 /// Commands drawn with ids from small pools so that they often hit the same agents and
 /// conversations; many are invalid on purpose (rejections must leave no trace).
@@ -28,8 +28,12 @@ pub fn command() -> impl Strategy<Value = Command> {
         1 => agent.clone().prop_map(disconnect),
         3 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| accept(a, c)),
         2 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| reply(a, c, "r")),
-        2 => (agent, conversation, prop::option::of(Just("resolved")))
+        2 => (agent.clone(), conversation.clone(), prop::option::of(Just("resolved")))
             .prop_map(|(a, c, s)| close(a, c, s)),
+        1 => (agent.clone(), conversation.clone()).prop_map(|(a, c)| grab(a, c)),
+        1 => (agent, conversation).prop_map(|(a, c)| join(a, c)),
+        1 => (prop::sample::select(&CONNECTORS[..]), 0u8..6)
+            .prop_map(|(c, contact)| customer_leaves(c, &format!("contact-{contact}"))),
     ]
 }
 
@@ -50,6 +54,8 @@ pub enum Step {
     PostponeAConversation(usize),
     ResumeAConversation(usize),
     MarkAConversation(usize, bool),
+    /// An agent grabs or joins an open conversation (by index) of a team queue.
+    GrabOrJoin(usize, usize, bool),
 }
 
 pub fn step() -> impl Strategy<Value = Step> {
@@ -67,6 +73,7 @@ pub fn step() -> impl Strategy<Value = Step> {
         1 => any::<usize>().prop_map(Step::PostponeAConversation),
         1 => any::<usize>().prop_map(Step::ResumeAConversation),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(n, i)| Step::MarkAConversation(n, i)),
+        2 => (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(a, c, g)| Step::GrabOrJoin(a, c, g)),
     ]
 }
 
@@ -196,6 +203,36 @@ pub fn resolve(state: &State, step: &Step) -> Command {
                 important: *important,
             })
         }
+        Step::GrabOrJoin(a, c, grabs) => {
+            let team: Vec<_> = ["team", "grab"]
+                .iter()
+                .flat_map(|q| state.waiting_in(&routing_core::QueueId::new(*q)))
+                .chain(state.agents().flat_map(|(_, agent)| {
+                    agent.active.iter().copied().filter(|id| {
+                        state
+                            .conversation(id)
+                            .and_then(|c| c.queue.as_ref())
+                            .is_some_and(|q| q.as_str() == "team" || q.as_str() == "grab")
+                    })
+                }))
+                .collect();
+            if team.is_empty() {
+                return fallback();
+            }
+            let agent = routing_core::AgentId::new(AGENTS[*a % AGENTS.len()]);
+            let conversation = team[*c % team.len()];
+            if *grabs {
+                Command::Grab {
+                    agent,
+                    conversation,
+                }
+            } else {
+                Command::Join {
+                    agent,
+                    conversation,
+                }
+            }
+        }
         Step::ReplyInAConversation(n) => {
             pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
                 Command::SendAgentMessage {
@@ -231,6 +268,18 @@ pub fn run(script: &[(i64, Step)]) -> (State, Vec<Event>, Vec<State>) {
         let before = state.clone();
         match state.execute(command, &context(seconds, next_conversation)) {
             Ok(events) => {
+                // A grab has exactly one winner: nobody grabs what someone already owns, and
+                // one step never grabs a conversation twice.
+                let mut grabbed = std::collections::BTreeSet::new();
+                for event in &events {
+                    if let routing_core::EventKind::ConversationGrabbed(e) = &event.kind {
+                        let owner = before
+                            .conversation(&e.conversation)
+                            .and_then(|c| c.grabbed_by.clone());
+                        assert_eq!(owner, None, "{} grabbed what {owner:?} owns", e.agent);
+                        assert!(grabbed.insert(e.conversation), "grabbed twice in one step");
+                    }
+                }
                 if events.iter().any(|e| {
                     matches!(
                         e.kind,
