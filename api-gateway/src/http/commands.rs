@@ -217,6 +217,54 @@ pub async fn accept_from_waiting(
     run(&state, command, Some(conversation)).await
 }
 
+pub async fn grab(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Grab {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+pub async fn join(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Json(body): Json<AgentBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Join {
+        agent: AgentId::new(body.agent),
+        conversation,
+    };
+    run(&state, command, Some(conversation)).await
+}
+
+/// A web-chat visitor ended the chat.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebchatLeft {
+    pub visitor: String,
+}
+
+pub async fn webchat_left(
+    State(state): State<AppState>,
+    Path(connector): Path<String>,
+    Json(body): Json<WebchatLeft>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::CustomerLeft {
+        connector: ConnectorId::new(connector),
+        contact: ExternalContactId::new(body.visitor),
+    };
+    let receipt = state.engine.execute(command).await?;
+    let conversation = receipt.events().find_map(|event| match &event.kind {
+        EventKind::CustomerLeft(left) => Some(left.conversation),
+        _ => None,
+    });
+    Ok(axum::Json(accepted(&receipt, conversation)))
+}
+
 /// Where a transfer or an invitation goes: exactly one of `to_agent` and `to_queue`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

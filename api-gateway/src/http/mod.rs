@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/webchat/{connector}/messages",
             post(commands::webchat_message),
         )
+        .route("/v1/webchat/{connector}/left", post(commands::webchat_left))
         .route("/v1/agents/{agent}", get(queries::agent))
         .route(
             "/v1/agents/{agent}/queues/{queue}/login",
@@ -79,6 +80,14 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/conversations/{conversation}/accept-from-waiting",
             post(commands::accept_from_waiting),
+        )
+        .route(
+            "/v1/conversations/{conversation}/grab",
+            post(commands::grab),
+        )
+        .route(
+            "/v1/conversations/{conversation}/join",
+            post(commands::join),
         )
         .route(
             "/v1/conversations/{conversation}/transfer",
