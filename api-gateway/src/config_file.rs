@@ -519,6 +519,113 @@ mod tests {
     }
 
     #[test]
+    fn team_modes_admins_skills_waiting_limits_and_pause_limits_are_read() {
+        let config = parse(
+            Path::new("centre.toml"),
+            r#"
+pause_limit_s = 900
+[pause_limits_s]
+lunch = 3600
+
+[[queues]]
+id = "grabbers"
+channels = ["webchat"]
+mode = "grab"
+max_wait_s = 120
+overflow_to = "support"
+on_transfer_declined = "to_queue"
+
+[[queues]]
+id = "support"
+channels = ["webchat", "whatsapp"]
+max_wait_s = 600
+
+[[agents]]
+id = "erin"
+admin_of = ["grabbers"]
+skills = ["spanish"]
+
+[[connectors]]
+id = "es"
+channel = "webchat"
+queue = "support"
+skills = ["spanish"]
+"#,
+        )
+        .unwrap();
+        let grabbers = &config.queues[&QueueId::new("grabbers")];
+        assert_eq!(grabbers.mode, RoutingMode::Grab);
+        assert_eq!(grabbers.on_transfer_declined, TransferDeclined::ToQueue);
+        assert_eq!(
+            grabbers.max_wait,
+            Some(MaxWait {
+                after_ms: 120_000,
+                then: AfterMaxWait::Overflow {
+                    to: QueueId::new("support")
+                }
+            })
+        );
+        let support = &config.queues[&QueueId::new("support")];
+        assert_eq!(support.mode, RoutingMode::Routed);
+        assert_eq!(
+            support.max_wait,
+            Some(MaxWait {
+                after_ms: 600_000,
+                then: AfterMaxWait::Close
+            })
+        );
+        let erin = &config.agents[&AgentId::new("erin")];
+        assert!(erin.has_rights_to(&QueueId::new("grabbers")));
+        assert!(erin.skills.contains("spanish"));
+        assert!(
+            config.connectors[&ConnectorId::new("es")]
+                .skills
+                .contains("spanish")
+        );
+        assert_eq!(config.pause_limits.for_reason("lunch"), Some(3_600_000));
+        assert_eq!(config.pause_limits.for_reason("coffee"), Some(900_000));
+    }
+
+    #[test]
+    fn an_overflow_to_a_queue_that_cannot_take_the_conversation_is_refused() {
+        let queues = "[[queues]]\nid = \"support\"\nchannels = [\"webchat\", \"whatsapp\"]\nmax_wait_s = 60\noverflow_to = \"sales\"\n\n[[queues]]\nid = \"sales\"\nchannels = [\"webchat\"]\n";
+        assert_eq!(
+            error_of(queues),
+            "configuration file centre.toml, line 5, column 15: queue 'support' overflows to queue 'sales', which does not serve whatsapp"
+        );
+        let error = error_of(&queues.replace("\"sales\"\n\n", "\"billing\"\n\n"));
+        assert!(
+            error.contains("queue 'billing', which is not defined"),
+            "{error}"
+        );
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\noverflow_to = \"support\"\n",
+        );
+        assert!(
+            error.contains("overflow_to only goes with max_wait_s"),
+            "{error}"
+        );
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\nmax_wait_s = 60\noverflow_to = \"support\"\n",
+        );
+        assert!(error.contains("cannot overflow to itself"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_mode_and_an_undefined_administered_queue_are_refused() {
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\nmode = \"lottery\"\n",
+        );
+        assert!(error.contains("line 4"), "{error}");
+        assert!(error.contains("lottery"), "{error}");
+        let error = error_of("[[agents]]\nid = \"erin\"\nadmin_of = [\"support\"]\n");
+        assert!(
+            error.contains("agent 'erin' administers queue 'support', which is not defined"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_missing_file_is_named() {
         let error = load(Path::new("/nonexistent/centre.toml"))
             .unwrap_err()
