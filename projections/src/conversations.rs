@@ -72,6 +72,16 @@ pub struct ConversationSummary {
 }
 
 impl ConversationSummary {
+    /// The conversation ended: by an agent with their status, or by the engine or the customer
+    /// (no agent) for the reason given.
+    fn close(&mut self, at: Timestamp, by: Option<&AgentId>, status: &str) {
+        self.status = ConversationStatus::Closed;
+        self.offered_to = None;
+        self.closed_at = Some(at);
+        self.closed_by = by.cloned();
+        self.close_status = Some(status.to_owned());
+    }
+
     /// A conversation that has just started: inbound, waiting, nobody in it.
     fn started(
         conversation: ConversationId,
@@ -179,11 +189,7 @@ impl ConversationsView {
                 }
             }
             EventKind::ConversationExpired(_) => {
-                row.status = ConversationStatus::Closed;
-                row.offered_to = None;
-                row.closed_at = Some(at);
-                row.closed_by = None;
-                row.close_status = Some("expired".to_owned());
+                row.close(at, None, "expired");
             }
             EventKind::ConversationEnqueued(e) => {
                 row.queue = Some(e.queue.clone());
@@ -234,28 +240,16 @@ impl ConversationsView {
             EventKind::ConversationResumed(_) => row.status = ConversationStatus::Active,
             EventKind::ImportanceMarked(e) => row.important = e.important,
             EventKind::ConversationClosed(e) => {
-                row.status = ConversationStatus::Closed;
-                row.offered_to = None;
-                row.closed_at = Some(at);
-                row.closed_by = Some(e.agent.clone());
-                row.close_status = Some(e.status.clone());
+                row.close(at, Some(&e.agent), &e.status);
             }
             EventKind::WaitLimitReached(e) => {
                 if e.outcome == WaitLimitOutcome::Closed {
-                    row.status = ConversationStatus::Closed;
-                    row.offered_to = None;
-                    row.closed_at = Some(at);
-                    row.closed_by = None;
-                    row.close_status = Some("unanswered: waiting limit reached".to_owned());
+                    row.close(at, None, "unanswered: waiting limit reached");
                 }
             }
             EventKind::CustomerLeft(e) => {
                 if e.closed {
-                    row.status = ConversationStatus::Closed;
-                    row.offered_to = None;
-                    row.closed_at = Some(at);
-                    row.closed_by = None;
-                    row.close_status = Some("unanswered: customer left".to_owned());
+                    row.close(at, None, "unanswered: customer left");
                 }
             }
             EventKind::ConversationStarted(_)

@@ -355,10 +355,7 @@ impl Run<'_> {
                 if !self.has_rights(&agent, &queue) {
                     return Err(Rejection::AgentHasNoRightsToQueue { agent, queue });
                 }
-                let mode = self
-                    .state
-                    .queue_config(&queue)
-                    .map_or(RoutingMode::Routed, |q| q.mode);
+                let mode = self.mode_of(&queue);
                 if mode != RoutingMode::Routed {
                     // In a team queue, taking from the list is joining or grabbing, with their
                     // rules: one path, one set of rules.
@@ -1109,10 +1106,7 @@ impl Run<'_> {
         priority: u8,
         skills: Vec<String>,
     ) {
-        let mode = self
-            .state
-            .queue_config(&queue)
-            .map_or(RoutingMode::Routed, |q| q.mode);
+        let mode = self.mode_of(&queue);
         self.emit(ConversationEnqueued {
             conversation,
             queue: queue.clone(),
@@ -1242,6 +1236,13 @@ impl Run<'_> {
             .is_some_and(|config| config.has_rights_to(queue))
     }
 
+    /// A queue's routing mode; an unknown queue routes (it has no team to notify).
+    fn mode_of(&self, queue: &crate::QueueId) -> RoutingMode {
+        self.state
+            .queue_config(queue)
+            .map_or(RoutingMode::Routed, |q| q.mode)
+    }
+
     fn is_admin(&self, agent: &AgentId, queue: &crate::QueueId) -> bool {
         self.state
             .config()
@@ -1264,10 +1265,7 @@ impl Run<'_> {
             .queue
             .clone()
             .ok_or(Rejection::ConversationNotWaiting(conversation))?;
-        let mode = self
-            .state
-            .queue_config(&queue)
-            .map_or(RoutingMode::Routed, |q| q.mode);
+        let mode = self.mode_of(&queue);
         if mode == RoutingMode::Routed {
             return Err(Rejection::NotATeamQueue(queue));
         }

@@ -249,8 +249,8 @@ fn a_conversation_that_reaches_the_waiting_limit_overflows_to_the_next_queue() {
     "#]].assert_eq(&when(&mut state, at(260, tick())));
 }
 
-#[test]
-fn a_conversation_that_reaches_the_waiting_limit_is_closed_unanswered_when_the_queue_says_so() {
+/// The test centre, with support closing a conversation nobody took within two minutes.
+fn support_closing_after_two_minutes_of_waiting() -> routing_core::CentreConfig {
     let mut config = centre();
     config
         .queues
@@ -260,8 +260,13 @@ fn a_conversation_that_reaches_the_waiting_limit_is_closed_unanswered_when_the_q
         after_ms: 120_000,
         then: routing_core::AfterMaxWait::Close,
     });
+    config
+}
+
+#[test]
+fn a_conversation_that_reaches_the_waiting_limit_is_closed_unanswered_when_the_queue_says_so() {
     let mut state = given_in(
-        config,
+        support_closing_after_two_minutes_of_waiting(),
         vec![
             at(10, log_in("bob", "support")),
             starting(1, 20, customer_writes("web", "v-1", "m-1")),
@@ -288,17 +293,8 @@ fn a_conversation_that_reaches_the_waiting_limit_is_closed_unanswered_when_the_q
 
 #[test]
 fn an_answered_conversation_is_not_subject_to_the_waiting_limit() {
-    let mut config = centre();
-    config
-        .queues
-        .get_mut(&QueueId::new("support"))
-        .unwrap()
-        .max_wait = Some(routing_core::MaxWait {
-        after_ms: 120_000,
-        then: routing_core::AfterMaxWait::Close,
-    });
     let mut state = given_in(
-        config,
+        support_closing_after_two_minutes_of_waiting(),
         vec![
             at(10, log_in("bob", "support")),
             at(11, ready("bob")),
