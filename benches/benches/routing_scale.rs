@@ -312,7 +312,14 @@ fn baseline_scan(agents: usize) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument, if any, is ignored.
+    // `cargo bench` passes `--bench`; any other argument names the only case to run, as
+    // `fill/5000/50000` or `choose/500` (to profile one case, e.g. under callgrind).
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    let wanted = |case: &str, agents: usize, waiting: usize| {
+        only.as_deref().is_none_or(|o| {
+            o == format!("{case}/{agents}/{waiting}") || o == format!("{case}/{agents}")
+        })
+    };
     println!("routing core, one thread; figures per second");
     println!(
         "{:<8} {:>7} {:>8} {:>14} {:>14} {:>16} {:>22}",
@@ -327,13 +334,22 @@ fn main() {
     let mut per_decision = Vec::new();
     for agents in [500, 5_000] {
         for waiting in [5_000, 50_000] {
+            if !wanted("fill", agents, waiting) {
+                continue;
+            }
             let figure = fill(agents, waiting);
             print_row("fill", agents, waiting, &figure);
             per_decision.push((agents, waiting, 1.0 / figure.decisions_per_s));
         }
+        if !wanted("choose", agents, 0) {
+            continue;
+        }
         let figure = choose(agents);
         print_row("choose", agents, 0, &figure);
         per_decision.push((agents, 0, 1.0 / figure.decisions_per_s));
+    }
+    if only.is_some() {
+        return;
     }
     let cost = |agents: usize, waiting: usize| {
         per_decision

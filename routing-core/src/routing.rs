@@ -150,10 +150,8 @@ impl Run<'_> {
             return None;
         }
         let mut best: Option<(WaitKey, QueueIx, Channel)> = None;
-        for queue_id in &agent.logged_in {
-            let (Some(queue), Some(config)) =
-                (state.queue_ix(queue_id), state.queue_config(queue_id))
-            else {
+        for queue in &agent.logged_in_ix {
+            let (queue, Some(config)) = (*queue, state.queue_at(*queue)) else {
                 continue;
             };
             if config.mode != RoutingMode::Routed {

@@ -4,8 +4,8 @@
 //! so a replay rebuilds them exactly. They must never be changed outside `apply`.
 
 use super::{AgentState, Conversation, Indexed, Presence};
-use crate::config::{CentreConfig, Channel, Reminder, RoutingStrategy};
-use crate::ids::{ConversationId, QueueId};
+use crate::config::{Channel, QueueConfig, Reminder, RoutingStrategy};
+use crate::ids::ConversationId;
 use crate::state::QueueConfigRef;
 use crate::time::Timestamp;
 use std::cmp::Reverse;
@@ -75,16 +75,15 @@ pub(crate) fn rank(strategy: RoutingStrategy, agent: &AgentState) -> Rank {
 
 /// The (queue, channel) pairs where an agent can be offered a conversation now, with their rank.
 pub(crate) fn availability(
-    config: &CentreConfig,
-    queue_ix: &BTreeMap<QueueId, QueueIx>,
+    queue_at: &[QueueConfig],
     agent: &AgentState,
 ) -> Vec<(QueueIx, Channel, Rank)> {
     if agent.presence != Presence::Ready {
         return Vec::new();
     }
     let mut entries = Vec::new();
-    for queue in &agent.logged_in {
-        let (Some(ix), Some(queue_config)) = (queue_ix.get(queue), config.queues.get(queue)) else {
+    for ix in &agent.logged_in_ix {
+        let Some(queue_config) = queue_at.get(ix.0 as usize) else {
             continue;
         };
         for channel in &queue_config.channels {

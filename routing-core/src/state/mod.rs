@@ -15,6 +15,7 @@ use index::Indexes;
 /// A queue's configuration, when the conversation has a queue.
 pub(crate) type QueueConfigRef<'a> = Option<&'a QueueConfig>;
 pub(crate) use index::{AgentIx, Deadline, QueueIx, Rank, WaitKey};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What a conversation is to an agent.
@@ -103,6 +104,8 @@ pub struct AgentState {
     pause_watched: Option<(Timestamp, Deadline)>,
     /// The channel of every conversation the agent is involved in, to count load when one closes.
     channels: BTreeMap<ConversationId, Channel>,
+    /// The queues of `logged_in` by index, so that the hot path compares no strings.
+    pub(crate) logged_in_ix: BTreeSet<QueueIx>,
     /// The (queue, channel) availability entries the agent holds, to remove them on change.
     indexed: Vec<(QueueIx, Channel, Rank)>,
 }
@@ -276,15 +279,22 @@ impl Conversation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
     config: CentreConfig,
-    queue_ix: BTreeMap<QueueId, QueueIx>,
-    agent_ix: BTreeMap<AgentId, AgentIx>,
+    // Queue and agent ids are looked up on every step: a hash of the (trusted, configured) id
+    // costs less than a dozen string comparisons. They are never iterated, so hash order cannot
+    // reach a decision, and the hash is fixed (no random seed), so a run is the same everywhere.
+    queue_ix: FxHashMap<QueueId, QueueIx>,
+    agent_ix: FxHashMap<AgentId, AgentIx>,
+    /// Each queue's configuration by index (a copy of the configuration's), for the hot path.
+    queue_at: Vec<QueueConfig>,
     agents: Vec<AgentState>,
     conversations: BTreeMap<ConversationId, Conversation>,
+    // Contact ids come from outside, so these are ordered, not hashed: no crafted id can make a
+    // lookup slower than logarithmic. Nested so that lookups borrow, not clone.
     /// Per connector, when each contact last wrote: who may be written to, and their windows.
     contacts: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, Timestamp>>,
     /// Per connector, the agent who last took each contact's conversation, and when.
     last_agents: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, (AgentId, Timestamp)>>,
-    /// Per connector, each contact's open conversation (nested so that lookups borrow, not clone).
+    /// Per connector, each contact's open conversation.
     open_by_contact: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, ConversationId>>,
     /// Per queue, the agents logged in to it (its team), in id order.
     members: BTreeMap<QueueId, BTreeSet<AgentId>>,
@@ -304,6 +314,7 @@ impl State {
             .enumerate()
             .map(|(n, id)| (id.clone(), QueueIx(n as u32)))
             .collect();
+        let queue_at = config.queues.values().cloned().collect();
         let agent_ix = config
             .agents
             .keys()
@@ -317,6 +328,7 @@ impl State {
                 id: id.clone(),
                 presence: Presence::NotReady,
                 logged_in: BTreeSet::new(),
+                logged_in_ix: BTreeSet::new(),
                 offers: BTreeSet::new(),
                 active: BTreeSet::new(),
                 postponed: BTreeSet::new(),
@@ -336,6 +348,7 @@ impl State {
             .collect();
         Self {
             config,
+            queue_at,
             queue_ix,
             agent_ix,
             agents,
@@ -454,6 +467,11 @@ impl State {
 
     pub(crate) fn queue_config(&self, queue: &QueueId) -> Option<&QueueConfig> {
         self.config.queues.get(queue)
+    }
+
+    /// A queue's configuration by index (queue indexes are dense, in id order).
+    pub(crate) fn queue_at(&self, ix: QueueIx) -> Option<&QueueConfig> {
+        self.queue_at.get(ix.0 as usize)
     }
 
     pub(crate) fn agent_at(&self, ix: AgentIx) -> &AgentState {
@@ -706,8 +724,10 @@ impl State {
                     .entry(e.queue.clone())
                     .or_default()
                     .insert(e.agent.clone());
+                let ix = self.queue_ix.get(&e.queue).copied();
                 self.change_agent(&e.agent, |agent| {
                     agent.logged_in.insert(e.queue.clone());
+                    agent.logged_in_ix.extend(ix);
                 });
             }
             EventKind::AgentLoggedOut(e) => {
@@ -717,8 +737,12 @@ impl State {
                         self.members.remove(&e.queue);
                     }
                 }
+                let ix = self.queue_ix.get(&e.queue).copied();
                 self.change_agent(&e.agent, |agent| {
                     agent.logged_in.remove(&e.queue);
+                    if let Some(ix) = ix {
+                        agent.logged_in_ix.remove(&ix);
+                    }
                 });
             }
             EventKind::AgentBecameReady(e) => {
@@ -900,7 +924,7 @@ impl State {
         };
         let agent = &mut self.agents[ix.0 as usize];
         change(agent);
-        let entries = index::availability(&self.config, &self.queue_ix, agent);
+        let entries = index::availability(&self.queue_at, agent);
         // Most changes (an accept, a message) leave availability as it was: touch the index only
         // when it differs.
         if entries != agent.indexed {
