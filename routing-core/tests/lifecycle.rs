@@ -824,9 +824,9 @@ fn agents_are_reminded_of_every_new_message_when_the_queue_says_so() {
 }
 
 #[test]
-fn no_reply_within_the_limit_takes_the_conversation_from_the_silent_agent_and_offers_it_to_another()
-{
-    // Support takes a conversation from agents who have not answered for 150 s.
+fn no_reply_within_the_limit_re_offers_the_conversation_queue_wide_before_it_becomes_overdue() {
+    // Support takes a conversation from agents who have not answered for 150 s, before it is
+    // soon to be overdue (180 s): a queue is its team, so the re-offer goes to the queue.
     let mut state = given(vec![
         at(0, log_in("bob", "support")),
         at(0, ready("bob")),
