@@ -23,9 +23,15 @@ pub enum CliCommand {
         /// The configuration file: queues, agents, connectors.
         #[arg(long, env = "SWITCHBOARD_CONFIG", default_value = "switchboard.toml")]
         config: PathBuf,
-        /// Where the log lives: a directory for the embedded store.
-        #[arg(long, env = "SWITCHBOARD_STORE", default_value = "./data")]
-        store: PathBuf,
+        /// Where the log lives: a directory for the embedded store, or a `postgres://` URL
+        /// (`?schema=name` picks the schema, `switchboard` by default).
+        #[arg(
+            long,
+            env = "SWITCHBOARD_STORE",
+            default_value = "./data",
+            hide_env_values = true
+        )]
+        store: String,
         /// The address to listen on; port 0 picks a free port (printed at start-up).
         #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,

@@ -11,6 +11,7 @@
 use crate::clock::Clock;
 use event_store::{
     AppendError, AppendOutcome, AppendRequest, EventStore, NewEvent, Position, StoreError,
+    WriterEpoch,
 };
 use routing_core::codec::{self, DecodeError};
 use routing_core::{
@@ -49,6 +50,9 @@ pub enum EngineError {
     Busy,
     #[error("the engine has stopped")]
     Stopped,
+    /// The engine stopped on a fatal error, already answered to the command that met it.
+    #[error("{0}")]
+    Halted(String),
 }
 
 impl EngineError {
@@ -61,7 +65,8 @@ impl EngineError {
                 StoreError::Failed(_) | StoreError::Closed | StoreError::Corrupt { .. }
             ) | EngineError::Append(AppendError::Store(
                 StoreError::Failed(_) | StoreError::Closed | StoreError::Corrupt { .. }
-            )) | EngineError::Decode { .. }
+            )) | EngineError::Append(AppendError::Fenced { .. })
+                | EngineError::Decode { .. }
         )
     }
 }
@@ -110,12 +115,16 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Replays the log into a fresh state and starts the writer task.
+    /// Claims the log as its writer, replays it into a fresh state and starts the writer task.
+    /// The claim comes first: from then on a server that wrote to this log before is refused,
+    /// so the replay sees everything that server will ever have written.
     pub async fn start<S: EventStore + Clone>(
         config: CentreConfig,
         store: S,
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
+        let epoch = store.claim_writer().await?;
+        tracing::info!(%epoch, "claimed the log as its writer");
         let state = replay(config.clone(), &store).await?;
         tracing::info!(
             events = state.events_applied(),
@@ -127,6 +136,7 @@ impl Engine {
             state,
             store,
             clock,
+            epoch,
             stale: false,
         };
         let task = tokio::spawn(writer.run(queue));
@@ -181,6 +191,9 @@ struct Writer<S> {
     state: State,
     store: S,
     clock: Arc<dyn Clock>,
+    /// This engine's claim on the log, presented with every append: once another server claims
+    /// the log, this one's appends are refused and it stops.
+    epoch: WriterEpoch,
     /// Set while the state holds events the log may not: after a failed append, the state is
     /// rebuilt from the log before the next command.
     stale: bool,
@@ -216,7 +229,7 @@ impl<S: EventStore> Writer<S> {
                     let _ = job.reply.send(outcome);
                     if let Some(error) = fatal {
                         tracing::error!(%error, "the engine stops");
-                        return Err(EngineError::Store(StoreError::Failed(error)));
+                        return Err(EngineError::Halted(error));
                     }
                 }
                 () = sleep => {
@@ -286,6 +299,7 @@ impl<S: EventStore> Writer<S> {
             .append(AppendRequest {
                 events: batch,
                 expectations: Vec::new(),
+                writer: Some(self.epoch),
             })
             .await?;
         match outcome {

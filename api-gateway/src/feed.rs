@@ -5,7 +5,7 @@
 //! below their checkpoint). This module must never take events from the command path.
 
 use crate::engine::{EngineError, decode};
-use event_store::{EventStore, Position};
+use event_store::{EventStore, Position, Subscription};
 use projections::ReadModels;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -91,16 +91,16 @@ pub fn start<S: EventStore + Clone>(
         checkpoint,
     };
     let task = tokio::spawn(async move {
-        let mut head = store.head();
+        let after = *checkpoint_tx.borrow();
+        let mut log = Subscription::new(store, Position(after));
         loop {
-            let after = *checkpoint_tx.borrow();
-            let page = store.read_all(Position(after), PAGE).await?;
+            let page = tokio::select! {
+                page = log.next_batch(PAGE) => page?,
+                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            };
             if page.is_empty() {
-                tokio::select! {
-                    changed = head.changed() => if changed.is_err() { return Ok(()) },
-                    _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
-                }
-                continue;
+                // The store shut down.
+                return Ok(());
             }
             let decoded = page
                 .iter()

@@ -7,10 +7,9 @@ use crate::engine::Engine;
 use crate::http::{AppState, app};
 use crate::{config_file, feed};
 use anyhow::Context as _;
-use event_store::EventStore;
-use event_store::embedded::EmbeddedStore;
+use event_store::{EventStore, Store};
 use projections::ReadModels;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,10 +18,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// What `serve` needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     pub config: PathBuf,
-    pub store: PathBuf,
+    /// A directory (embedded store) or a `postgres://` URL; never logged as given, because a
+    /// URL may carry a password.
+    pub store: String,
     pub listen: SocketAddr,
 }
 
@@ -38,8 +39,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let config = config_file::load(&options.config)?;
-    let store = EmbeddedStore::open(&options.store)?;
-    tracing::info!(path = %store.path().display(), "event store open");
+    let store = Store::open(&options.store)
+        .await
+        .context("the event store could not be opened")?;
+    tracing::info!(store = %store.describe(), "event store open");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (engine, mut engine_task) =
         Engine::start(config.clone(), store.clone(), Arc::clone(&clock))
@@ -80,25 +83,30 @@ pub async fn serve(
         signal_stop.send_replace(true);
     });
     let mut draining = stopping.clone();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        let _ = draining.wait_for(|stop| *stop).await;
-    });
+    let server = axum::serve(listener, app(state))
+        .with_graceful_shutdown(async move {
+            let _ = draining.wait_for(|stop| *stop).await;
+        })
+        .into_future();
+    tokio::pin!(server);
     let mut grace = stopping.clone();
     let grace_over = async move {
         let _ = grace.wait_for(|stop| *stop).await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
+    tokio::pin!(grace_over);
 
     let mut failure: Option<anyhow::Error> = None;
     // A task handle must not be awaited again once the select has seen it finish.
-    let (mut engine_done, mut feed_done) = (false, false);
+    let (mut engine_done, mut feed_done, mut served) = (false, false, false);
     tokio::select! {
-        served = server => {
-            if let Err(error) = served {
+        result = &mut server => {
+            served = true;
+            if let Err(error) = result {
                 failure = Some(anyhow::Error::new(error).context("the HTTP server failed"));
             }
         }
-        () = grace_over => {
+        () = &mut grace_over => {
             tracing::warn!("requests still in flight after the shutdown grace period; stopping anyway");
         }
         ended = &mut engine_task => {
@@ -108,6 +116,21 @@ pub async fn serve(
         ended = &mut feed_task => {
             feed_done = true;
             failure = Some(task_failure("read-model feed", ended.map(|r| r.map_err(anyhow::Error::new))));
+        }
+    }
+    if !served {
+        // A worker failed (or the grace period is running): drain like a shutdown, so that the
+        // requests in flight (the one that met the failure above all) get their answers.
+        stop.send_replace(true);
+        tokio::select! {
+            result = &mut server => {
+                if let Err(error) = result {
+                    failure = failure.or(Some(anyhow::Error::new(error).context("the HTTP server failed")));
+                }
+            }
+            () = &mut grace_over => {
+                tracing::warn!("requests still in flight after the shutdown grace period; stopping anyway");
+            }
         }
     }
     signal.abort();

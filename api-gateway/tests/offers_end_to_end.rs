@@ -81,7 +81,7 @@ fn offered_agent(events: &[Value], conversation: &str) -> Option<String> {
 async fn an_unanswered_offer_times_out_the_agent_is_paused_and_the_next_agent_is_offered() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), CENTRE);
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     ready_in_support(&server, &["alice", "bob"]).await;
     let sent = customer_writes(&server, "v-1", "m-1").await;
     let conversation = sent["conversation"].as_str().unwrap();
@@ -127,7 +127,7 @@ async fn a_rejected_offer_moves_to_the_next_agent() {
         dir.path(),
         &CENTRE.replace("offer_timeout_s = 1", "offer_timeout_s = 600"),
     );
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     ready_in_support(&server, &["alice", "bob"]).await;
     let sent = customer_writes(&server, "v-1", "m-1").await;
     let conversation = sent["conversation"].as_str().unwrap();
@@ -166,7 +166,7 @@ async fn a_rejected_offer_moves_to_the_next_agent() {
 async fn an_agent_logged_out_of_the_queue_takes_a_conversation_from_the_waiting_list() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), CENTRE);
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     let sent = customer_writes(&server, "v-1", "m-1").await;
     let conversation = sent["conversation"].as_str().unwrap();
     let (status, taken) = server
@@ -255,7 +255,7 @@ async fn more_capacity_in_the_configuration_takes_effect_at_restart() {
 #[tokio::test]
 async fn wrong_methods_media_types_and_sizes_are_problems_too() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"));
+    let server = Server::start(dir.path().join("data"));
     let response = server
         .http
         .delete(server.url("/v1/waiting"))
@@ -310,7 +310,7 @@ async fn a_colleague_may_decline_a_transfer_and_an_invited_colleague_continues_a
         dir.path(),
         &CENTRE.replace("offer_timeout_s = 1", "offer_timeout_s = 600"),
     );
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     ready_in_support(&server, &["alice"]).await;
     let sent = customer_writes(&server, "v-1", "m-1").await;
     let conversation = sent["conversation"].as_str().unwrap().to_owned();

@@ -89,7 +89,7 @@ async fn customer_writes(server: &Server, connector: &str, visitor: &str) -> Val
 async fn a_grab_race_has_one_winner_the_loser_is_told_who_won_and_an_admin_joins() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), CENTRE);
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     ready_in(&server, "grabbers", &["alice", "dave"]).await;
     let sent = customer_writes(&server, "grab-site", "v-1").await;
     let conversation = sent["conversation"].as_str().unwrap();
@@ -182,7 +182,7 @@ async fn a_grab_race_has_one_winner_the_loser_is_told_who_won_and_an_admin_joins
 async fn a_collaboration_team_joins_together() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), CENTRE);
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     ready_in(&server, "helpers", &["alice", "dave"]).await;
     let sent = customer_writes(&server, "help-site", "v-2").await;
     let conversation = sent["conversation"].as_str().unwrap();
@@ -212,7 +212,7 @@ async fn a_conversation_nobody_grabs_overflows_on_the_engines_timer() {
         dir.path(),
         &CENTRE.replace("max_wait_s = 600", "max_wait_s = 1"),
     );
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     ready_in(&server, "support", &["bob"]).await;
     let sent = customer_writes(&server, "grab-site", "v-3").await;
     let conversation = sent["conversation"].as_str().unwrap();
@@ -237,7 +237,7 @@ async fn a_conversation_nobody_grabs_overflows_on_the_engines_timer() {
 async fn a_visitor_who_leaves_while_waiting_ends_the_conversation_unanswered() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), CENTRE);
-    let server = Server::start_with(&config, &dir.path().join("data"));
+    let server = Server::start_with(&config, dir.path().join("data"));
     let sent = customer_writes(&server, "help-site", "v-4").await;
     let conversation = sent["conversation"].as_str().unwrap();
     let (_, waiting) = server

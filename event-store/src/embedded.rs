@@ -6,7 +6,9 @@
 //! transactions and never wait for the writer. This module must never acknowledge before commit.
 
 use crate::error::{AppendError, StoreError, storage};
-use crate::record::{AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent};
+use crate::record::{
+    AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent, WriterEpoch, fencing_admits,
+};
 use crate::{EventStore, MAX_EVENTS_PER_APPEND};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -24,6 +26,9 @@ const STREAM_INDEX: TableDefinition<(&str, u64), u64> = TableDefinition::new("st
 const STREAM_HEADS: TableDefinition<&str, u64> = TableDefinition::new("stream_heads");
 /// idempotency key → global position of the event that carried it.
 const IDEMPOTENCY: TableDefinition<&str, u64> = TableDefinition::new("idempotency");
+/// Facts about the log as a whole: the newest writer epoch.
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const WRITER_EPOCH: &str = "writer_epoch";
 
 /// The file the log lives in, inside the data directory.
 pub const FILE_NAME: &str = "events.redb";
@@ -53,8 +58,15 @@ struct RecordV1 {
 
 type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
 
+/// What the writer thread is asked to do. Claims go through it too, so that a claim and the
+/// appends around it are ordered by the one thread that writes.
+enum Job {
+    Append(AppendRequest, Reply),
+    Claim(oneshot::Sender<Result<WriterEpoch, StoreError>>),
+}
+
 struct Writer {
-    requests: Option<mpsc::SyncSender<(AppendRequest, Reply)>>,
+    requests: Option<mpsc::SyncSender<Job>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -104,6 +116,7 @@ impl EmbeddedStore {
             txn.open_table(STREAM_INDEX).map_err(storage)?;
             txn.open_table(STREAM_HEADS).map_err(storage)?;
             txn.open_table(IDEMPOTENCY).map_err(storage)?;
+            txn.open_table(META).map_err(storage)?;
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
@@ -187,6 +200,24 @@ impl EmbeddedStore {
         Ok(keys.get(key).map_err(storage)?.map(|p| Position(p.value())))
     }
 
+    /// Hands a job to the writer thread.
+    async fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let queue = self.writer.requests.as_ref().ok_or(StoreError::Closed)?;
+        match queue.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(mpsc::TrySendError::Full(job)) => {
+                // The queue is bounded: when the writer falls behind, appenders wait here (off the
+                // async threads) instead of piling up unbounded memory.
+                let queue = queue.clone();
+                tokio::task::spawn_blocking(move || queue.send(job))
+                    .await
+                    .map_err(|_| StoreError::Closed)?
+                    .map_err(|_| StoreError::Closed)
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => Err(StoreError::Closed),
+        }
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(EmbeddedStore) -> Result<T, StoreError> + Send + 'static,
@@ -210,20 +241,13 @@ impl EventStore for EmbeddedStore {
             });
         }
         let (reply, answer) = oneshot::channel();
-        let queue = self.writer.requests.as_ref().ok_or(StoreError::Closed)?;
-        match queue.try_send((request, reply)) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(job)) => {
-                // The queue is bounded: when the writer falls behind, appenders wait here (off the
-                // async threads) instead of piling up unbounded memory.
-                let queue = queue.clone();
-                tokio::task::spawn_blocking(move || queue.send(job))
-                    .await
-                    .map_err(|_| StoreError::Closed)?
-                    .map_err(|_| StoreError::Closed)?;
-            }
-            Err(mpsc::TrySendError::Disconnected(_)) => return Err(StoreError::Closed.into()),
-        }
+        self.submit(Job::Append(request, reply)).await?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn claim_writer(&self) -> Result<WriterEpoch, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Job::Claim(reply)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -307,47 +331,94 @@ fn encode_record(event: NewEvent, stream_version: u64) -> Result<Vec<u8>, postca
     Ok(bytes)
 }
 
-/// The writer thread: waits for one append, takes whatever else is queued, commits them together.
+/// The writer thread: waits for one job, takes whatever else is queued, commits the appends
+/// together (a claim among them is committed in its place in the queue's order).
 fn write_loop(
     db: &Database,
-    queue: &mpsc::Receiver<(AppendRequest, Reply)>,
+    queue: &mpsc::Receiver<Job>,
     head: &watch::Sender<Position>,
     mut last: Position,
 ) {
     while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_APPENDS_PER_COMMIT {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_APPENDS_PER_COMMIT {
             match queue.try_recv() {
-                Ok(more) => batch.push(more),
+                Ok(more) => jobs.push(more),
                 Err(_) => break,
             }
         }
-        let (requests, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match commit_batch(db, requests, last) {
-            Ok((outcomes, committed)) => {
-                if committed != last {
+        let mut appends = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Append(request, reply) => appends.push((request, reply)),
+                Job::Claim(reply) => {
+                    let Some(committed) = flush(db, std::mem::take(&mut appends), last, head)
+                    else {
+                        return;
+                    };
                     last = committed;
-                    head.send_replace(last);
+                    let _ = reply.send(claim(db));
                 }
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // An appender that stopped waiting still had its events committed.
-                    let _ = reply.send(outcome);
-                }
-            }
-            Err(error) => {
-                // After a failed commit (an fsync error above all) nobody can say what reached the
-                // disk, and redb refuses further use: stop here, so that the process restarts and
-                // reads the truth back from the file, instead of limping on.
-                tracing::error!(%error, "event store commit failed; the store stops");
-                let message = error.to_string();
-                for reply in replies {
-                    let _ =
-                        reply.send(Err(AppendError::Store(StoreError::Failed(message.clone()))));
-                }
-                return;
             }
         }
+        let Some(committed) = flush(db, appends, last, head) else {
+            return;
+        };
+        last = committed;
     }
+}
+
+/// Commits a group of appends and answers each appender; `None` when the store must stop.
+fn flush(
+    db: &Database,
+    appends: Vec<(AppendRequest, Reply)>,
+    last: Position,
+    head: &watch::Sender<Position>,
+) -> Option<Position> {
+    if appends.is_empty() {
+        return Some(last);
+    }
+    let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
+    match commit_batch(db, requests, last) {
+        Ok((outcomes, committed)) => {
+            if committed != last {
+                head.send_replace(committed);
+            }
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // An appender that stopped waiting still had its events committed.
+                let _ = reply.send(outcome);
+            }
+            Some(committed)
+        }
+        Err(error) => {
+            // After a failed commit (an fsync error above all) nobody can say what reached the
+            // disk, and redb refuses further use: stop here, so that the process restarts and
+            // reads the truth back from the file, instead of limping on.
+            tracing::error!(%error, "event store commit failed; the store stops");
+            let message = error.to_string();
+            for reply in replies {
+                let _ = reply.send(Err(AppendError::Store(StoreError::Failed(message.clone()))));
+            }
+            None
+        }
+    }
+}
+
+/// Takes the next writer epoch, durably.
+fn claim(db: &Database) -> Result<WriterEpoch, StoreError> {
+    let txn = db.begin_write().map_err(storage)?;
+    let epoch = {
+        let mut meta = txn.open_table(META).map_err(storage)?;
+        let current = meta
+            .get(WRITER_EPOCH)
+            .map_err(storage)?
+            .map_or(0, |v| v.value());
+        let next = current + 1;
+        meta.insert(WRITER_EPOCH, next).map_err(storage)?;
+        next
+    };
+    txn.commit().map_err(storage)?;
+    Ok(WriterEpoch(epoch))
 }
 
 /// Validates and writes every request of a batch in one transaction. A request that conflicts or
@@ -364,7 +435,20 @@ fn commit_batch(
         let mut index = txn.open_table(STREAM_INDEX).map_err(storage)?;
         let mut heads = txn.open_table(STREAM_HEADS).map_err(storage)?;
         let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
+        let epoch = txn
+            .open_table(META)
+            .map_err(storage)?
+            .get(WRITER_EPOCH)
+            .map_err(storage)?
+            .map_or(0, |v| v.value());
         'requests: for request in requests {
+            if !fencing_admits(request.writer, epoch) {
+                outcomes.push(Err(AppendError::Fenced {
+                    presented: request.writer,
+                    current: epoch,
+                }));
+                continue 'requests;
+            }
             let mut own_keys = std::collections::BTreeSet::new();
             for event in &request.events {
                 if let Some(key) = &event.idempotency_key
@@ -457,31 +541,37 @@ mod tests {
         txn.open_table(STREAM_INDEX).unwrap();
         txn.open_table(STREAM_HEADS).unwrap();
         txn.open_table(IDEMPOTENCY).unwrap();
+        txn.open_table(META).unwrap();
         txn.commit().unwrap();
 
         let requests = vec![
             AppendRequest {
                 events: vec![event("a", Some("k1"))],
                 expectations: vec![("a".into(), ExpectedVersion::NoStream)],
+                writer: None,
             },
             // Conflicts with the first request of the same batch.
             AppendRequest {
                 events: vec![event("a", None)],
                 expectations: vec![("a".into(), ExpectedVersion::NoStream)],
+                writer: None,
             },
             // Repeats the first request's key.
             AppendRequest {
                 events: vec![event("b", Some("k1"))],
                 expectations: Vec::new(),
+                writer: None,
             },
             // Repeats a key inside itself.
             AppendRequest {
                 events: vec![event("c", Some("k2")), event("c", Some("k2"))],
                 expectations: Vec::new(),
+                writer: None,
             },
             AppendRequest {
                 events: vec![event("a", None), event("b", None)],
                 expectations: vec![("a".into(), ExpectedVersion::Exact(1))],
+                writer: None,
             },
         ];
         let (outcomes, last) = commit_batch(&db, requests, Position(0)).unwrap();

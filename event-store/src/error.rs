@@ -1,7 +1,7 @@
 //! The store's errors: infrastructure failures and optimistic-concurrency conflicts, never
 //! domain rejections.
 
-use crate::record::ExpectedVersion;
+use crate::record::{ExpectedVersion, WriterEpoch};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -16,6 +16,12 @@ pub enum StoreError {
     InUse { path: String },
     #[error("storage failure: {0}")]
     Storage(#[from] redb::Error),
+    /// PostgreSQL refused or failed a statement, or the connection broke. (Its messages never
+    /// carry the connection string's password.)
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("invalid store location: {0}")]
+    InvalidLocation(String),
     #[error("stored event at position {position} is unreadable: {reason}")]
     Corrupt { position: u64, reason: String },
     /// The disk or the database failed mid-commit. Whether the batch is stored is unknown; the
@@ -38,6 +44,14 @@ pub enum AppendError {
     },
     #[error("idempotency key '{key}' appears twice in one append")]
     DuplicateKeyInRequest { key: String },
+    #[error(
+        "the log is claimed by writer epoch {current}, this writer presented {}: another server has taken over routing",
+        presented.map_or_else(|| "none".to_string(), |e| e.to_string())
+    )]
+    Fenced {
+        presented: Option<WriterEpoch>,
+        current: u64,
+    },
     #[error("an append must carry at least one event")]
     Empty,
     #[error("an append may carry at most {max} events, got {got}")]

@@ -1,15 +1,23 @@
 //! Switchboard's append-only log.
 //!
 //! One trait, [`EventStore`], and its backends: [`embedded::EmbeddedStore`] (redb, the default)
-//! today, PostgreSQL next. Events arrive already encoded: this crate never knows what an event
+//! and [`postgres::PostgresStore`]; [`Store`] is whichever `--store` named, and [`Subscription`]
+//! follows the global log. Events arrive already encoded: this crate never knows what an event
 //! means, and nothing outside it knows how events are laid out on disk.
 
+mod any;
 pub mod embedded;
 mod error;
+pub mod postgres;
 mod record;
+mod subscription;
 
+pub use any::{Store, is_postgres};
 pub use error::{AppendError, StoreError};
-pub use record::{AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, Position, StoredEvent};
+pub use record::{
+    AppendOutcome, AppendRequest, ExpectedVersion, NewEvent, Position, StoredEvent, WriterEpoch,
+};
+pub use subscription::Subscription;
 
 use std::future::Future;
 use tokio::sync::watch;
@@ -47,6 +55,11 @@ pub trait EventStore: Send + Sync + 'static {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
+
+    /// Claims the log for a new writer: the returned epoch is higher than every earlier claim,
+    /// and from now on appends presenting an older epoch (or none) are refused with
+    /// [`AppendError::Fenced`].
+    fn claim_writer(&self) -> impl Future<Output = Result<WriterEpoch, StoreError>> + Send;
 
     /// The position of the newest committed event, updated after every commit. It only wakes
     /// readers: they then read the log itself.

@@ -85,6 +85,30 @@ pub struct AppendRequest {
     pub events: Vec<NewEvent>,
     /// Checked before anything is written; streams not named here accept any version.
     pub expectations: Vec<(String, ExpectedVersion)>,
+    /// The writer's epoch, from [`crate::EventStore::claim_writer`]. Once any writer has claimed
+    /// the log, every append must carry the newest epoch: an older one (a server that was
+    /// superseded) or none is refused, so two servers on one log never both route.
+    pub writer: Option<WriterEpoch>,
+}
+
+/// A writer's claim on the log: each claim gets a higher epoch than every claim before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WriterEpoch(pub u64);
+
+impl fmt::Display for WriterEpoch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Whether an append presenting `presented` may write to a log whose newest claim is `current`
+/// (0: never claimed). The one fencing rule, shared by every backend.
+pub(crate) fn fencing_admits(presented: Option<WriterEpoch>, current: u64) -> bool {
+    match presented {
+        Some(epoch) => epoch.0 == current,
+        None => current == 0,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

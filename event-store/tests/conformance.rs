@@ -1,12 +1,16 @@
 //! The guarantees every backend must give, written once against the `EventStore` trait and run
-//! against each backend.
+//! against each backend: the embedded one always, PostgreSQL when `SWITCHBOARD_TEST_POSTGRES`
+//! names a server (CI sets it; elsewhere those tests print why they skip).
 
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use event_store::embedded::EmbeddedStore;
+mod backends;
+
+use backends::Backend;
 use event_store::{
     AppendError, AppendOutcome, AppendRequest, EventStore, ExpectedVersion, NewEvent, Position,
+    StoreError, Subscription, WriterEpoch,
 };
 use uuid::Uuid;
 
@@ -27,11 +31,12 @@ fn event(stream: &str, n: u64, key: Option<&str>) -> NewEvent {
 fn request(events: Vec<NewEvent>) -> AppendRequest {
     AppendRequest {
         events,
-        expectations: Vec::new(),
+        ..AppendRequest::default()
     }
 }
 
-async fn appends_a_batch_to_several_streams_atomically(store: &impl EventStore) {
+async fn appends_a_batch_to_several_streams_atomically<B: Backend>(backend: &mut B) {
+    let store = backend.store();
     let outcome = store
         .append(request(vec![
             event("a", 1, None),
@@ -70,7 +75,8 @@ async fn appends_a_batch_to_several_streams_atomically(store: &impl EventStore) 
     assert_eq!(first.schema_version, 1);
 }
 
-async fn a_wrong_expected_version_appends_nothing(store: &impl EventStore) {
+async fn a_wrong_expected_version_appends_nothing<B: Backend>(backend: &mut B) {
+    let store = backend.store();
     store
         .append(request(vec![event("a", 1, None)]))
         .await
@@ -79,6 +85,7 @@ async fn a_wrong_expected_version_appends_nothing(store: &impl EventStore) {
         .append(AppendRequest {
             events: vec![event("a", 2, None), event("b", 3, None)],
             expectations: vec![("a".into(), ExpectedVersion::NoStream)],
+            writer: None,
         })
         .await
         .unwrap_err();
@@ -91,13 +98,15 @@ async fn a_wrong_expected_version_appends_nothing(store: &impl EventStore) {
         .append(AppendRequest {
             events: vec![event("a", 2, None)],
             expectations: vec![("a".into(), ExpectedVersion::Exact(1))],
+            writer: None,
         })
         .await
         .unwrap();
     assert!(matches!(ok, AppendOutcome::Appended { .. }));
 }
 
-async fn an_idempotency_key_is_stored_once(store: &impl EventStore) {
+async fn an_idempotency_key_is_stored_once<B: Backend>(backend: &mut B) {
+    let store = backend.store();
     let first = store
         .append(request(vec![event("a", 1, Some("wamid.1"))]))
         .await
@@ -117,6 +126,7 @@ async fn an_idempotency_key_is_stored_once(store: &impl EventStore) {
         .append(AppendRequest {
             events: vec![event("a", 3, Some("wamid.1"))],
             expectations: vec![("a".into(), ExpectedVersion::Exact(0))],
+            writer: None,
         })
         .await
         .unwrap();
@@ -134,7 +144,8 @@ async fn an_idempotency_key_is_stored_once(store: &impl EventStore) {
     assert_eq!(store.find_idempotency_key("wamid.2").await.unwrap(), None);
 }
 
-async fn concurrent_appenders_get_distinct_gapless_positions(store: &(impl EventStore + Clone)) {
+async fn concurrent_appenders_get_distinct_gapless_positions<B: Backend>(backend: &mut B) {
+    let store = backend.store();
     let mut tasks = Vec::new();
     for appender in 0..16u64 {
         let store = store.clone();
@@ -168,7 +179,8 @@ async fn concurrent_appenders_get_distinct_gapless_positions(store: &(impl Event
     }
 }
 
-async fn empty_and_oversized_appends_are_refused(store: &impl EventStore) {
+async fn empty_and_oversized_appends_are_refused<B: Backend>(backend: &mut B) {
+    let store = backend.store();
     assert!(matches!(
         store.append(request(Vec::new())).await,
         Err(AppendError::Empty)
@@ -183,103 +195,280 @@ async fn empty_and_oversized_appends_are_refused(store: &impl EventStore) {
     assert!(store.read_all(Position(0), 10).await.unwrap().is_empty());
 }
 
+async fn an_idempotency_key_is_remembered_after_a_restart<B: Backend>(backend: &mut B) {
+    backend
+        .store()
+        .append(request(vec![
+            event("a", 1, Some("m-1")),
+            event("b", 2, None),
+        ]))
+        .await
+        .unwrap();
+    backend.reopen().await;
+    let store = backend.store();
+    assert_eq!(*store.head().borrow(), Position(2));
+    let again = store
+        .append(request(vec![event("a", 3, Some("m-1"))]))
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        AppendOutcome::AlreadyAppended {
+            position: Position(1)
+        }
+    );
+    let next = store
+        .append(request(vec![event("a", 4, None)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        next,
+        AppendOutcome::Appended {
+            first: Position(3),
+            last: Position(3)
+        }
+    );
+    let a = store.read_stream("a", 0, 10).await.unwrap();
+    assert_eq!(
+        a.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+}
+
+async fn reads_a_stream_from_a_version_and_the_log_from_a_position_in_order<B: Backend>(
+    backend: &mut B,
+) {
+    let store = backend.store();
+    for n in 1..=30u64 {
+        let stream = if n % 3 == 0 { "c-3" } else { "c-other" };
+        store
+            .append(request(vec![event(stream, n, None)]))
+            .await
+            .unwrap();
+    }
+    let from_ten = store.read_all(Position(10), 5).await.unwrap();
+    assert_eq!(
+        from_ten.iter().map(|e| e.position.0).collect::<Vec<_>>(),
+        vec![11, 12, 13, 14, 15]
+    );
+    let stream = store.read_stream("c-3", 4, 100).await.unwrap();
+    assert_eq!(
+        stream.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
+        (5..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        stream.iter().map(|e| e.position.0).collect::<Vec<_>>(),
+        vec![15, 18, 21, 24, 27, 30]
+    );
+    assert!(store.read_stream("nobody", 0, 10).await.unwrap().is_empty());
+    assert!(store.read_all(Position(30), 10).await.unwrap().is_empty());
+}
+
+async fn every_event_keeps_its_whole_envelope<B: Backend>(backend: &mut B) {
+    let event_id = Uuid::now_v7();
+    let sent = NewEvent {
+        event_id,
+        stream: "conversation-7".into(),
+        event_type: "CustomerMessageReceived".into(),
+        schema_version: 3,
+        recorded_at_ms: 1_763_900_000_123,
+        correlation_id: Uuid::now_v7(),
+        causation_id: Uuid::now_v7(),
+        payload: vec![0, 159, 146, 150, b'{', b'}'],
+        idempotency_key: Some("wamid.HBgLMzE2".into()),
+    };
+    backend
+        .store()
+        .append(request(vec![sent.clone()]))
+        .await
+        .unwrap();
+    backend.reopen().await;
+    let got = backend.store().read_all(Position(0), 1).await.unwrap();
+    let got = &got[0];
+    assert_eq!(got.position, Position(1));
+    assert_eq!(got.stream_version, 1);
+    assert_eq!(got.event_id, sent.event_id);
+    assert_eq!(got.event_id.get_version_num(), 7);
+    assert_eq!(got.stream, sent.stream);
+    assert_eq!(got.event_type, sent.event_type);
+    assert_eq!(got.schema_version, sent.schema_version);
+    assert_eq!(got.recorded_at_ms, sent.recorded_at_ms);
+    assert_eq!(got.correlation_id, sent.correlation_id);
+    assert_eq!(got.causation_id, sent.causation_id);
+    assert_eq!(got.payload, sent.payload);
+    assert_eq!(got.idempotency_key, sent.idempotency_key);
+}
+
+async fn a_subscriber_catches_up_then_follows_live_appends_without_a_gap_or_a_repeat<B: Backend>(
+    backend: &mut B,
+) {
+    const APPENDERS: u64 = 16;
+    const EACH: u64 = 40;
+    let store = backend.store().clone();
+    // Some history to catch up on first.
+    for n in 0..25 {
+        store
+            .append(request(vec![event("history", n, None)]))
+            .await
+            .unwrap();
+    }
+    let total = 25 + APPENDERS * EACH * 2;
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut subscription = Subscription::new(store, Position(0));
+            let mut expected = 1;
+            while expected <= total {
+                let batch = subscription.next_batch(64).await.unwrap();
+                assert!(!batch.is_empty(), "the store closed under a subscriber");
+                for event in batch {
+                    assert_eq!(event.position.0, expected, "skipped or repeated a position");
+                    expected += 1;
+                }
+            }
+            subscription.position()
+        })
+    };
+    let mut appenders = Vec::new();
+    for appender in 0..APPENDERS {
+        let store = store.clone();
+        appenders.push(tokio::spawn(async move {
+            for n in 0..EACH {
+                // Two events per append, to two streams: batches interleave with single appends.
+                store
+                    .append(request(vec![
+                        event(&format!("live-{appender}"), n, None),
+                        event("shared", n, None),
+                    ]))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for appender in appenders {
+        appender.await.unwrap();
+    }
+    let reached = tokio::time::timeout(std::time::Duration::from_secs(60), reader)
+        .await
+        .expect("the subscriber reaches the last position")
+        .unwrap();
+    assert_eq!(reached, Position(total));
+    // Live: one more append after the subscriber caught up is delivered too.
+    let mut subscription = Subscription::new(store.clone(), Position(total));
+    let waiting = tokio::spawn(async move { subscription.next().await.unwrap() });
+    store
+        .append(request(vec![event("late", 1, None)]))
+        .await
+        .unwrap();
+    let late = waiting.await.unwrap().expect("an event");
+    assert_eq!(late.position, Position(total + 1));
+}
+
+async fn a_superseded_writer_is_fenced_and_appends_nothing<B: Backend>(backend: &mut B) {
+    let store = backend.store().clone();
+    // Before anyone claims the log, plain appends are accepted (tools, tests, imports).
+    store
+        .append(request(vec![event("a", 1, None)]))
+        .await
+        .unwrap();
+    let first = store.claim_writer().await.unwrap();
+    let with = |epoch: Option<WriterEpoch>, n| AppendRequest {
+        events: vec![event("a", n, None)],
+        writer: epoch,
+        ..AppendRequest::default()
+    };
+    store.append(with(Some(first), 2)).await.unwrap();
+    // Another server starts on the same log and claims it.
+    let other = backend.second_handle().await;
+    let second = match &other {
+        Some(other) => other.claim_writer().await.unwrap(),
+        None => store.claim_writer().await.unwrap(),
+    };
+    assert!(second > first);
+    let refused = store.append(with(Some(first), 3)).await.unwrap_err();
+    assert!(
+        matches!(refused, AppendError::Fenced { presented: Some(p), current } if p == first && current == second.0),
+        "{refused:?}"
+    );
+    let unclaimed = store.append(with(None, 4)).await.unwrap_err();
+    assert!(matches!(
+        unclaimed,
+        AppendError::Fenced {
+            presented: None,
+            ..
+        }
+    ));
+    assert_eq!(store.read_all(Position(0), 10).await.unwrap().len(), 2);
+    match &other {
+        Some(other) => other.append(with(Some(second), 5)).await.unwrap(),
+        None => store.append(with(Some(second), 5)).await.unwrap(),
+    };
+    drop(other);
+    drop(store);
+    // The claim outlives a restart: the next one is higher still, the old one stays fenced.
+    backend.reopen().await;
+    let store = backend.store();
+    let third = store.claim_writer().await.unwrap();
+    assert!(third > second);
+    assert!(matches!(
+        store.append(with(Some(second), 6)).await,
+        Err(AppendError::Fenced { .. })
+    ));
+    store.append(with(Some(third), 7)).await.unwrap();
+    assert_eq!(store.read_all(Position(0), 10).await.unwrap().len(), 4);
+}
+
+/// Declares, for one backend, a test per guarantee above.
+macro_rules! conformance {
+    ($backend:ty; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(mut backend) = <$backend as Backend>::fresh().await else {
+                    return;
+                };
+                super::$name(&mut backend).await;
+                backend.cleanup().await;
+            }
+        )*
+    };
+}
+
+macro_rules! every_guarantee {
+    ($backend:ty) => {
+        conformance!($backend;
+            appends_a_batch_to_several_streams_atomically,
+            a_wrong_expected_version_appends_nothing,
+            an_idempotency_key_is_stored_once,
+            an_idempotency_key_is_remembered_after_a_restart,
+            concurrent_appenders_get_distinct_gapless_positions,
+            empty_and_oversized_appends_are_refused,
+            reads_a_stream_from_a_version_and_the_log_from_a_position_in_order,
+            every_event_keeps_its_whole_envelope,
+            a_subscriber_catches_up_then_follows_live_appends_without_a_gap_or_a_repeat,
+            a_superseded_writer_is_fenced_and_appends_nothing,
+        );
+    };
+}
+
 mod embedded {
     use super::*;
 
-    fn open() -> (tempfile::TempDir, EmbeddedStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        (dir, store)
-    }
-
-    #[tokio::test]
-    async fn appends_a_batch_to_several_streams_atomically() {
-        let (_dir, store) = open();
-        super::appends_a_batch_to_several_streams_atomically(&store).await;
-    }
-
-    #[tokio::test]
-    async fn a_wrong_expected_version_appends_nothing() {
-        let (_dir, store) = open();
-        super::a_wrong_expected_version_appends_nothing(&store).await;
-    }
-
-    #[tokio::test]
-    async fn an_idempotency_key_is_stored_once() {
-        let (_dir, store) = open();
-        super::an_idempotency_key_is_stored_once(&store).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_appenders_get_distinct_gapless_positions() {
-        let (_dir, store) = open();
-        super::concurrent_appenders_get_distinct_gapless_positions(&store).await;
-    }
-
-    #[tokio::test]
-    async fn empty_and_oversized_appends_are_refused() {
-        let (_dir, store) = open();
-        super::empty_and_oversized_appends_are_refused(&store).await;
-    }
-
-    #[tokio::test]
-    async fn what_was_acknowledged_is_there_after_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let store = EmbeddedStore::open(dir.path()).unwrap();
-            store
-                .append(request(vec![
-                    event("a", 1, Some("m-1")),
-                    event("b", 2, None),
-                ]))
-                .await
-                .unwrap();
-        }
-        let store = EmbeddedStore::open(dir.path()).unwrap();
-        assert_eq!(*store.head().borrow(), Position(2));
-        assert_eq!(store.read_all(Position(0), 10).await.unwrap().len(), 2);
-        let again = store
-            .append(request(vec![event("a", 3, Some("m-1"))]))
-            .await
-            .unwrap();
-        assert_eq!(
-            again,
-            AppendOutcome::AlreadyAppended {
-                position: Position(1)
-            }
-        );
-        let next = store
-            .append(request(vec![event("a", 4, None)]))
-            .await
-            .unwrap();
-        assert_eq!(
-            next,
-            AppendOutcome::Appended {
-                first: Position(3),
-                last: Position(3)
-            }
-        );
-        assert_eq!(
-            store
-                .read_stream("a", 0, 10)
-                .await
-                .unwrap()
-                .last()
-                .unwrap()
-                .stream_version,
-            2
-        );
-    }
+    every_guarantee!(backends::Embedded);
 
     #[tokio::test]
     async fn a_second_process_cannot_open_a_log_in_use() {
-        let (dir, _store) = open();
-        let error = EmbeddedStore::open(dir.path())
-            .err()
-            .expect("second open must fail");
-        assert!(
-            matches!(error, event_store::StoreError::InUse { .. }),
-            "{error}"
-        );
+        let backend = backends::Embedded::fresh().await.unwrap();
+        let error =
+            event_store::embedded::EmbeddedStore::open(backend.store().path().parent().unwrap())
+                .err()
+                .expect("second open must fail");
+        assert!(matches!(error, StoreError::InUse { .. }), "{error}");
     }
+}
+
+mod postgres {
+    use super::*;
+
+    every_guarantee!(backends::Postgres);
 }

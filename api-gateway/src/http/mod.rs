@@ -18,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use event_store::embedded::EmbeddedStore;
+use event_store::Store;
 use routing_core::CentreConfig;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct AppState {
     pub engine: Engine,
     pub views: Views,
-    pub store: EmbeddedStore,
+    pub store: Store,
     pub config: Arc<CentreConfig>,
     pub clock: Arc<dyn Clock>,
 }

@@ -72,6 +72,11 @@ impl ApiError {
             ApiError::Engine(EngineError::Append(
                 event_store::AppendError::WrongExpectedVersion { .. },
             )) => (StatusCode::CONFLICT, "conflict", "Concurrent change"),
+            ApiError::Engine(EngineError::Append(event_store::AppendError::Fenced { .. })) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "fenced",
+                "Another server has taken over this contact centre's log",
+            ),
             ApiError::Engine(_) | ApiError::Store(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
@@ -263,6 +268,9 @@ impl IntoResponse for ApiError {
                 self,
                 ApiError::NotCaughtUp(_)
                     | ApiError::Engine(EngineError::Busy)
+                    | ApiError::Engine(EngineError::Append(
+                        event_store::AppendError::Fenced { .. }
+                    ))
                     | ApiError::Timeout(_)
             ) {
             tracing::error!(error = %self, "request failed");

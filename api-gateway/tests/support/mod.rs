@@ -30,11 +30,12 @@ pub struct Server {
 
 impl Server {
     /// Starts `switchboard serve` on an ephemeral port with its log in `store`.
-    pub fn start(store: &Path) -> Server {
+    pub fn start(store: impl AsRef<std::ffi::OsStr>) -> Server {
         Self::start_with(&example_config(), store)
     }
 
-    pub fn start_with(config: &Path, store: &Path) -> Server {
+    /// `store` is a directory (embedded) or a `postgres://` URL.
+    pub fn start_with(config: &Path, store: impl AsRef<std::ffi::OsStr>) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
@@ -151,6 +152,18 @@ impl Server {
         self.child.wait().unwrap()
     }
 
+    /// Waits for the server to exit on its own (at most `limit`); `None` if it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let give_up = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < give_up {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Kills the server with SIGKILL: no chance to flush anything.
     pub fn kill(mut self) {
         self.child.kill().unwrap();
@@ -174,4 +187,16 @@ async fn read(response: reqwest::Response) -> (u16, Value) {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
     (status, body)
+}
+
+/// The PostgreSQL server the tests may use, with a schema of the test's own; `None` (after
+/// printing why) when `SWITCHBOARD_TEST_POSTGRES` is not set.
+pub fn postgres_store(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+        eprintln!("skipping {test}: SWITCHBOARD_TEST_POSTGRES is not set");
+        return None;
+    };
+    let schema = format!("e2e_{}", uuid::Uuid::now_v7().simple());
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{separator}schema={schema}"))
 }

@@ -1,0 +1,724 @@
+//! The PostgreSQL backend: the log in one schema of a PostgreSQL database.
+//!
+//! **Why positions never commit out of order.** A `bigserial` hands out numbers when a
+//! transaction asks, not when it commits, so under concurrency position 7 can become visible
+//! before position 6, and a reader that has passed 7 skips 6 for ever. Here every append
+//! transaction first takes the row lock on the single `log_head` row (`SELECT … FOR UPDATE`) and
+//! numbers its events from the position stored there, then writes the new head in the same
+//! transaction. The lock is held until commit, so the next transaction can only read the head,
+//! and so number its events, after the previous one has committed (or rolled back, taking its
+//! numbers with it). Positions are therefore gapless and become visible strictly in order, for
+//! every process that writes, and a reader asking for "everything after N" can never miss an event
+//! that commits later. The same row carries the writer epoch, so fencing is checked under the
+//! same lock. Throughput does not suffer from the serialisation because one writer task per
+//! process folds every queued append into one transaction (group commit).
+//!
+//! Readers only wake on `NOTIFY` (sent inside the append transaction, so delivered on commit, to
+//! every process listening) or on this process's own commits; what they deliver they read from
+//! the table. This module must never log the connection string: it may carry a password.
+
+use crate::error::{AppendError, StoreError};
+use crate::record::{
+    AppendOutcome, AppendRequest, Position, StoredEvent, WriterEpoch, fencing_admits,
+};
+use crate::{EventStore, MAX_EVENTS_PER_APPEND};
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Row, Statement};
+
+/// The schema the log lives in when none is named.
+pub const DEFAULT_SCHEMA: &str = "switchboard";
+
+/// How many appends the writer folds into one transaction at most.
+const MAX_APPENDS_PER_COMMIT: usize = 512;
+/// How many appends may wait for the writer before appenders are made to wait.
+const QUEUE_DEPTH: usize = 4096;
+
+/// The schema's migrations, in order; the number applied is kept in `schema_version`. A migration,
+/// once released, is never edited: a change is a new entry.
+const MIGRATIONS: &[&str] = &[
+    // 1: the log, the streams' heads and the single head row that orders every append.
+    "CREATE TABLE {s}.log_head (
+        only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+        position bigint NOT NULL,
+        writer_epoch bigint NOT NULL
+    );
+    INSERT INTO {s}.log_head (position, writer_epoch) VALUES (0, 0);
+    CREATE TABLE {s}.events (
+        position bigint PRIMARY KEY,
+        stream text NOT NULL,
+        stream_version bigint NOT NULL,
+        event_id uuid NOT NULL,
+        event_type text NOT NULL,
+        schema_version integer NOT NULL,
+        recorded_at_ms bigint NOT NULL,
+        correlation_id uuid NOT NULL,
+        causation_id uuid NOT NULL,
+        payload bytea NOT NULL,
+        idempotency_key text UNIQUE,
+        UNIQUE (stream, stream_version)
+    );
+    CREATE TABLE {s}.streams (
+        stream text PRIMARY KEY,
+        version bigint NOT NULL
+    );",
+];
+
+const COLUMNS: &str = "position, stream, stream_version, event_id, event_type, schema_version, \
+    recorded_at_ms, correlation_id, causation_id, payload, idempotency_key";
+
+/// Where a PostgreSQL log lives, shown without its password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    config: Config,
+    schema: String,
+}
+
+impl Location {
+    /// Parses a `postgres://` URL. The schema is `switchboard` unless the URL's query names one
+    /// with `schema=` (which is taken out before the URL reaches the driver).
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let (base, schema) = split_schema(url)?;
+        let config = Config::from_str(&base)
+            .map_err(|e| StoreError::InvalidLocation(format!("not a PostgreSQL URL: {e}")))?;
+        Ok(Self { config, schema })
+    }
+
+    /// Names a schema (letters, digits and `_`, starting with a letter or `_`).
+    pub fn with_schema(mut self, schema: &str) -> Result<Self, StoreError> {
+        self.schema = checked_schema(schema)?;
+        Ok(self)
+    }
+
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+}
+
+impl std::fmt::Display for Location {
+    /// `postgres://user@host:port/db (schema s)`, never the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let user = self.config.get_user().unwrap_or("");
+        let hosts: Vec<String> = self
+            .config
+            .get_hosts()
+            .iter()
+            .zip(
+                self.config
+                    .get_ports()
+                    .iter()
+                    .chain(std::iter::repeat(&5432)),
+            )
+            .map(|(host, port)| match host {
+                tokio_postgres::config::Host::Tcp(name) => format!("{name}:{port}"),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .collect();
+        let db = self.config.get_dbname().unwrap_or("");
+        write!(
+            f,
+            "postgres://{user}@{}/{db} (schema {})",
+            hosts.join(","),
+            self.schema
+        )
+    }
+}
+
+fn split_schema(url: &str) -> Result<(String, String), StoreError> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), DEFAULT_SCHEMA.to_owned()));
+    };
+    let mut schema = DEFAULT_SCHEMA.to_owned();
+    let mut kept = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("schema", name)) => schema = checked_schema(name)?,
+            _ => kept.push(pair),
+        }
+    }
+    let base = if kept.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    };
+    Ok((base, schema))
+}
+
+fn checked_schema(name: &str) -> Result<String, StoreError> {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if first_ok
+        && name.len() <= 63
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Ok(name.to_owned())
+    } else {
+        Err(StoreError::InvalidLocation(format!(
+            "schema '{name}': use lower-case letters, digits and '_', starting with a letter or '_'"
+        )))
+    }
+}
+
+type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
+
+/// The PostgreSQL-backed log. Cloning shares the connections and the writer.
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    reader: Client,
+    statements: Statements,
+    appends: mpsc::Sender<(AppendRequest, Reply)>,
+    head: watch::Receiver<Position>,
+    location: Location,
+}
+
+struct Statements {
+    read_all: Statement,
+    read_stream: Statement,
+    find_key: Statement,
+    claim: Statement,
+}
+
+impl PostgresStore {
+    /// Connects, creates or migrates the schema, and starts the writer.
+    pub async fn connect(location: Location) -> Result<Self, StoreError> {
+        let schema = location.schema.clone();
+        let channel = notify_channel(&schema);
+        let (head_tx, head) = watch::channel(Position(0));
+        let head_tx = Arc::new(head_tx);
+
+        let (reader, connection) = location.config.connect(NoTls).await?;
+        // The reader's connection also listens: a notification only moves `head`, which wakes
+        // subscribers, who then read the table.
+        let wake = Arc::clone(&head_tx);
+        tokio::spawn(async move {
+            let mut connection = connection;
+            loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(AsyncMessage::Notification(note))) => {
+                        if let Ok(position) = note.payload().parse::<u64>() {
+                            advance(&wake, Position(position));
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(error)) => {
+                        tracing::error!(%error, "PostgreSQL reader connection failed");
+                        return;
+                    }
+                    None => return,
+                }
+            }
+        });
+        migrate(&reader, &schema).await?;
+        reader.batch_execute(&format!("LISTEN {channel}")).await?;
+        let statements = Statements {
+            read_all: reader
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM {schema}.events WHERE position > $1 \
+                     ORDER BY position LIMIT $2"
+                ))
+                .await?,
+            read_stream: reader
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM {schema}.events WHERE stream = $1 \
+                     AND stream_version > $2 ORDER BY stream_version LIMIT $3"
+                ))
+                .await?,
+            find_key: reader
+                .prepare(&format!(
+                    "SELECT position FROM {schema}.events WHERE idempotency_key = $1"
+                ))
+                .await?,
+            claim: reader
+                .prepare(&format!(
+                    "UPDATE {schema}.log_head SET writer_epoch = writer_epoch + 1 \
+                     RETURNING writer_epoch"
+                ))
+                .await?,
+        };
+        let current = reader
+            .query_one(&format!("SELECT position FROM {schema}.log_head"), &[])
+            .await?;
+        advance(&head_tx, Position(to_u64(current.get::<_, i64>(0))));
+
+        let (writer, connection) = location.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::error!(%error, "PostgreSQL writer connection failed");
+            }
+        });
+        let writer = WriterTask::prepare(writer, &schema, channel, head_tx).await?;
+        let (appends, queue) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(writer.run(queue));
+        tracing::info!(store = %location, "PostgreSQL event store open");
+        Ok(Self {
+            inner: Arc::new(Inner {
+                reader,
+                statements,
+                appends,
+                head,
+                location,
+            }),
+        })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.inner.location
+    }
+}
+
+/// The notification channel of a schema's log.
+fn notify_channel(schema: &str) -> String {
+    format!("{schema}_log")
+}
+
+/// Moves the head forward, never back (a late notification must not rewind it).
+fn advance(head: &watch::Sender<Position>, to: Position) {
+    head.send_if_modified(|current| {
+        if to > *current {
+            *current = to;
+            true
+        } else {
+            false
+        }
+    });
+}
+
+/// Creates the schema or brings it up to date, under an advisory lock so that two servers
+/// starting together do not migrate twice.
+async fn migrate(client: &Client, schema: &str) -> Result<(), StoreError> {
+    let lock_key = format!("switchboard-migrate:{schema}");
+    client
+        .execute("SELECT pg_advisory_lock(hashtext($1))", &[&lock_key])
+        .await?;
+    let outcome = async {
+        client
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE TABLE IF NOT EXISTS {schema}.schema_version (version integer NOT NULL);"
+            ))
+            .await?;
+        let rows = client
+            .query(&format!("SELECT version FROM {schema}.schema_version"), &[])
+            .await?;
+        let applied = rows.first().map_or(0, |row| row.get::<_, i32>(0));
+        let applied = usize::try_from(applied).unwrap_or(0);
+        if applied > MIGRATIONS.len() {
+            return Err(StoreError::InvalidLocation(format!(
+                "schema {schema} is at version {applied}, newer than this build knows ({}): \
+                 run a newer switchboard",
+                MIGRATIONS.len()
+            )));
+        }
+        for (number, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+            let version = i32::try_from(number + 1).unwrap_or(i32::MAX);
+            let sql = migration.replace("{s}", schema);
+            client
+                .batch_execute(&format!(
+                    "BEGIN;
+                     {sql};
+                     DELETE FROM {schema}.schema_version;
+                     INSERT INTO {schema}.schema_version VALUES ({version});
+                     COMMIT;"
+                ))
+                .await?;
+            tracing::info!(schema, version, "event store schema migrated");
+        }
+        Ok(())
+    }
+    .await;
+    client
+        .execute("SELECT pg_advisory_unlock(hashtext($1))", &[&lock_key])
+        .await?;
+    outcome
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn stored(row: &Row) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        position: Position(to_u64(row.try_get(0)?)),
+        stream: row.try_get(1)?,
+        stream_version: to_u64(row.try_get(2)?),
+        event_id: row.try_get(3)?,
+        event_type: row.try_get(4)?,
+        schema_version: u32::try_from(row.try_get::<_, i32>(5)?).unwrap_or(0),
+        recorded_at_ms: row.try_get(6)?,
+        correlation_id: row.try_get(7)?,
+        causation_id: row.try_get(8)?,
+        payload: row.try_get(9)?,
+        idempotency_key: row.try_get(10)?,
+    })
+}
+
+impl EventStore for PostgresStore {
+    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
+        if request.events.is_empty() {
+            return Err(AppendError::Empty);
+        }
+        if request.events.len() > MAX_EVENTS_PER_APPEND {
+            return Err(AppendError::TooLarge {
+                max: MAX_EVENTS_PER_APPEND,
+                got: request.events.len(),
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .appends
+            .send((request, reply))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.inner
+            .reader
+            .query(&self.inner.statements.read_all, &[&to_i64(after.0), &limit])
+            .await?
+            .iter()
+            .map(stored)
+            .collect()
+    }
+
+    async fn read_stream(
+        &self,
+        stream: &str,
+        after_version: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.inner
+            .reader
+            .query(
+                &self.inner.statements.read_stream,
+                &[&stream, &to_i64(after_version), &limit],
+            )
+            .await?
+            .iter()
+            .map(stored)
+            .collect()
+    }
+
+    async fn find_idempotency_key(&self, key: &str) -> Result<Option<Position>, StoreError> {
+        let row = self
+            .inner
+            .reader
+            .query_opt(&self.inner.statements.find_key, &[&key])
+            .await?;
+        Ok(row.map(|row| Position(to_u64(row.get(0)))))
+    }
+
+    async fn claim_writer(&self) -> Result<WriterEpoch, StoreError> {
+        // The update takes the head row's lock: it waits for an append in flight and is ordered
+        // before every later one.
+        let row = self
+            .inner
+            .reader
+            .query_one(&self.inner.statements.claim, &[])
+            .await?;
+        Ok(WriterEpoch(to_u64(row.get(0))))
+    }
+
+    fn head(&self) -> watch::Receiver<Position> {
+        self.inner.head.clone()
+    }
+}
+
+/// The task that owns the writing connection and commits queued appends in groups.
+struct WriterTask {
+    client: Client,
+    head: Arc<watch::Sender<Position>>,
+    lock_head: Statement,
+    known_keys: Statement,
+    stream_versions: Statement,
+    insert_events: Statement,
+    upsert_streams: Statement,
+    set_head: Statement,
+    notify: Statement,
+    channel: String,
+}
+
+/// What one group's validation decided: the rows to insert and each request's answer.
+#[derive(Default)]
+struct Group {
+    positions: Vec<i64>,
+    streams: Vec<String>,
+    versions: Vec<i64>,
+    event_ids: Vec<uuid::Uuid>,
+    types: Vec<String>,
+    schema_versions: Vec<i32>,
+    recorded: Vec<i64>,
+    correlations: Vec<uuid::Uuid>,
+    causations: Vec<uuid::Uuid>,
+    payloads: Vec<Vec<u8>>,
+    keys: Vec<Option<String>>,
+}
+
+impl WriterTask {
+    async fn prepare(
+        client: Client,
+        schema: &str,
+        channel: String,
+        head: Arc<watch::Sender<Position>>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            lock_head: client
+                .prepare(&format!(
+                    "SELECT position, writer_epoch FROM {schema}.log_head FOR UPDATE"
+                ))
+                .await?,
+            known_keys: client
+                .prepare(&format!(
+                    "SELECT idempotency_key, position FROM {schema}.events \
+                     WHERE idempotency_key = ANY($1)"
+                ))
+                .await?,
+            stream_versions: client
+                .prepare(&format!(
+                    "SELECT stream, version FROM {schema}.streams WHERE stream = ANY($1)"
+                ))
+                .await?,
+            insert_events: client
+                .prepare(&format!(
+                    "INSERT INTO {schema}.events ({COLUMNS}) SELECT * FROM UNNEST(\
+                     $1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+                     $6::integer[], $7::bigint[], $8::uuid[], $9::uuid[], $10::bytea[], $11::text[])"
+                ))
+                .await?,
+            upsert_streams: client
+                .prepare(&format!(
+                    "INSERT INTO {schema}.streams (stream, version) \
+                     SELECT * FROM UNNEST($1::text[], $2::bigint[]) \
+                     ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version"
+                ))
+                .await?,
+            set_head: client
+                .prepare(&format!("UPDATE {schema}.log_head SET position = $1"))
+                .await?,
+            notify: client.prepare("SELECT pg_notify($1, $2)").await?,
+            client,
+            head,
+            channel,
+        })
+    }
+
+    async fn run(mut self, mut queue: mpsc::Receiver<(AppendRequest, Reply)>) {
+        let mut jobs = Vec::new();
+        while queue.recv_many(&mut jobs, MAX_APPENDS_PER_COMMIT).await > 0 {
+            let (requests, replies): (Vec<_>, Vec<_>) =
+                std::mem::take(&mut jobs).into_iter().unzip();
+            match self.commit(requests).await {
+                Ok((outcomes, committed)) => {
+                    if let Some(position) = committed {
+                        advance(&self.head, position);
+                    }
+                    for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                        let _ = reply.send(outcome);
+                    }
+                }
+                Err(error) => {
+                    // Whether a failed commit was stored is unknown (the connection may have
+                    // dropped after PostgreSQL committed): stop, so that the process restarts and
+                    // reads the truth back from the database.
+                    tracing::error!(%error, "PostgreSQL append failed; the store stops");
+                    let message = error.to_string();
+                    for reply in replies {
+                        let _ = reply
+                            .send(Err(AppendError::Store(StoreError::Failed(message.clone()))));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Validates and writes every request of a group in one transaction. A request that conflicts,
+    /// is fenced or repeats an idempotency key is answered without writing; the others commit
+    /// together.
+    #[allow(clippy::type_complexity)]
+    async fn commit(
+        &mut self,
+        requests: Vec<AppendRequest>,
+    ) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Option<Position>), StoreError> {
+        let txn = self.client.transaction().await?;
+        let head = txn.query_one(&self.lock_head, &[]).await?;
+        let mut last = to_u64(head.get::<_, i64>(0));
+        let epoch = to_u64(head.get::<_, i64>(1));
+
+        let wanted_keys: Vec<&str> = requests
+            .iter()
+            .flat_map(|r| r.events.iter())
+            .filter_map(|e| e.idempotency_key.as_deref())
+            .collect();
+        let mut keys: BTreeMap<String, u64> = BTreeMap::new();
+        if !wanted_keys.is_empty() {
+            for row in txn.query(&self.known_keys, &[&wanted_keys]).await? {
+                keys.insert(row.get(0), to_u64(row.get(1)));
+            }
+        }
+        let wanted_streams: BTreeSet<&str> = requests
+            .iter()
+            .flat_map(|r| {
+                r.events
+                    .iter()
+                    .map(|e| e.stream.as_str())
+                    .chain(r.expectations.iter().map(|(s, _)| s.as_str()))
+            })
+            .collect();
+        let wanted_streams: Vec<&str> = wanted_streams.into_iter().collect();
+        let mut versions: BTreeMap<String, u64> = BTreeMap::new();
+        for row in txn.query(&self.stream_versions, &[&wanted_streams]).await? {
+            versions.insert(row.get(0), to_u64(row.get(1)));
+        }
+
+        let mut group = Group::default();
+        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        'requests: for request in requests {
+            if !fencing_admits(request.writer, epoch) {
+                outcomes.push(Err(AppendError::Fenced {
+                    presented: request.writer,
+                    current: epoch,
+                }));
+                continue;
+            }
+            let mut own_keys = BTreeSet::new();
+            for event in &request.events {
+                if let Some(key) = &event.idempotency_key {
+                    if !own_keys.insert(key.as_str()) {
+                        outcomes.push(Err(AppendError::DuplicateKeyInRequest { key: key.clone() }));
+                        continue 'requests;
+                    }
+                    if let Some(position) = keys.get(key) {
+                        outcomes.push(Ok(AppendOutcome::AlreadyAppended {
+                            position: Position(*position),
+                        }));
+                        continue 'requests;
+                    }
+                }
+            }
+            for (stream, expected) in &request.expectations {
+                let actual = versions.get(stream).copied().unwrap_or(0);
+                if !expected.admits(actual) {
+                    outcomes.push(Err(AppendError::WrongExpectedVersion {
+                        stream: stream.clone(),
+                        expected: *expected,
+                        actual,
+                    }));
+                    continue 'requests;
+                }
+            }
+            let first = Position(last + 1);
+            for event in request.events {
+                last += 1;
+                let version = versions.entry(event.stream.clone()).or_insert(0);
+                *version += 1;
+                touched.insert(event.stream.clone());
+                if let Some(key) = &event.idempotency_key {
+                    keys.insert(key.clone(), last);
+                }
+                group.positions.push(to_i64(last));
+                group.versions.push(to_i64(*version));
+                group.streams.push(event.stream);
+                group.event_ids.push(event.event_id);
+                group.types.push(event.event_type);
+                group
+                    .schema_versions
+                    .push(i32::try_from(event.schema_version).unwrap_or(i32::MAX));
+                group.recorded.push(event.recorded_at_ms);
+                group.correlations.push(event.correlation_id);
+                group.causations.push(event.causation_id);
+                group.payloads.push(event.payload);
+                group.keys.push(event.idempotency_key);
+            }
+            outcomes.push(Ok(AppendOutcome::Appended {
+                first,
+                last: Position(last),
+            }));
+        }
+        if group.positions.is_empty() {
+            // Nothing to write: the transaction only held the lock.
+            txn.rollback().await?;
+            return Ok((outcomes, None));
+        }
+        txn.execute(
+            &self.insert_events,
+            &[
+                &group.positions,
+                &group.streams,
+                &group.versions,
+                &group.event_ids,
+                &group.types,
+                &group.schema_versions,
+                &group.recorded,
+                &group.correlations,
+                &group.causations,
+                &group.payloads,
+                &group.keys,
+            ],
+        )
+        .await?;
+        let (names, heads): (Vec<&str>, Vec<i64>) = touched
+            .iter()
+            .map(|s| (s.as_str(), to_i64(versions.get(s).copied().unwrap_or(0))))
+            .unzip();
+        txn.execute(&self.upsert_streams, &[&names, &heads]).await?;
+        txn.execute(&self.set_head, &[&to_i64(last)]).await?;
+        txn.query(&self.notify, &[&self.channel, &last.to_string()])
+            .await?;
+        txn.commit().await?;
+        Ok((outcomes, Some(Position(last))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_never_shows_its_password() {
+        let location =
+            Location::parse("postgres://sb:s3cret@db.example:5433/centre?schema=centre_1").unwrap();
+        let shown = location.to_string();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert_eq!(
+            shown,
+            "postgres://sb@db.example:5433/centre (schema centre_1)"
+        );
+        assert!(!format!("{location:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_schema_name_is_an_identifier_or_refused() {
+        assert_eq!(
+            Location::parse("postgres://h/db").unwrap().schema(),
+            "switchboard"
+        );
+        assert!(Location::parse("postgres://h/db?schema=x;drop").is_err());
+        assert!(Location::parse("postgres://h/db?schema=Upper").is_err());
+        let kept = split_schema("postgres://h/db?sslmode=disable&schema=a_1").unwrap();
+        assert_eq!(
+            kept,
+            ("postgres://h/db?sslmode=disable".into(), "a_1".into())
+        );
+    }
+}
