@@ -115,3 +115,149 @@ impl<S: EventStore> Subscription<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AppendError, AppendOutcome, AppendRequest, WriterEpoch};
+    use std::sync::{Arc, Mutex};
+
+    /// A log whose visible events the test chooses, to show a subscriber a gap no real backend
+    /// here ever shows: position 2 committed while position 1 is still in flight.
+    #[derive(Clone)]
+    struct Scripted {
+        visible: Arc<Mutex<Vec<StoredEvent>>>,
+        head: Arc<watch::Sender<Position>>,
+    }
+
+    impl Scripted {
+        fn new() -> Self {
+            Self {
+                visible: Arc::default(),
+                head: Arc::new(watch::channel(Position(0)).0),
+            }
+        }
+
+        fn commit(&self, position: u64) {
+            let mut visible = self.visible.lock().unwrap_or_else(|e| e.into_inner());
+            visible.push(event(position));
+            visible.sort_by_key(|e| e.position);
+            self.head
+                .send_modify(|head| *head = (*head).max(Position(position)));
+        }
+    }
+
+    fn event(position: u64) -> StoredEvent {
+        StoredEvent {
+            position: Position(position),
+            stream: "s".into(),
+            stream_version: position,
+            event_id: uuid::Uuid::nil(),
+            event_type: "Tested".into(),
+            schema_version: 1,
+            recorded_at_ms: 0,
+            correlation_id: uuid::Uuid::nil(),
+            causation_id: uuid::Uuid::nil(),
+            payload: Vec::new(),
+            idempotency_key: None,
+        }
+    }
+
+    impl EventStore for Scripted {
+        async fn append(&self, _: AppendRequest) -> Result<AppendOutcome, AppendError> {
+            Err(AppendError::Empty)
+        }
+
+        async fn read_all(
+            &self,
+            after: Position,
+            limit: usize,
+        ) -> Result<Vec<StoredEvent>, StoreError> {
+            let visible = self.visible.lock().unwrap_or_else(|e| e.into_inner());
+            Ok(visible
+                .iter()
+                .filter(|e| e.position > after)
+                .take(limit)
+                .cloned()
+                .collect())
+        }
+
+        async fn read_stream(
+            &self,
+            _: &str,
+            _: u64,
+            _: usize,
+        ) -> Result<Vec<StoredEvent>, StoreError> {
+            Ok(Vec::new())
+        }
+
+        async fn find_idempotency_key(&self, _: &str) -> Result<Option<Position>, StoreError> {
+            Ok(None)
+        }
+
+        async fn claim_writer(&self) -> Result<WriterEpoch, StoreError> {
+            Ok(WriterEpoch(1))
+        }
+
+        fn head(&self) -> watch::Receiver<Position> {
+            self.head.subscribe()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_earlier_position_that_commits_after_a_later_one_is_waited_for_not_skipped() {
+        let store = Scripted::new();
+        let mut subscription = Subscription::new(store.clone(), Position(0));
+        // The transaction that took position 2 commits first; the one holding 1 has not.
+        store.commit(2);
+        let next = tokio::spawn(async move {
+            let first = subscription.next().await;
+            let second = subscription.next().await;
+            (first, second)
+        });
+        // With the clock paused, the subscriber retries the gap many times over; it must not
+        // deliver 2 on its own.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert!(!next.is_finished(), "delivered past a gap");
+        store.commit(1);
+        let (first, second) = next.await.unwrap_or_else(|e| panic!("{e}"));
+        let position =
+            |e: Result<Option<StoredEvent>, StoreError>| e.ok().flatten().map(|e| e.position.0);
+        assert_eq!(position(first), Some(1));
+        assert_eq!(position(second), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_subscriber_from_a_position_delivers_each_later_event_once_in_order() {
+        let store = Scripted::new();
+        for position in 1..=5 {
+            store.commit(position);
+        }
+        let mut subscription = Subscription::new(store.clone(), Position(2));
+        let batch = subscription
+            .next_batch(2)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            batch.iter().map(|e| e.position.0).collect::<Vec<_>>(),
+            [3, 4]
+        );
+        let reader = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while seen.len() < 3 {
+                for e in subscription
+                    .next_batch(10)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"))
+                {
+                    seen.push(e.position.0);
+                }
+            }
+            seen
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        store.commit(6);
+        store.commit(7);
+        assert_eq!(reader.await.unwrap_or_else(|e| panic!("{e}")), [5, 6, 7]);
+    }
+}

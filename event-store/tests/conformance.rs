@@ -471,4 +471,84 @@ mod postgres {
     use super::*;
 
     every_guarantee!(backends::Postgres);
+
+    /// The bug every sequence-based store shipped: a transaction takes position N, another takes
+    /// N+1 and commits first, and a reader that saw N+1 never sees N. Here a transaction outside
+    /// the store (another process, say) holds position 2 uncommitted; the store's own append must
+    /// wait for it rather than take 3 and commit first, and a subscriber delivers 2 then 3.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_transaction_holding_an_earlier_position_holds_back_every_later_one() {
+        let Some(backend) = backends::Postgres::fresh().await else {
+            return;
+        };
+        let store = backend.store().clone();
+        store
+            .append(request(vec![event("a", 1, None)]))
+            .await
+            .unwrap();
+        let schema = backend.schema().to_owned();
+        let mut raw = backend.raw_client().await;
+        let slow = raw.transaction().await.unwrap();
+        let head: i64 = slow
+            .query_one(
+                &format!("SELECT position FROM {schema}.log_head FOR UPDATE"),
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(head, 1);
+        slow.batch_execute(&format!(
+            "INSERT INTO {schema}.events VALUES (2, 'slow', 1, gen_random_uuid(), 'Tested', 1, 0,
+                 gen_random_uuid(), gen_random_uuid(), '\\x7b7d', NULL);
+             INSERT INTO {schema}.streams VALUES ('slow', 1);
+             UPDATE {schema}.log_head SET position = 2;"
+        ))
+        .await
+        .unwrap();
+
+        let later = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .append(request(vec![event("later", 3, None)]))
+                    .await
+                    .unwrap()
+            }
+        });
+        let mut subscription = Subscription::new(store.clone(), Position(1));
+        let delivered = tokio::spawn(async move {
+            let first = subscription.next().await.unwrap().unwrap();
+            let second = subscription.next().await.unwrap().unwrap();
+            [
+                (first.position, first.stream),
+                (second.position, second.stream),
+            ]
+        });
+        // Give a broken store every chance to commit position 3 first.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !later.is_finished(),
+            "an append overtook an uncommitted earlier one"
+        );
+        assert!(!delivered.is_finished());
+        assert!(store.read_all(Position(1), 10).await.unwrap().is_empty());
+
+        slow.commit().await.unwrap();
+        assert_eq!(
+            later.await.unwrap(),
+            AppendOutcome::Appended {
+                first: Position(3),
+                last: Position(3)
+            }
+        );
+        assert_eq!(
+            delivered.await.unwrap(),
+            [
+                (Position(2), "slow".to_owned()),
+                (Position(3), "later".to_owned())
+            ]
+        );
+        backend.cleanup().await;
+    }
 }
