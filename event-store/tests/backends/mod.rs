@@ -1,5 +1,8 @@
 //! The backends the conformance suite runs against, each a fresh, empty log per test.
 
+// Shared by several test crates, each of which uses part of it.
+#![allow(dead_code)]
+
 use event_store::EventStore;
 use event_store::embedded::EmbeddedStore;
 use event_store::postgres::{Location, PostgresStore};
@@ -76,12 +79,7 @@ impl Postgres {
     }
 
     pub async fn raw_client(&self) -> tokio_postgres::Client {
-        let url = std::env::var(POSTGRES_ENV).expect("set when the backend exists");
-        let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .expect("connect to PostgreSQL");
-        tokio::spawn(connection);
-        client
+        raw_client().await
     }
 
     pub fn schema(&self) -> &str {
@@ -132,4 +130,14 @@ impl Backend for Postgres {
             .await
             .expect("drop the test schema");
     }
+}
+
+/// A plain connection to the test server, for what the store must not be asked to do.
+pub async fn raw_client() -> tokio_postgres::Client {
+    let url = std::env::var(POSTGRES_ENV).expect("set when the backend exists");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(connection);
+    client
 }
