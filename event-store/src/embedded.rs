@@ -22,8 +22,6 @@ use uuid::Uuid;
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 /// (stream, version) → global position.
 const STREAM_INDEX: TableDefinition<(&str, u64), u64> = TableDefinition::new("stream_index");
-/// stream → its newest version.
-const STREAM_HEADS: TableDefinition<&str, u64> = TableDefinition::new("stream_heads");
 /// idempotency key → global position of the event that carried it.
 const IDEMPOTENCY: TableDefinition<&str, u64> = TableDefinition::new("idempotency");
 /// Facts about the log as a whole: the newest writer epoch.
@@ -114,7 +112,6 @@ impl EmbeddedStore {
         {
             txn.open_table(EVENTS).map_err(storage)?;
             txn.open_table(STREAM_INDEX).map_err(storage)?;
-            txn.open_table(STREAM_HEADS).map_err(storage)?;
             txn.open_table(IDEMPOTENCY).map_err(storage)?;
             txn.open_table(META).map_err(storage)?;
         }
@@ -404,6 +401,21 @@ fn flush(
     }
 }
 
+/// A stream's newest version (0 when it has none): the last entry of its range in the index,
+/// so that no second table has to be written per event.
+fn stream_head<T: ReadableTable<(&'static str, u64), u64>>(
+    index: &T,
+    stream: &str,
+) -> Result<u64, StoreError> {
+    Ok(index
+        .range((stream, 0)..=(stream, u64::MAX))
+        .map_err(storage)?
+        .next_back()
+        .transpose()
+        .map_err(storage)?
+        .map_or(0, |(key, _)| key.value().1))
+}
+
 /// Takes the next writer epoch, durably.
 fn claim(db: &Database) -> Result<WriterEpoch, StoreError> {
     let txn = db.begin_write().map_err(storage)?;
@@ -433,7 +445,6 @@ fn commit_batch(
     {
         let mut events = txn.open_table(EVENTS).map_err(storage)?;
         let mut index = txn.open_table(STREAM_INDEX).map_err(storage)?;
-        let mut heads = txn.open_table(STREAM_HEADS).map_err(storage)?;
         let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
         let epoch = txn
             .open_table(META)
@@ -467,10 +478,7 @@ fn commit_batch(
                 }
             }
             for (stream, expected) in &request.expectations {
-                let actual = heads
-                    .get(stream.as_str())
-                    .map_err(storage)?
-                    .map_or(0, |v| v.value());
+                let actual = stream_head(&index, stream)?;
                 if !expected.admits(actual) {
                     outcomes.push(Err(AppendError::WrongExpectedVersion {
                         stream: stream.clone(),
@@ -483,14 +491,7 @@ fn commit_batch(
             let first = Position(last.0 + 1);
             for event in request.events {
                 let position = last.0 + 1;
-                let version = heads
-                    .get(event.stream.as_str())
-                    .map_err(storage)?
-                    .map_or(0, |v| v.value())
-                    + 1;
-                heads
-                    .insert(event.stream.as_str(), version)
-                    .map_err(storage)?;
+                let version = stream_head(&index, &event.stream)? + 1;
                 index
                     .insert((event.stream.as_str(), version), position)
                     .map_err(storage)?;
@@ -539,7 +540,6 @@ mod tests {
         let txn = db.begin_write().unwrap();
         txn.open_table(EVENTS).unwrap();
         txn.open_table(STREAM_INDEX).unwrap();
-        txn.open_table(STREAM_HEADS).unwrap();
         txn.open_table(IDEMPOTENCY).unwrap();
         txn.open_table(META).unwrap();
         txn.commit().unwrap();

@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls, Row, Statement};
 
 /// The schema the log lives in when none is named.
@@ -33,6 +34,8 @@ pub const DEFAULT_SCHEMA: &str = "switchboard";
 
 /// How many appends the writer folds into one transaction at most.
 const MAX_APPENDS_PER_COMMIT: usize = 512;
+/// How many streams' versions the writer remembers before it starts afresh.
+const MAX_CACHED_STREAMS: usize = 100_000;
 /// How many appends may wait for the writer before appenders are made to wait.
 const QUEUE_DEPTH: usize = 4096;
 
@@ -64,7 +67,13 @@ const MIGRATIONS: &[&str] = &[
         stream text PRIMARY KEY,
         version bigint NOT NULL
     );",
+    // 2: a stream's version is read from its newest event (one index probe) instead of a table
+    // updated by every append, whose dead rows slowed every lookup under load.
+    "DROP TABLE {s}.streams;",
 ];
+
+/// Set on every connection: see where it is used.
+const CUSTOM_PLANS: &str = "SET plan_cache_mode = force_custom_plan";
 
 const COLUMNS: &str = "position, stream, stream_version, event_id, event_type, schema_version, \
     recorded_at_ms, correlation_id, causation_id, payload, idempotency_key";
@@ -216,6 +225,9 @@ impl PostgresStore {
                 }
             }
         });
+        // A cached generic plan is made once, often while the log is still empty, and would then
+        // scan the whole table for ever: plan every statement for its actual arguments instead.
+        reader.batch_execute(CUSTOM_PLANS).await?;
         migrate(&reader, &schema).await?;
         reader.batch_execute(&format!("LISTEN {channel}")).await?;
         let statements = Statements {
@@ -248,15 +260,48 @@ impl PostgresStore {
             .await?;
         advance(&head_tx, Position(to_u64(current.get::<_, i64>(0))));
 
-        let (writer, connection) = location.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::error!(%error, "PostgreSQL writer connection failed");
-            }
-        });
-        let writer = WriterTask::prepare(writer, &schema, channel, head_tx).await?;
+        // The writer and its connection run on a thread of their own, as the embedded writer
+        // does: a busy application runtime must not delay the commits every appender waits on.
         let (appends, queue) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(writer.run(queue));
+        let (ready_tx, ready) = oneshot::channel();
+        let config = location.config.clone();
+        std::thread::Builder::new()
+            .name("event-store-pg-writer".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ = ready_tx.send(Err(StoreError::Failed(error.to_string())));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let started = async {
+                        let (writer, connection) = config.connect(NoTls).await?;
+                        tokio::spawn(async move {
+                            if let Err(error) = connection.await {
+                                tracing::error!(%error, "PostgreSQL writer connection failed");
+                            }
+                        });
+                        writer.batch_execute(CUSTOM_PLANS).await?;
+                        WriterTask::prepare(writer, &schema, channel, head_tx).await
+                    };
+                    match started.await {
+                        Ok(writer) => {
+                            let _ = ready_tx.send(Ok(()));
+                            writer.run(queue).await;
+                        }
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error));
+                        }
+                    }
+                });
+            })
+            .map_err(|error| StoreError::Failed(error.to_string()))?;
+        ready.await.map_err(|_| StoreError::Closed)??;
         tracing::info!(store = %location, "PostgreSQL event store open");
         Ok(Self {
             inner: Arc::new(Inner {
@@ -448,13 +493,32 @@ struct WriterTask {
     client: Client,
     head: Arc<watch::Sender<Position>>,
     lock_head: Statement,
-    known_keys: Statement,
-    stream_versions: Statement,
-    insert_events: Statement,
-    upsert_streams: Statement,
-    set_head: Statement,
-    notify: Statement,
+    lookups: Statement,
+    write: Statement,
     channel: String,
+    /// Each stream's version as of `cached_at`, from this writer's own commits.
+    versions: std::collections::HashMap<String, u64>,
+    /// The log's head when `versions` was last right; `None` when it is not to be trusted.
+    cached_at: Option<u64>,
+}
+
+/// The idempotency keys and the streams' versions a lookup found.
+#[allow(clippy::type_complexity)]
+fn lookups_of(rows: &[Row]) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u64>), StoreError> {
+    let mut keys = BTreeMap::new();
+    let mut versions = BTreeMap::new();
+    for row in rows {
+        let kind: &str = row.try_get(0)?;
+        let name: String = row.try_get(1)?;
+        // A stream without events has no newest version: NULL.
+        let value: Option<i64> = row.try_get(2)?;
+        let value = value.map_or(0, to_u64);
+        match kind {
+            "key" => keys.insert(name, value),
+            _ => versions.insert(name, value),
+        };
+    }
+    Ok((keys, versions))
 }
 
 /// What one group's validation decided: the rows to insert and each request's answer.
@@ -486,38 +550,33 @@ impl WriterTask {
                     "SELECT position, writer_epoch FROM {schema}.log_head FOR UPDATE"
                 ))
                 .await?,
-            known_keys: client
+            lookups: client
                 .prepare(&format!(
-                    "SELECT idempotency_key, position FROM {schema}.events \
-                     WHERE idempotency_key = ANY($1)"
+                    "SELECT 'key', idempotency_key, position FROM {schema}.events \
+                     WHERE idempotency_key = ANY($1) \
+                     UNION ALL \
+                     SELECT 'stream', name, (SELECT stream_version FROM {schema}.events \
+                       WHERE stream = name ORDER BY stream_version DESC LIMIT 1) \
+                     FROM unnest($2::text[]) AS name"
                 ))
                 .await?,
-            stream_versions: client
+            // One statement for every write of a group: the events, the log's head and the wake-up
+            // (delivered on commit).
+            write: client
                 .prepare(&format!(
-                    "SELECT stream, version FROM {schema}.streams WHERE stream = ANY($1)"
+                    "WITH inserted AS (\
+                       INSERT INTO {schema}.events ({COLUMNS}) SELECT * FROM UNNEST(\
+                       $1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
+                       $6::integer[], $7::bigint[], $8::uuid[], $9::uuid[], $10::bytea[], $11::text[])), \
+                     head_moved AS (UPDATE {schema}.log_head SET position = $12) \
+                     SELECT pg_notify($13, $14)"
                 ))
                 .await?,
-            insert_events: client
-                .prepare(&format!(
-                    "INSERT INTO {schema}.events ({COLUMNS}) SELECT * FROM UNNEST(\
-                     $1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-                     $6::integer[], $7::bigint[], $8::uuid[], $9::uuid[], $10::bytea[], $11::text[])"
-                ))
-                .await?,
-            upsert_streams: client
-                .prepare(&format!(
-                    "INSERT INTO {schema}.streams (stream, version) \
-                     SELECT * FROM UNNEST($1::text[], $2::bigint[]) \
-                     ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version"
-                ))
-                .await?,
-            set_head: client
-                .prepare(&format!("UPDATE {schema}.log_head SET position = $1"))
-                .await?,
-            notify: client.prepare("SELECT pg_notify($1, $2)").await?,
             client,
             head,
             channel,
+            versions: std::collections::HashMap::new(),
+            cached_at: None,
         })
     }
 
@@ -551,6 +610,38 @@ impl WriterTask {
         }
     }
 
+    /// Begins a transaction, takes the head row's lock and looks up `keys` and `streams`, in one
+    /// round trip (pipelined statements run in order, so the lookups run under the lock).
+    #[allow(clippy::type_complexity)]
+    async fn read_locked(
+        &self,
+        keys: &[&str],
+        streams: &[&str],
+    ) -> Result<(u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>), StoreError> {
+        let client = &self.client;
+        let lookup_params: [&(dyn ToSql + Sync); 2] = [&keys, &streams];
+        let (begun, head, found) = tokio::join!(
+            client.batch_execute("BEGIN"),
+            client.query_one(&self.lock_head, &[]),
+            client.query(&self.lookups, &lookup_params),
+        );
+        begun?;
+        let head = head?;
+        let (keys, versions) = lookups_of(&found?)?;
+        Ok((
+            to_u64(head.try_get::<_, i64>(0)?),
+            to_u64(head.try_get::<_, i64>(1)?),
+            keys,
+            versions,
+        ))
+    }
+
+    /// Forgets the streams' versions: after a failure, nothing this writer knew can be trusted.
+    fn forget(&mut self) {
+        self.versions.clear();
+        self.cached_at = None;
+    }
+
     /// Validates and writes every request of a group in one transaction. A request that conflicts,
     /// is fenced or repeats an idempotency key is answered without writing; the others commit
     /// together.
@@ -559,22 +650,13 @@ impl WriterTask {
         &mut self,
         requests: Vec<AppendRequest>,
     ) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Option<Position>), StoreError> {
-        let txn = self.client.transaction().await?;
-        let head = txn.query_one(&self.lock_head, &[]).await?;
-        let mut last = to_u64(head.get::<_, i64>(0));
-        let epoch = to_u64(head.get::<_, i64>(1));
-
+        // One round trip for the reads: the statements are pipelined and run in order, so the
+        // key and version lookups run after the head row's lock is held.
         let wanted_keys: Vec<&str> = requests
             .iter()
             .flat_map(|r| r.events.iter())
             .filter_map(|e| e.idempotency_key.as_deref())
             .collect();
-        let mut keys: BTreeMap<String, u64> = BTreeMap::new();
-        if !wanted_keys.is_empty() {
-            for row in txn.query(&self.known_keys, &[&wanted_keys]).await? {
-                keys.insert(row.get(0), to_u64(row.get(1)));
-            }
-        }
         let wanted_streams: BTreeSet<&str> = requests
             .iter()
             .flat_map(|r| {
@@ -585,13 +667,50 @@ impl WriterTask {
             })
             .collect();
         let wanted_streams: Vec<&str> = wanted_streams.into_iter().collect();
+        // Streams whose version this writer knows from its own commits are not looked up, on the
+        // bet (checked below, under the lock) that nobody else wrote since.
+        let uncached: Vec<&str> = wanted_streams
+            .iter()
+            .copied()
+            .filter(|s| self.cached_at.is_none() || !self.versions.contains_key(*s))
+            .collect();
+        let outcome = self.read_locked(&wanted_keys, &uncached).await;
+        let (mut last, epoch, mut keys, found) = match outcome {
+            Ok(read) => read,
+            Err(error) => {
+                // Nothing was written: roll back and let the writer report the failure.
+                self.forget();
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(error);
+            }
+        };
         let mut versions: BTreeMap<String, u64> = BTreeMap::new();
-        for row in txn.query(&self.stream_versions, &[&wanted_streams]).await? {
-            versions.insert(row.get(0), to_u64(row.get(1)));
+        if self.cached_at == Some(last) {
+            for stream in &wanted_streams {
+                if let Some(version) = self.versions.get(*stream) {
+                    versions.insert((*stream).to_owned(), *version);
+                }
+            }
+            versions.extend(found);
+        } else if uncached.len() == wanted_streams.len() {
+            versions.extend(found);
+        } else {
+            // Another writer committed since this one's last commit: what it knew is stale.
+            self.forget();
+            let no_keys: Vec<&str> = Vec::new();
+            let lookup_params: [&(dyn ToSql + Sync); 2] = [&no_keys, &wanted_streams];
+            let rows = match self.client.query(&self.lookups, &lookup_params).await {
+                Ok(rows) => rows,
+                Err(error) => {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    return Err(error.into());
+                }
+            };
+            let (_, fresh) = lookups_of(&rows)?;
+            versions.extend(fresh);
         }
 
         let mut group = Group::default();
-        let mut touched: BTreeSet<String> = BTreeSet::new();
         let mut outcomes = Vec::with_capacity(requests.len());
         'requests: for request in requests {
             if !fencing_admits(request.writer, epoch) {
@@ -632,7 +751,6 @@ impl WriterTask {
                 last += 1;
                 let version = versions.entry(event.stream.clone()).or_insert(0);
                 *version += 1;
-                touched.insert(event.stream.clone());
                 if let Some(key) = &event.idempotency_key {
                     keys.insert(key.clone(), last);
                 }
@@ -657,35 +775,45 @@ impl WriterTask {
         }
         if group.positions.is_empty() {
             // Nothing to write: the transaction only held the lock.
-            txn.rollback().await?;
+            self.client.batch_execute("ROLLBACK").await?;
             return Ok((outcomes, None));
         }
-        txn.execute(
-            &self.insert_events,
-            &[
-                &group.positions,
-                &group.streams,
-                &group.versions,
-                &group.event_ids,
-                &group.types,
-                &group.schema_versions,
-                &group.recorded,
-                &group.correlations,
-                &group.causations,
-                &group.payloads,
-                &group.keys,
-            ],
-        )
-        .await?;
-        let (names, heads): (Vec<&str>, Vec<i64>) = touched
-            .iter()
-            .map(|s| (s.as_str(), to_i64(versions.get(s).copied().unwrap_or(0))))
-            .unzip();
-        txn.execute(&self.upsert_streams, &[&names, &heads]).await?;
-        txn.execute(&self.set_head, &[&to_i64(last)]).await?;
-        txn.query(&self.notify, &[&self.channel, &last.to_string()])
-            .await?;
-        txn.commit().await?;
+        let last_text = last.to_string();
+        let head_value = to_i64(last);
+        // One round trip for the writes and the commit. If a write fails, PostgreSQL aborts the
+        // transaction and the COMMIT rolls it back; the failure is reported either way.
+        let params: [&(dyn ToSql + Sync); 14] = [
+            &group.positions,
+            &group.streams,
+            &group.versions,
+            &group.event_ids,
+            &group.types,
+            &group.schema_versions,
+            &group.recorded,
+            &group.correlations,
+            &group.causations,
+            &group.payloads,
+            &group.keys,
+            &head_value,
+            &self.channel,
+            &last_text,
+        ];
+        let client = &self.client;
+        let (written, committed) = tokio::join!(
+            client.query(&self.write, &params),
+            client.batch_execute("COMMIT"),
+        );
+        if let Err(error) = written.and(committed) {
+            self.forget();
+            return Err(error.into());
+        }
+        if self.versions.len() > MAX_CACHED_STREAMS {
+            self.versions.clear();
+        }
+        for (stream, version) in group.streams.iter().zip(&group.versions) {
+            self.versions.insert(stream.clone(), to_u64(*version));
+        }
+        self.cached_at = Some(last);
         Ok((outcomes, Some(Position(last))))
     }
 }

@@ -501,7 +501,6 @@ mod postgres {
         slow.batch_execute(&format!(
             "INSERT INTO {schema}.events VALUES (2, 'slow', 1, gen_random_uuid(), 'Tested', 1, 0,
                  gen_random_uuid(), gen_random_uuid(), '\\x7b7d', NULL);
-             INSERT INTO {schema}.streams VALUES ('slow', 1);
              UPDATE {schema}.log_head SET position = 2;"
         ))
         .await
