@@ -472,6 +472,32 @@ mod postgres {
 
     every_guarantee!(backends::Postgres);
 
+    /// A reader in another process (here: another connection) is woken by `NOTIFY` when a
+    /// writer elsewhere commits, and reads what was committed from the table.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_subscriber_on_another_connection_is_woken_by_the_writers_commit() {
+        let Some(backend) = backends::Postgres::fresh().await else {
+            return;
+        };
+        let writer = backend.store().clone();
+        let reader = backend.second_handle().await.unwrap();
+        let mut subscription = Subscription::new(reader.clone(), Position(0));
+        let next = tokio::spawn(async move { subscription.next().await.unwrap().unwrap() });
+        writer
+            .append(request(vec![event("elsewhere", 1, None)]))
+            .await
+            .unwrap();
+        let delivered = tokio::time::timeout(std::time::Duration::from_secs(30), next)
+            .await
+            .expect("woken by the commit's notification")
+            .unwrap();
+        assert_eq!(delivered.position, Position(1));
+        assert_eq!(delivered.stream, "elsewhere");
+        assert_eq!(*reader.head().borrow(), Position(1));
+        drop(reader);
+        backend.cleanup().await;
+    }
+
     /// The bug every sequence-based store shipped: a transaction takes position N, another takes
     /// N+1 and commits first, and a reader that saw N+1 never sees N. Here a transaction outside
     /// the store (another process, say) holds position 2 uncommitted; the store's own append must
