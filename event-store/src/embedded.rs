@@ -4,6 +4,13 @@
 //! write transaction and one `fsync`, then answers each appender. An append is acknowledged only
 //! after its commit is durable (`Durability::Immediate`, redb's default). Readers use their own read
 //! transactions and never wait for the writer. This module must never acknowledge before commit.
+//!
+//! The log itself (`events`) is written by every commit; the lookup tables derived from it (the
+//! stream index and the idempotency keys) are written in bulk every [`INDEX_EVERY`] events. A commit
+//! touching 64 streams would otherwise dirty 64 scattered index pages besides the log's few
+//! sequential ones. Until then the entries wait in memory ([`Unindexed`]), where the writer and
+//! every reader consult them beside the tables; `meta.indexed_through` says how far the tables go,
+//! and opening the store rebuilds the rest from the log, so a crash loses nothing.
 
 use crate::error::{AppendError, StoreError, storage};
 use crate::record::{
@@ -24,9 +31,51 @@ const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const STREAM_INDEX: TableDefinition<(&str, u64), u64> = TableDefinition::new("stream_index");
 /// idempotency key → global position of the event that carried it.
 const IDEMPOTENCY: TableDefinition<&str, u64> = TableDefinition::new("idempotency");
-/// Facts about the log as a whole: the newest writer epoch.
+/// Facts about the log as a whole: the newest writer epoch, how far the lookup tables go.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const WRITER_EPOCH: &str = "writer_epoch";
+/// The position up to which the stream index and the idempotency table are complete (absent in
+/// files written before lookups were deferred, whose tables are complete).
+const INDEXED_THROUGH: &str = "indexed_through";
+
+/// How many events may wait in memory for the lookup tables before they are written in bulk.
+const INDEX_EVERY: usize = 4096;
+
+/// Lookup entries of committed (or committing) events not yet in the tables.
+#[derive(Default)]
+struct Unindexed {
+    /// (stream, version) → position.
+    streams: std::collections::BTreeMap<(String, u64), u64>,
+    /// idempotency key → position.
+    keys: std::collections::HashMap<String, u64>,
+}
+
+impl Unindexed {
+    fn stream_head(&self, stream: &str) -> Option<u64> {
+        self.streams
+            .range((stream.to_owned(), 0)..=(stream.to_owned(), u64::MAX))
+            .next_back()
+            .map(|((_, version), _)| *version)
+    }
+
+    fn len(&self) -> usize {
+        self.streams.len()
+    }
+}
+
+type Shared = Arc<std::sync::RwLock<Unindexed>>;
+
+fn read_shared(shared: &Shared) -> std::sync::RwLockReadGuard<'_, Unindexed> {
+    shared
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_shared(shared: &Shared) -> std::sync::RwLockWriteGuard<'_, Unindexed> {
+    shared
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// The file the log lives in, inside the data directory.
 pub const FILE_NAME: &str = "events.redb";
@@ -87,6 +136,7 @@ pub struct EmbeddedStore {
     writer: Arc<Writer>,
     head: watch::Receiver<Position>,
     path: Arc<PathBuf>,
+    unindexed: Shared,
 }
 
 impl EmbeddedStore {
@@ -113,17 +163,38 @@ impl EmbeddedStore {
             txn.open_table(EVENTS).map_err(storage)?;
             txn.open_table(STREAM_INDEX).map_err(storage)?;
             txn.open_table(IDEMPOTENCY).map_err(storage)?;
-            txn.open_table(META).map_err(storage)?;
+            let mut meta = txn.open_table(META).map_err(storage)?;
+            // A new file, or one written before lookups were deferred: its tables are complete.
+            if meta.get(INDEXED_THROUGH).map_err(storage)?.is_none() {
+                let head = txn
+                    .open_table(EVENTS)
+                    .map_err(storage)?
+                    .last()
+                    .map_err(storage)?
+                    .map_or(0, |(position, _)| position.value());
+                meta.insert(INDEXED_THROUGH, head).map_err(storage)?;
+            }
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
         let head_position = read_head(&db)?;
+        let unindexed: Shared =
+            Arc::new(std::sync::RwLock::new(unindexed_tail(&db, head_position)?));
         let (head_tx, head) = watch::channel(head_position);
         let (requests, queue) = mpsc::sync_channel(QUEUE_DEPTH);
         let writer_db = Arc::clone(&db);
+        let writer_unindexed = Arc::clone(&unindexed);
         let thread = std::thread::Builder::new()
             .name("event-store-writer".into())
-            .spawn(move || write_loop(&writer_db, &queue, &head_tx, head_position))
+            .spawn(move || {
+                write_loop(
+                    &writer_db,
+                    &queue,
+                    &head_tx,
+                    head_position,
+                    &writer_unindexed,
+                );
+            })
             .map_err(|source| StoreError::Open {
                 path: shown.clone(),
                 source: Box::new(source),
@@ -136,6 +207,7 @@ impl EmbeddedStore {
             }),
             head,
             path: Arc::new(path),
+            unindexed,
         })
     }
 
@@ -167,17 +239,39 @@ impl EmbeddedStore {
         after_version: u64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        // The unindexed entries are copied before the read transaction begins: an entry the
+        // writer moves into the table meanwhile is then in one or the other (or both).
+        let first = after_version.saturating_add(1);
+        let pending: Vec<(u64, u64)> = read_shared(&self.unindexed)
+            .streams
+            .range((stream.to_owned(), first)..=(stream.to_owned(), u64::MAX))
+            .map(|((_, version), position)| (*version, *position))
+            .collect();
         let txn = self.db.begin_read().map_err(storage)?;
         let index = txn.open_table(STREAM_INDEX).map_err(storage)?;
         let events = txn.open_table(EVENTS).map_err(storage)?;
+        let visible = events
+            .last()
+            .map_err(storage)?
+            .map_or(0, |(position, _)| position.value());
+        let mut versions = std::collections::BTreeMap::new();
+        for entry in index
+            .range((stream, first)..=(stream, u64::MAX))
+            .map_err(storage)?
+        {
+            if versions.len() >= limit {
+                break;
+            }
+            let (key, position) = entry.map_err(storage)?;
+            versions.insert(key.value().1, position.value());
+        }
+        // Entries of events this transaction cannot see yet (committing now) are left out.
+        versions.extend(pending.into_iter().filter(|(_, p)| *p <= visible));
         let mut out = Vec::new();
-        let range = (stream, after_version.saturating_add(1))..=(stream, u64::MAX);
-        for entry in index.range(range).map_err(storage)? {
+        for (_, position) in versions {
             if out.len() >= limit {
                 break;
             }
-            let (_, position) = entry.map_err(storage)?;
-            let position = position.value();
             let bytes =
                 events
                     .get(position)
@@ -192,9 +286,14 @@ impl EmbeddedStore {
     }
 
     fn find_key_blocking(&self, key: &str) -> Result<Option<Position>, StoreError> {
+        let pending = read_shared(&self.unindexed).keys.get(key).copied();
         let txn = self.db.begin_read().map_err(storage)?;
         let keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
-        Ok(keys.get(key).map_err(storage)?.map(|p| Position(p.value())))
+        if let Some(position) = keys.get(key).map_err(storage)? {
+            return Ok(Some(Position(position.value())));
+        }
+        let visible = read_head_in(&txn)?;
+        Ok(pending.filter(|p| *p <= visible.0).map(Position))
     }
 
     /// Hands a job to the writer thread.
@@ -280,10 +379,36 @@ impl EventStore for EmbeddedStore {
 }
 
 fn read_head(db: &Database) -> Result<Position, StoreError> {
-    let txn = db.begin_read().map_err(storage)?;
+    read_head_in(&db.begin_read().map_err(storage)?)
+}
+
+fn read_head_in(txn: &redb::ReadTransaction) -> Result<Position, StoreError> {
     let events = txn.open_table(EVENTS).map_err(storage)?;
     let last = events.last().map_err(storage)?;
     Ok(Position(last.map_or(0, |(position, _)| position.value())))
+}
+
+/// The lookup entries of the events after `meta.indexed_through`, rebuilt from the log.
+fn unindexed_tail(db: &Database, head: Position) -> Result<Unindexed, StoreError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let through = txn
+        .open_table(META)
+        .map_err(storage)?
+        .get(INDEXED_THROUGH)
+        .map_err(storage)?
+        .map_or(head.0, |v| v.value());
+    let events = txn.open_table(EVENTS).map_err(storage)?;
+    let mut tail = Unindexed::default();
+    for entry in events.range(through.saturating_add(1)..).map_err(storage)? {
+        let (position, bytes) = entry.map_err(storage)?;
+        let event = decode_record(position.value(), bytes.value())?;
+        if let Some(key) = event.idempotency_key {
+            tail.keys.insert(key, event.position.0);
+        }
+        tail.streams
+            .insert((event.stream, event.stream_version), event.position.0);
+    }
+    Ok(tail)
 }
 
 fn decode_record(position: u64, bytes: &[u8]) -> Result<StoredEvent, StoreError> {
@@ -335,6 +460,7 @@ fn write_loop(
     queue: &mpsc::Receiver<Job>,
     head: &watch::Sender<Position>,
     mut last: Position,
+    unindexed: &Shared,
 ) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
@@ -349,7 +475,8 @@ fn write_loop(
             match job {
                 Job::Append(request, reply) => appends.push((request, reply)),
                 Job::Claim(reply) => {
-                    let Some(committed) = flush(db, std::mem::take(&mut appends), last, head)
+                    let Some(committed) =
+                        flush(db, std::mem::take(&mut appends), last, head, unindexed)
                     else {
                         return;
                     };
@@ -358,7 +485,7 @@ fn write_loop(
                 }
             }
         }
-        let Some(committed) = flush(db, appends, last, head) else {
+        let Some(committed) = flush(db, appends, last, head, unindexed) else {
             return;
         };
         last = committed;
@@ -371,12 +498,13 @@ fn flush(
     appends: Vec<(AppendRequest, Reply)>,
     last: Position,
     head: &watch::Sender<Position>,
+    unindexed: &Shared,
 ) -> Option<Position> {
     if appends.is_empty() {
         return Some(last);
     }
     let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
-    match commit_batch(db, requests, last) {
+    match commit_batch(db, requests, last, unindexed, INDEX_EVERY) {
         Ok((outcomes, committed)) => {
             if committed != last {
                 head.send_replace(committed);
@@ -434,24 +562,43 @@ fn claim(db: &Database) -> Result<WriterEpoch, StoreError> {
 }
 
 /// Validates and writes every request of a batch in one transaction. A request that conflicts or
-/// repeats an idempotency key is answered without writing; the others commit together.
+/// repeats an idempotency key is answered without writing; the others commit together. Their
+/// lookup entries join `unindexed` (before the commit, so that readers, who only use entries of
+/// events their snapshot shows, never miss one); once `index_every` entries wait, this commit also
+/// writes them all into the tables.
 fn commit_batch(
     db: &Database,
     requests: Vec<AppendRequest>,
     mut last: Position,
+    unindexed: &Shared,
+    index_every: usize,
 ) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Position), StoreError> {
     let txn = db.begin_write().map_err(storage)?;
     let mut outcomes = Vec::with_capacity(requests.len());
+    // This batch's own entries, which later requests of the batch must see.
+    let mut batch_streams: Vec<(String, u64, u64)> = Vec::new();
+    let mut batch_heads: std::collections::HashMap<String, u64> = Default::default();
+    let mut batch_keys: std::collections::HashMap<String, u64> = Default::default();
     {
         let mut events = txn.open_table(EVENTS).map_err(storage)?;
-        let mut index = txn.open_table(STREAM_INDEX).map_err(storage)?;
-        let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
+        let index = txn.open_table(STREAM_INDEX).map_err(storage)?;
+        let keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
         let epoch = txn
             .open_table(META)
             .map_err(storage)?
             .get(WRITER_EPOCH)
             .map_err(storage)?
             .map_or(0, |v| v.value());
+        let pending = read_shared(unindexed);
+        let head_of = |stream: &str, batch_heads: &std::collections::HashMap<String, u64>| {
+            if let Some(version) = batch_heads.get(stream) {
+                return Ok(*version);
+            }
+            if let Some(version) = pending.stream_head(stream) {
+                return Ok(version);
+            }
+            stream_head(&index, stream)
+        };
         'requests: for request in requests {
             if !fencing_admits(request.writer, epoch) {
                 outcomes.push(Err(AppendError::Fenced {
@@ -462,23 +609,26 @@ fn commit_batch(
             }
             let mut own_keys = std::collections::BTreeSet::new();
             for event in &request.events {
-                if let Some(key) = &event.idempotency_key
-                    && !own_keys.insert(key.as_str())
-                {
+                let Some(key) = &event.idempotency_key else {
+                    continue;
+                };
+                if !own_keys.insert(key.as_str()) {
                     outcomes.push(Err(AppendError::DuplicateKeyInRequest { key: key.clone() }));
                     continue 'requests;
                 }
-                if let Some(key) = &event.idempotency_key
-                    && let Some(position) = keys.get(key.as_str()).map_err(storage)?
-                {
+                let stored = match batch_keys.get(key).or_else(|| pending.keys.get(key)) {
+                    Some(position) => Some(*position),
+                    None => keys.get(key.as_str()).map_err(storage)?.map(|p| p.value()),
+                };
+                if let Some(position) = stored {
                     outcomes.push(Ok(AppendOutcome::AlreadyAppended {
-                        position: Position(position.value()),
+                        position: Position(position),
                     }));
                     continue 'requests;
                 }
             }
             for (stream, expected) in &request.expectations {
-                let actual = stream_head(&index, stream)?;
+                let actual = head_of(stream, &batch_heads)?;
                 if !expected.admits(actual) {
                     outcomes.push(Err(AppendError::WrongExpectedVersion {
                         stream: stream.clone(),
@@ -491,12 +641,11 @@ fn commit_batch(
             let first = Position(last.0 + 1);
             for event in request.events {
                 let position = last.0 + 1;
-                let version = stream_head(&index, &event.stream)? + 1;
-                index
-                    .insert((event.stream.as_str(), version), position)
-                    .map_err(storage)?;
+                let version = head_of(&event.stream, &batch_heads)? + 1;
+                batch_heads.insert(event.stream.clone(), version);
+                batch_streams.push((event.stream.clone(), version, position));
                 if let Some(key) = &event.idempotency_key {
-                    keys.insert(key.as_str(), position).map_err(storage)?;
+                    batch_keys.insert(key.clone(), position);
                 }
                 let bytes = encode_record(event, version).map_err(|e| StoreError::Corrupt {
                     position,
@@ -508,7 +657,39 @@ fn commit_batch(
             outcomes.push(Ok(AppendOutcome::Appended { first, last }));
         }
     }
+    let index_now = {
+        let mut pending = write_shared(unindexed);
+        for (stream, version, position) in batch_streams {
+            pending.streams.insert((stream, version), position);
+        }
+        pending.keys.extend(batch_keys);
+        pending.len() >= index_every
+    };
+    if index_now {
+        // Every waiting entry goes into the tables in this same commit; they leave memory only
+        // once it is durable.
+        let pending = read_shared(unindexed);
+        let mut index = txn.open_table(STREAM_INDEX).map_err(storage)?;
+        for ((stream, version), position) in &pending.streams {
+            index
+                .insert((stream.as_str(), *version), *position)
+                .map_err(storage)?;
+        }
+        let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
+        for (key, position) in &pending.keys {
+            keys.insert(key.as_str(), *position).map_err(storage)?;
+        }
+        txn.open_table(META)
+            .map_err(storage)?
+            .insert(INDEXED_THROUGH, last.0)
+            .map_err(storage)?;
+    }
     txn.commit().map_err(storage)?;
+    if index_now {
+        let mut pending = write_shared(unindexed);
+        pending.streams.retain(|_, position| *position > last.0);
+        pending.keys.retain(|_, position| *position > last.0);
+    }
     Ok((outcomes, last))
 }
 
@@ -574,7 +755,8 @@ mod tests {
                 writer: None,
             },
         ];
-        let (outcomes, last) = commit_batch(&db, requests, Position(0)).unwrap();
+        let unindexed = Shared::default();
+        let (outcomes, last) = commit_batch(&db, requests, Position(0), &unindexed, 2).unwrap();
         assert!(matches!(
             outcomes[0],
             Ok(AppendOutcome::Appended {
@@ -605,5 +787,14 @@ mod tests {
         ));
         assert_eq!(last, Position(3));
         assert_eq!(read_head(&db).unwrap(), Position(3));
+        // Three entries were waiting, more than two: they are in the tables and out of memory.
+        let pending = read_shared(&unindexed);
+        assert!(pending.streams.is_empty() && pending.keys.is_empty());
+        let txn = db.begin_read().unwrap();
+        let index = txn.open_table(STREAM_INDEX).unwrap();
+        assert_eq!(stream_head(&index, "a").unwrap(), 2);
+        assert_eq!(stream_head(&index, "b").unwrap(), 1);
+        let meta = txn.open_table(META).unwrap();
+        assert_eq!(meta.get(INDEXED_THROUGH).unwrap().unwrap().value(), 3);
     }
 }
