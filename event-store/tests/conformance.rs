@@ -555,6 +555,73 @@ mod postgres {
 
     every_guarantee!(backends::Postgres);
 
+    /// The schema is brought up to date at start-up, and a schema from a newer build is refused
+    /// rather than written by a build that does not know it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_schema_is_migrated_at_start_up_and_a_newer_one_is_refused() {
+        let Some(mut backend) = backends::Postgres::fresh().await else {
+            return;
+        };
+        backend
+            .store()
+            .append(request(vec![event("a", 1, None)]))
+            .await
+            .unwrap();
+        let schema = backend.schema().to_owned();
+        let raw = backend.raw_client().await;
+        // Put the schema back as the first release left it.
+        raw.batch_execute(&format!(
+            "CREATE TABLE {schema}.streams (stream text PRIMARY KEY, version bigint NOT NULL);
+             UPDATE {schema}.schema_version SET version = 1;"
+        ))
+        .await
+        .unwrap();
+        backend.reopen().await;
+        let version: i32 = raw
+            .query_one(&format!("SELECT version FROM {schema}.schema_version"), &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(version, 2);
+        let streams_left: i64 = raw
+            .query_one(
+                "SELECT count(*) FROM information_schema.tables \
+                 WHERE table_schema = $1 AND table_name = 'streams'",
+                &[&schema],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(streams_left, 0);
+        assert_eq!(
+            backend
+                .store()
+                .read_all(Position(0), 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+
+        raw.batch_execute(&format!("UPDATE {schema}.schema_version SET version = 99"))
+            .await
+            .unwrap();
+        let location =
+            event_store::postgres::Location::parse(&std::env::var(backends::POSTGRES_ENV).unwrap())
+                .unwrap()
+                .with_schema(&schema)
+                .unwrap();
+        let refused = event_store::postgres::PostgresStore::connect(location)
+            .await
+            .err()
+            .expect("a newer schema is refused");
+        assert!(
+            refused.to_string().contains("newer than this build knows"),
+            "{refused}"
+        );
+        backend.cleanup().await;
+    }
+
     /// A reader in another process (here: another connection) is woken by `NOTIFY` when a
     /// writer elsewhere commits, and reads what was committed from the table.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
