@@ -1,9 +1,13 @@
 //! The embedded backend: the log in a redb file, written by one thread with group commit.
 //!
 //! Appenders hand their batches to the writer thread, which drains everything queued into one
-//! write transaction and one `fsync`, then answers each appender. An append is acknowledged only
-//! after its commit is durable (`Durability::Immediate`, redb's default). Readers use their own read
-//! transactions and never wait for the writer. This module must never acknowledge before commit.
+//! group, makes it durable with one sync, commits it to redb and answers each appender. The sync is
+//! that of the write-ahead file (`wal.rs`: checksummed records in a preallocated file), and the redb
+//! commit is then non-durable, which readers see at once; every few thousand events (and for a group
+//! too big for the file) redb commits durably instead, and the file starts over. Opening the store
+//! puts back what the file holds past redb's durable state. Nothing becomes visible before it is
+//! durable: the file is synced before the redb commit. Readers use their own read transactions and
+//! never wait for the writer. This module must never acknowledge before the sync.
 //!
 //! The log itself (`events`) is written by every commit; the lookup tables derived from it (the
 //! stream index and the idempotency keys) are written in bulk every [`INDEX_EVERY`] events. A commit
@@ -16,6 +20,7 @@ use crate::error::{AppendError, StoreError, storage};
 use crate::record::{
     AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent, WriterEpoch, fencing_admits,
 };
+use crate::wal::Wal;
 use crate::{EventStore, MAX_EVENTS_PER_APPEND};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -39,7 +44,7 @@ const WRITER_EPOCH: &str = "writer_epoch";
 const INDEXED_THROUGH: &str = "indexed_through";
 
 /// How many events may wait in memory for the lookup tables before they are written in bulk.
-const INDEX_EVERY: usize = 4096;
+const INDEX_EVERY: usize = 16384;
 
 /// Lookup entries of committed (or committing) events not yet in the tables.
 #[derive(Default)]
@@ -177,6 +182,29 @@ impl EmbeddedStore {
         }
         txn.commit().map_err(storage)?;
         let db = Arc::new(db);
+        // redb holds what its last durable commit held; the write-ahead file holds the rest.
+        let (mut wal, recovered) =
+            Wal::open(dir, read_head(&db)?.0).map_err(|source| StoreError::Open {
+                path: shown.clone(),
+                source: Box::new(source),
+            })?;
+        if !recovered.is_empty() {
+            let txn = db.begin_write().map_err(storage)?;
+            {
+                let mut events = txn.open_table(EVENTS).map_err(storage)?;
+                for (position, record) in &recovered {
+                    events
+                        .insert(*position, record.as_slice())
+                        .map_err(storage)?;
+                }
+            }
+            txn.commit().map_err(storage)?;
+            tracing::info!(
+                events = recovered.len(),
+                "event store recovered appends from its write-ahead file"
+            );
+        }
+        wal.restart();
         let head_position = read_head(&db)?;
         let unindexed: Shared =
             Arc::new(std::sync::RwLock::new(unindexed_tail(&db, head_position)?));
@@ -189,6 +217,7 @@ impl EmbeddedStore {
             .spawn(move || {
                 write_loop(
                     &writer_db,
+                    &mut wal,
                     &queue,
                     &head_tx,
                     head_position,
@@ -457,6 +486,7 @@ fn encode_record(event: NewEvent, stream_version: u64) -> Result<Vec<u8>, postca
 /// together (a claim among them is committed in its place in the queue's order).
 fn write_loop(
     db: &Database,
+    wal: &mut Wal,
     queue: &mpsc::Receiver<Job>,
     head: &watch::Sender<Position>,
     mut last: Position,
@@ -476,7 +506,7 @@ fn write_loop(
                 Job::Append(request, reply) => appends.push((request, reply)),
                 Job::Claim(reply) => {
                     let Some(committed) =
-                        flush(db, std::mem::take(&mut appends), last, head, unindexed)
+                        flush(db, wal, std::mem::take(&mut appends), last, head, unindexed)
                     else {
                         return;
                     };
@@ -485,7 +515,7 @@ fn write_loop(
                 }
             }
         }
-        let Some(committed) = flush(db, appends, last, head, unindexed) else {
+        let Some(committed) = flush(db, wal, appends, last, head, unindexed) else {
             return;
         };
         last = committed;
@@ -495,6 +525,7 @@ fn write_loop(
 /// Commits a group of appends and answers each appender; `None` when the store must stop.
 fn flush(
     db: &Database,
+    wal: &mut Wal,
     appends: Vec<(AppendRequest, Reply)>,
     last: Position,
     head: &watch::Sender<Position>,
@@ -504,7 +535,7 @@ fn flush(
         return Some(last);
     }
     let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
-    match commit_batch(db, requests, last, unindexed, INDEX_EVERY) {
+    match commit_batch(db, Some(wal), requests, last, unindexed, INDEX_EVERY) {
         Ok((outcomes, committed)) => {
             if committed != last {
                 head.send_replace(committed);
@@ -568,13 +599,16 @@ fn claim(db: &Database) -> Result<WriterEpoch, StoreError> {
 /// writes them all into the tables.
 fn commit_batch(
     db: &Database,
+    wal: Option<&mut Wal>,
     requests: Vec<AppendRequest>,
     mut last: Position,
     unindexed: &Shared,
     index_every: usize,
 ) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Position), StoreError> {
-    let txn = db.begin_write().map_err(storage)?;
+    let mut txn = db.begin_write().map_err(storage)?;
     let mut outcomes = Vec::with_capacity(requests.len());
+    // The batch's records, for the write-ahead file.
+    let mut records: Vec<(u64, Vec<u8>)> = Vec::new();
     // This batch's own entries, which later requests of the batch must see.
     let mut batch_streams: Vec<(String, u64, u64)> = Vec::new();
     let mut batch_heads: std::collections::HashMap<String, u64> = Default::default();
@@ -652,6 +686,7 @@ fn commit_batch(
                     reason: format!("cannot encode: {e}"),
                 })?;
                 events.insert(position, bytes.as_slice()).map_err(storage)?;
+                records.push((position, bytes));
                 last = Position(position);
             }
             outcomes.push(Ok(AppendOutcome::Appended { first, last }));
@@ -684,7 +719,32 @@ fn commit_batch(
             .insert(INDEXED_THROUGH, last.0)
             .map_err(storage)?;
     }
-    txn.commit().map_err(storage)?;
+    // Durable through the write-ahead file when it has room (one cheap sync), then visible through
+    // a non-durable redb commit; otherwise (bulk index writes, a batch too big) a durable redb
+    // commit, after which the write-ahead file starts over.
+    let size: u64 = records.iter().map(|(_, r)| Wal::size_of(r)).sum();
+    match wal {
+        Some(_) if records.is_empty() && !index_now => {
+            // Nothing was written (every request was refused): nothing to make durable.
+            txn.set_durability(redb::Durability::None)
+                .map_err(storage)?;
+            txn.commit().map_err(storage)?;
+        }
+        Some(wal) if !index_now && wal.has_room(size) => {
+            let slices: Vec<(u64, &[u8])> =
+                records.iter().map(|(p, r)| (*p, r.as_slice())).collect();
+            wal.append(&slices)
+                .map_err(|e| StoreError::Failed(format!("write-ahead file: {e}")))?;
+            txn.set_durability(redb::Durability::None)
+                .map_err(storage)?;
+            txn.commit().map_err(storage)?;
+        }
+        Some(wal) => {
+            txn.commit().map_err(storage)?;
+            wal.restart();
+        }
+        None => txn.commit().map_err(storage)?,
+    }
     if index_now {
         let mut pending = write_shared(unindexed);
         pending.streams.retain(|_, position| *position > last.0);
@@ -756,7 +816,8 @@ mod tests {
             },
         ];
         let unindexed = Shared::default();
-        let (outcomes, last) = commit_batch(&db, requests, Position(0), &unindexed, 2).unwrap();
+        let (outcomes, last) =
+            commit_batch(&db, None, requests, Position(0), &unindexed, 2).unwrap();
         assert!(matches!(
             outcomes[0],
             Ok(AppendOutcome::Appended {
