@@ -216,7 +216,7 @@ async fn replay_rate<S: EventStore>(store: &S) -> (u64, f64) {
 }
 
 async fn embedded(appender_counts: &[usize], replay: bool) {
-    println!("embedded (redb, Durability::Immediate, group commit)");
+    println!("embedded (write-ahead file synced per group, then redb; group commit)");
     for &appenders in appender_counts {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
