@@ -1,7 +1,8 @@
 //! Following the global log: catch up from a position, then go live, delivering every event once,
 //! in position order.
 //!
-//! Live delivery pulls from the store; the store's `head` only wakes the subscriber. A subscriber
+//! Live delivery pulls from the store; the store's `head` only wakes the subscriber (who also looks
+//! every second anyway, in case a wake-up was lost). A subscriber
 //! delivers only the gapless run of positions after the last one it delivered: if the store ever
 //! showed position N+1 before N (a transaction that took N still committing), it waits for N
 //! instead of passing it by. The backends here never show such a gap (see `postgres.rs` for why),
@@ -14,6 +15,8 @@ use tokio::sync::watch;
 
 /// How many events one read of the log asks for.
 const PAGE: usize = 512;
+/// How long a subscriber waits for a wake-up before it reads the log anyway.
+const POLL_ANYWAY: Duration = Duration::from_secs(1);
 /// How long to wait before looking again at a gap that no commit notification has closed.
 const GAP_RETRY: Duration = Duration::from_millis(20);
 
@@ -100,7 +103,13 @@ impl<S: EventStore> Subscription<S> {
                 }
                 continue;
             }
-            if self.head.changed().await.is_err() {
+            let woken = tokio::select! {
+                changed = self.head.changed() => changed.is_ok(),
+                // A wake-up can be lost (a dropped connection to PostgreSQL, say): look at the
+                // log now and then anyway.
+                () = tokio::time::sleep(POLL_ANYWAY) => true,
+            };
+            if !woken {
                 // The store shut down; one last read catches anything committed just before.
                 let rest = self.store.read_all(from, PAGE).await.unwrap_or_default();
                 for event in rest {
@@ -225,6 +234,25 @@ mod tests {
             |e: Result<Option<StoredEvent>, StoreError>| e.ok().flatten().map(|e| e.position.0);
         assert_eq!(position(first), Some(1));
         assert_eq!(position(second), Some(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_commit_whose_wake_up_was_lost_is_still_delivered() {
+        let store = Scripted::new();
+        let mut subscription = Subscription::new(store.clone(), Position(0));
+        let next = tokio::spawn(async move { subscription.next().await });
+        tokio::task::yield_now().await;
+        // Committed without moving the head: nobody is woken.
+        store
+            .visible
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event(1));
+        let delivered = tokio::time::timeout(Duration::from_secs(10), next)
+            .await
+            .unwrap_or_else(|_| panic!("never delivered without a wake-up"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(delivered.ok().flatten().map(|e| e.position.0), Some(1));
     }
 
     #[tokio::test(start_paused = true)]
