@@ -49,22 +49,44 @@ const INDEX_EVERY: usize = 16384;
 /// Lookup entries of committed (or committing) events not yet in the tables.
 #[derive(Default)]
 struct Unindexed {
-    /// (stream, version) → position.
-    streams: std::collections::BTreeMap<(String, u64), u64>,
+    /// stream → version → position (looked up by stream without building a key).
+    streams: std::collections::HashMap<String, std::collections::BTreeMap<u64, u64>>,
     /// idempotency key → position.
     keys: std::collections::HashMap<String, u64>,
+    /// How many (stream, version) entries wait.
+    entries: usize,
 }
 
 impl Unindexed {
     fn stream_head(&self, stream: &str) -> Option<u64> {
         self.streams
-            .range((stream.to_owned(), 0)..=(stream.to_owned(), u64::MAX))
-            .next_back()
-            .map(|((_, version), _)| *version)
+            .get(stream)
+            .and_then(|versions| versions.last_key_value())
+            .map(|(version, _)| *version)
+    }
+
+    fn insert(&mut self, stream: &str, version: u64, position: u64) {
+        let versions = match self.streams.get_mut(stream) {
+            Some(versions) => versions,
+            None => self.streams.entry(stream.to_owned()).or_default(),
+        };
+        if versions.insert(version, position).is_none() {
+            self.entries += 1;
+        }
+    }
+
+    /// Forgets the entries of events up to `through` (now in the tables).
+    fn forget_through(&mut self, through: u64) {
+        self.streams.retain(|_, versions| {
+            versions.retain(|_, position| *position > through);
+            !versions.is_empty()
+        });
+        self.keys.retain(|_, position| *position > through);
+        self.entries = self.streams.values().map(|v| v.len()).sum();
     }
 
     fn len(&self) -> usize {
-        self.streams.len()
+        self.entries
     }
 }
 
@@ -273,9 +295,14 @@ impl EmbeddedStore {
         let first = after_version.saturating_add(1);
         let pending: Vec<(u64, u64)> = read_shared(&self.unindexed)
             .streams
-            .range((stream.to_owned(), first)..=(stream.to_owned(), u64::MAX))
-            .map(|((_, version), position)| (*version, *position))
-            .collect();
+            .get(stream)
+            .map(|versions| {
+                versions
+                    .range(first..)
+                    .map(|(version, position)| (*version, *position))
+                    .collect()
+            })
+            .unwrap_or_default();
         let txn = self.db.begin_read().map_err(storage)?;
         let index = txn.open_table(STREAM_INDEX).map_err(storage)?;
         let events = txn.open_table(EVENTS).map_err(storage)?;
@@ -434,8 +461,7 @@ fn unindexed_tail(db: &Database, head: Position) -> Result<Unindexed, StoreError
         if let Some(key) = event.idempotency_key {
             tail.keys.insert(key, event.position.0);
         }
-        tail.streams
-            .insert((event.stream, event.stream_version), event.position.0);
+        tail.insert(&event.stream, event.stream_version, event.position.0);
     }
     Ok(tail)
 }
@@ -695,7 +721,7 @@ fn commit_batch(
     let index_now = {
         let mut pending = write_shared(unindexed);
         for (stream, version, position) in batch_streams {
-            pending.streams.insert((stream, version), position);
+            pending.insert(&stream, version, position);
         }
         pending.keys.extend(batch_keys);
         pending.len() >= index_every
@@ -705,10 +731,12 @@ fn commit_batch(
         // once it is durable.
         let pending = read_shared(unindexed);
         let mut index = txn.open_table(STREAM_INDEX).map_err(storage)?;
-        for ((stream, version), position) in &pending.streams {
-            index
-                .insert((stream.as_str(), *version), *position)
-                .map_err(storage)?;
+        for (stream, versions) in &pending.streams {
+            for (version, position) in versions {
+                index
+                    .insert((stream.as_str(), *version), *position)
+                    .map_err(storage)?;
+            }
         }
         let mut keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
         for (key, position) in &pending.keys {
@@ -747,8 +775,7 @@ fn commit_batch(
     }
     if index_now {
         let mut pending = write_shared(unindexed);
-        pending.streams.retain(|_, position| *position > last.0);
-        pending.keys.retain(|_, position| *position > last.0);
+        pending.forget_through(last.0);
     }
     Ok((outcomes, last))
 }
