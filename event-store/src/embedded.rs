@@ -16,12 +16,12 @@
 //! every reader consult them beside the tables; `meta.indexed_through` says how far the tables go,
 //! and opening the store rebuilds the rest from the log, so a crash loses nothing.
 
+use crate::EventStore;
 use crate::error::{AppendError, StoreError, storage};
 use crate::record::{
-    AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent, WriterEpoch, fencing_admits,
+    AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent, WriterEpoch, refusal,
 };
 use crate::wal::Wal;
-use crate::{EventStore, MAX_EVENTS_PER_APPEND};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -383,15 +383,7 @@ impl EmbeddedStore {
 
 impl EventStore for EmbeddedStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
-        if request.events.is_empty() {
-            return Err(AppendError::Empty);
-        }
-        if request.events.len() > MAX_EVENTS_PER_APPEND {
-            return Err(AppendError::TooLarge {
-                max: MAX_EVENTS_PER_APPEND,
-                got: request.events.len(),
-            });
-        }
+        request.check_size()?;
         let (reply, answer) = oneshot::channel();
         self.submit(Job::Append(request, reply)).await?;
         answer.await.map_err(|_| StoreError::Closed)?
@@ -659,44 +651,19 @@ fn commit_batch(
             }
             stream_head(&index, stream)
         };
-        'requests: for request in requests {
-            if !fencing_admits(request.writer, epoch) {
-                outcomes.push(Err(AppendError::Fenced {
-                    presented: request.writer,
-                    current: epoch,
-                }));
-                continue 'requests;
-            }
-            let mut own_keys = std::collections::BTreeSet::new();
-            for event in &request.events {
-                let Some(key) = &event.idempotency_key else {
-                    continue;
-                };
-                if !own_keys.insert(key.as_str()) {
-                    outcomes.push(Err(AppendError::DuplicateKeyInRequest { key: key.clone() }));
-                    continue 'requests;
-                }
-                let stored = match batch_keys.get(key).or_else(|| pending.keys.get(key)) {
-                    Some(position) => Some(*position),
-                    None => keys.get(key.as_str()).map_err(storage)?.map(|p| p.value()),
-                };
-                if let Some(position) = stored {
-                    outcomes.push(Ok(AppendOutcome::AlreadyAppended {
-                        position: Position(position),
-                    }));
-                    continue 'requests;
-                }
-            }
-            for (stream, expected) in &request.expectations {
-                let actual = head_of(stream, &batch_heads)?;
-                if !expected.admits(actual) {
-                    outcomes.push(Err(AppendError::WrongExpectedVersion {
-                        stream: stream.clone(),
-                        expected: *expected,
-                        actual,
-                    }));
-                    continue 'requests;
-                }
+        for request in requests {
+            let refused = refusal(
+                &request,
+                epoch,
+                |key| match batch_keys.get(key).or_else(|| pending.keys.get(key)) {
+                    Some(position) => Ok(Some(*position)),
+                    None => Ok(keys.get(key).map_err(storage)?.map(|p| p.value())),
+                },
+                |stream| head_of(stream, &batch_heads),
+            )?;
+            if let Some(answer) = refused {
+                outcomes.push(answer);
+                continue;
             }
             let first = Position(last.0 + 1);
             for event in request.events {

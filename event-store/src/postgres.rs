@@ -17,11 +17,9 @@
 //! every process listening) or on this process's own commits; what they deliver they read from
 //! the table. This module must never log the connection string: it may carry a password.
 
+use crate::EventStore;
 use crate::error::{AppendError, StoreError};
-use crate::record::{
-    AppendOutcome, AppendRequest, Position, StoredEvent, WriterEpoch, fencing_admits,
-};
-use crate::{EventStore, MAX_EVENTS_PER_APPEND};
+use crate::record::{AppendOutcome, AppendRequest, Position, StoredEvent, WriterEpoch, refusal};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -411,15 +409,7 @@ fn stored(row: &Row) -> Result<StoredEvent, StoreError> {
 
 impl EventStore for PostgresStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
-        if request.events.is_empty() {
-            return Err(AppendError::Empty);
-        }
-        if request.events.len() > MAX_EVENTS_PER_APPEND {
-            return Err(AppendError::TooLarge {
-                max: MAX_EVENTS_PER_APPEND,
-                got: request.events.len(),
-            });
-        }
+        request.check_size()?;
         let (reply, answer) = oneshot::channel();
         self.inner
             .appends
@@ -712,39 +702,16 @@ impl WriterTask {
 
         let mut group = Group::default();
         let mut outcomes = Vec::with_capacity(requests.len());
-        'requests: for request in requests {
-            if !fencing_admits(request.writer, epoch) {
-                outcomes.push(Err(AppendError::Fenced {
-                    presented: request.writer,
-                    current: epoch,
-                }));
+        for request in requests {
+            let refused = refusal::<StoreError>(
+                &request,
+                epoch,
+                |key| Ok(keys.get(key).copied()),
+                |stream| Ok(versions.get(stream).copied().unwrap_or(0)),
+            )?;
+            if let Some(answer) = refused {
+                outcomes.push(answer);
                 continue;
-            }
-            let mut own_keys = BTreeSet::new();
-            for event in &request.events {
-                if let Some(key) = &event.idempotency_key {
-                    if !own_keys.insert(key.as_str()) {
-                        outcomes.push(Err(AppendError::DuplicateKeyInRequest { key: key.clone() }));
-                        continue 'requests;
-                    }
-                    if let Some(position) = keys.get(key) {
-                        outcomes.push(Ok(AppendOutcome::AlreadyAppended {
-                            position: Position(*position),
-                        }));
-                        continue 'requests;
-                    }
-                }
-            }
-            for (stream, expected) in &request.expectations {
-                let actual = versions.get(stream).copied().unwrap_or(0);
-                if !expected.admits(actual) {
-                    outcomes.push(Err(AppendError::WrongExpectedVersion {
-                        stream: stream.clone(),
-                        expected: *expected,
-                        actual,
-                    }));
-                    continue 'requests;
-                }
             }
             let first = Position(last + 1);
             for event in request.events {

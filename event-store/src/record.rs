@@ -102,9 +102,73 @@ impl fmt::Display for WriterEpoch {
     }
 }
 
+impl AppendRequest {
+    /// Refuses an empty append and one over [`crate::MAX_EVENTS_PER_APPEND`], before it reaches
+    /// any writer.
+    pub(crate) fn check_size(&self) -> Result<(), crate::AppendError> {
+        if self.events.is_empty() {
+            return Err(crate::AppendError::Empty);
+        }
+        if self.events.len() > crate::MAX_EVENTS_PER_APPEND {
+            return Err(crate::AppendError::TooLarge {
+                max: crate::MAX_EVENTS_PER_APPEND,
+                got: self.events.len(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The answer to give a request without writing it, if any, checked in the order every backend
+/// uses: the writer's claim, a key repeated inside the request, a key stored before, the expected
+/// versions. `stored_key` and `stream_head` see the log as the backend's writer does (earlier
+/// requests of the same group included).
+pub(crate) fn refusal<E>(
+    request: &AppendRequest,
+    epoch: u64,
+    mut stored_key: impl FnMut(&str) -> Result<Option<u64>, E>,
+    mut stream_head: impl FnMut(&str) -> Result<u64, E>,
+) -> Result<Option<Result<AppendOutcome, crate::AppendError>>, E> {
+    use crate::AppendError;
+    if !fencing_admits(request.writer, epoch) {
+        return Ok(Some(Err(AppendError::Fenced {
+            presented: request.writer,
+            current: epoch,
+        })));
+    }
+    let mut own_keys = std::collections::BTreeSet::new();
+    for key in request
+        .events
+        .iter()
+        .filter_map(|e| e.idempotency_key.as_deref())
+    {
+        if !own_keys.insert(key) {
+            return Ok(Some(Err(AppendError::DuplicateKeyInRequest {
+                key: key.to_owned(),
+            })));
+        }
+        if let Some(position) = stored_key(key)? {
+            return Ok(Some(Ok(AppendOutcome::AlreadyAppended {
+                position: Position(position),
+            })));
+        }
+    }
+    for (stream, expected) in &request.expectations {
+        let actual = stream_head(stream)?;
+        if !expected.admits(actual) {
+            return Ok(Some(Err(AppendError::WrongExpectedVersion {
+                stream: stream.clone(),
+                expected: *expected,
+                actual,
+            })));
+        }
+    }
+    Ok(None)
+}
+
 /// Whether an append presenting `presented` may write to a log whose newest claim is `current`
 /// (0: never claimed). The one fencing rule, shared by every backend.
-pub(crate) fn fencing_admits(presented: Option<WriterEpoch>, current: u64) -> bool {
+fn fencing_admits(presented: Option<WriterEpoch>, current: u64) -> bool {
     match presented {
         Some(epoch) => epoch.0 == current,
         None => current == 0,
