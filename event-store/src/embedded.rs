@@ -116,7 +116,9 @@ const QUEUE_DEPTH: usize = 4096;
 /// be read beside this one.
 const RECORD_FORMAT: u8 = 1;
 
-#[derive(Serialize, Deserialize)]
+/// A stored record as read back. The payload is read as one byte string (postcard writes a byte
+/// string and a sequence of bytes alike, so records written either way read the same).
+#[derive(Deserialize)]
 struct RecordV1 {
     stream: String,
     stream_version: u64,
@@ -126,8 +128,25 @@ struct RecordV1 {
     recorded_at_ms: i64,
     correlation_id: Uuid,
     causation_id: Uuid,
+    #[serde(with = "serde_bytes")]
     payload: Vec<u8>,
     idempotency_key: Option<String>,
+}
+
+/// [`RecordV1`] as written: borrowed from the event, so that encoding copies each byte once.
+#[derive(Serialize)]
+struct RecordV1Ref<'a> {
+    stream: &'a str,
+    stream_version: u64,
+    event_id: Uuid,
+    event_type: &'a str,
+    schema_version: u32,
+    recorded_at_ms: i64,
+    correlation_id: Uuid,
+    causation_id: Uuid,
+    #[serde(with = "serde_bytes")]
+    payload: &'a [u8],
+    idempotency_key: Option<&'a str>,
 }
 
 type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
@@ -482,22 +501,28 @@ fn decode_record(position: u64, bytes: &[u8]) -> Result<StoredEvent, StoreError>
     })
 }
 
-fn encode_record(event: NewEvent, stream_version: u64) -> Result<Vec<u8>, postcard::Error> {
-    let record = RecordV1 {
-        stream: event.stream,
+/// Appends `event`'s stored record to `out`.
+fn encode_record(
+    event: &NewEvent,
+    stream_version: u64,
+    out: &mut Vec<u8>,
+) -> Result<(), postcard::Error> {
+    let record = RecordV1Ref {
+        stream: &event.stream,
         stream_version,
         event_id: event.event_id,
-        event_type: event.event_type,
+        event_type: &event.event_type,
         schema_version: event.schema_version,
         recorded_at_ms: event.recorded_at_ms,
         correlation_id: event.correlation_id,
         causation_id: event.causation_id,
-        payload: event.payload,
-        idempotency_key: event.idempotency_key,
+        payload: &event.payload,
+        idempotency_key: event.idempotency_key.as_deref(),
     };
-    let mut bytes = vec![RECORD_FORMAT];
-    bytes.extend(postcard::to_stdvec(&record)?);
-    Ok(bytes)
+    out.reserve(event.payload.len() + event.stream.len() + event.event_type.len() + 96);
+    out.push(RECORD_FORMAT);
+    postcard::to_io(&record, &mut *out)?;
+    Ok(())
 }
 
 /// The writer thread: waits for one job, takes whatever else is queued, commits the appends
@@ -625,8 +650,9 @@ fn commit_batch(
 ) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Position), StoreError> {
     let mut txn = db.begin_write().map_err(storage)?;
     let mut outcomes = Vec::with_capacity(requests.len());
-    // The batch's records, for the write-ahead file.
-    let mut records: Vec<(u64, Vec<u8>)> = Vec::new();
+    // The batch's records, one after another, and where each one lies: for the write-ahead file.
+    let mut encoded: Vec<u8> = Vec::new();
+    let mut records: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
     // This batch's own entries, which later requests of the batch must see.
     let mut batch_streams: Vec<(String, u64, u64)> = Vec::new();
     let mut batch_heads: std::collections::HashMap<String, u64> = Default::default();
@@ -674,12 +700,14 @@ fn commit_batch(
                 if let Some(key) = &event.idempotency_key {
                     batch_keys.insert(key.clone(), position);
                 }
-                let bytes = encode_record(event, version).map_err(|e| StoreError::Corrupt {
+                let start = encoded.len();
+                encode_record(&event, version, &mut encoded).map_err(|e| StoreError::Corrupt {
                     position,
                     reason: format!("cannot encode: {e}"),
                 })?;
-                events.insert(position, bytes.as_slice()).map_err(storage)?;
-                records.push((position, bytes));
+                let bytes = &encoded[start..];
+                events.insert(position, bytes).map_err(storage)?;
+                records.push((position, start..encoded.len()));
                 last = Position(position);
             }
             outcomes.push(Ok(AppendOutcome::Appended { first, last }));
@@ -717,7 +745,7 @@ fn commit_batch(
     // Durable through the write-ahead file when it has room (one cheap sync), then visible through
     // a non-durable redb commit; otherwise (bulk index writes, a batch too big) a durable redb
     // commit, after which the write-ahead file starts over.
-    let size: u64 = records.iter().map(|(_, r)| Wal::size_of(r)).sum();
+    let size: u64 = records.iter().map(|(_, r)| Wal::size_of(r.len())).sum();
     match wal {
         Some(_) if records.is_empty() && !index_now => {
             // Nothing was written (every request was refused): nothing to make durable.
@@ -726,9 +754,7 @@ fn commit_batch(
             txn.commit().map_err(storage)?;
         }
         Some(wal) if !index_now && wal.has_room(size) => {
-            let slices: Vec<(u64, &[u8])> =
-                records.iter().map(|(p, r)| (*p, r.as_slice())).collect();
-            wal.append(&slices)
+            wal.append(records.iter().map(|(p, r)| (*p, &encoded[r.clone()])))
                 .map_err(|e| StoreError::Failed(format!("write-ahead file: {e}")))?;
             txn.set_durability(redb::Durability::None)
                 .map_err(storage)?;
@@ -764,6 +790,49 @@ mod tests {
             payload: b"{}".to_vec(),
             idempotency_key: key.map(str::to_owned),
         }
+    }
+
+    /// Records written before the payload was encoded as a byte string (when it went through serde
+    /// as a sequence of bytes) have the very same bytes, so stores written then read unchanged.
+    #[test]
+    fn the_record_layout_is_the_one_written_by_earlier_versions() {
+        #[derive(Serialize)]
+        struct Earlier {
+            stream: String,
+            stream_version: u64,
+            event_id: Uuid,
+            event_type: String,
+            schema_version: u32,
+            recorded_at_ms: i64,
+            correlation_id: Uuid,
+            causation_id: Uuid,
+            payload: Vec<u8>,
+            idempotency_key: Option<String>,
+        }
+        let mut new = event("conversation-7", Some("wamid.1"));
+        new.payload = (0..=255).collect();
+        new.event_id = Uuid::now_v7();
+        let earlier = Earlier {
+            stream: new.stream.clone(),
+            stream_version: 9,
+            event_id: new.event_id,
+            event_type: new.event_type.clone(),
+            schema_version: 1,
+            recorded_at_ms: 0,
+            correlation_id: new.correlation_id,
+            causation_id: new.causation_id,
+            payload: new.payload.clone(),
+            idempotency_key: new.idempotency_key.clone(),
+        };
+        let mut expected = vec![RECORD_FORMAT];
+        expected.extend(postcard::to_stdvec(&earlier).unwrap());
+        let mut written = Vec::new();
+        encode_record(&new, 9, &mut written).unwrap();
+        assert_eq!(written, expected);
+        let read = decode_record(3, &written).unwrap();
+        assert_eq!(read.payload, new.payload);
+        assert_eq!(read.stream_version, 9);
+        assert_eq!(read.idempotency_key.as_deref(), Some("wamid.1"));
     }
 
     /// One commit that mixes successes, a conflict, a key repeated across requests and a key

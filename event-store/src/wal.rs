@@ -28,6 +28,8 @@ pub(crate) struct Wal {
     file: File,
     /// Where the next record goes.
     offset: u64,
+    /// The bytes of the group being written, kept between groups to save an allocation each.
+    buffer: Vec<u8>,
 }
 
 impl Wal {
@@ -60,7 +62,14 @@ impl Wal {
             }
             at += size;
         }
-        Ok((Self { file, offset: 0 }, records))
+        Ok((
+            Self {
+                file,
+                offset: 0,
+                buffer: Vec::new(),
+            },
+            records,
+        ))
     }
 
     /// Whether `bytes` more fit before the file must start over.
@@ -68,26 +77,32 @@ impl Wal {
         self.offset + bytes <= CAPACITY
     }
 
-    /// The size `record` takes in the file.
-    pub(crate) fn size_of(record: &[u8]) -> u64 {
-        (HEADER + 8 + record.len()) as u64
+    /// The size a record of `len` bytes takes in the file.
+    pub(crate) fn size_of(len: usize) -> u64 {
+        (HEADER + 8 + len) as u64
     }
 
     /// Writes the records and makes them durable.
-    pub(crate) fn append(&mut self, records: &[(u64, &[u8])]) -> io::Result<()> {
-        let mut buffer = Vec::new();
+    pub(crate) fn append<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = (u64, &'a [u8])>,
+    ) -> io::Result<()> {
+        let buffer = &mut self.buffer;
+        buffer.clear();
         for (position, record) in records {
-            let mut body = Vec::with_capacity(8 + record.len());
-            body.extend_from_slice(&position.to_le_bytes());
-            body.extend_from_slice(record);
-            let len = u32::try_from(body.len())
+            let len = u32::try_from(8 + record.len())
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "record too large"))?;
+            let position = position.to_le_bytes();
+            let mut crc = crc32fast::Hasher::new();
+            crc.update(&position);
+            crc.update(record);
             buffer.extend_from_slice(&len.to_le_bytes());
-            buffer.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-            buffer.extend_from_slice(&body);
+            buffer.extend_from_slice(&crc.finalize().to_le_bytes());
+            buffer.extend_from_slice(&position);
+            buffer.extend_from_slice(record);
         }
         self.file.seek(SeekFrom::Start(self.offset))?;
-        self.file.write_all(&buffer)?;
+        self.file.write_all(buffer)?;
         self.file.sync_data()?;
         self.offset += buffer.len() as u64;
         Ok(())
@@ -136,9 +151,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (mut wal, none) = Wal::open(dir.path(), 0).unwrap_or_else(|e| panic!("{e}"));
         assert!(none.is_empty());
-        wal.append(&[(1, b"one"), (2, b"two")])
+        wal.append([(1, &b"one"[..]), (2, &b"two"[..])])
             .unwrap_or_else(|e| panic!("{e}"));
-        wal.append(&[(3, b"three")])
+        wal.append([(3, &b"three"[..])])
             .unwrap_or_else(|e| panic!("{e}"));
         drop(wal);
         let (_, records) = Wal::open(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
@@ -155,7 +170,7 @@ mod tests {
 
         // After a restart, new records overwrite the start; older ones behind them are skipped.
         wal.restart();
-        wal.append(&[(3, b"THREE")])
+        wal.append([(3, &b"THREE"[..])])
             .unwrap_or_else(|e| panic!("{e}"));
         drop(wal);
         let (_, records) = Wal::open(dir.path(), 2).unwrap_or_else(|e| panic!("{e}"));
