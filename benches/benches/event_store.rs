@@ -43,6 +43,9 @@ fn payload() -> Vec<u8> {
     text.into_bytes()
 }
 
+/// One payload made once: the appenders should spend their time appending, not formatting.
+static PAYLOAD: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(payload);
+
 fn event(stream: usize) -> NewEvent {
     NewEvent {
         event_id: Uuid::now_v7(),
@@ -52,7 +55,7 @@ fn event(stream: usize) -> NewEvent {
         recorded_at_ms: 1_763_900_000_000,
         correlation_id: Uuid::now_v7(),
         causation_id: Uuid::now_v7(),
-        payload: payload(),
+        payload: PAYLOAD.clone(),
         idempotency_key: None,
     }
 }
@@ -378,8 +381,8 @@ async fn postgres(appender_counts: &[usize], replay: bool) {
         .unwrap();
 }
 
-/// `cargo bench … -- [embedded|postgres][/N]`: one backend, and optionally one appender count
-/// (then without the replay), e.g. `embedded/64` to profile one case.
+/// `cargo bench … -- [embedded|postgres][/N|/replay]`: one backend, and optionally one appender
+/// count (then without the replay) or only the replay, e.g. `embedded/64` to profile one case.
 fn main() {
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
     let (backend, count) = match only
@@ -389,7 +392,12 @@ fn main() {
         Some((backend, count)) => (Some(backend.to_owned()), count.parse::<usize>().ok()),
         None => (None, None),
     };
-    let counts: Vec<usize> = count.map_or(APPENDERS.to_vec(), |n| vec![n]);
+    let replay_only = only.as_deref().is_some_and(|o| o.ends_with("/replay"));
+    let counts: Vec<usize> = match count {
+        Some(n) => vec![n],
+        None if replay_only => Vec::new(),
+        None => APPENDERS.to_vec(),
+    };
     let replay = count.is_none();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,13 +1,15 @@
 //! The embedded backend: the log in a redb file, written by one thread with group commit.
 //!
 //! Appenders hand their batches to the writer thread, which drains everything queued into one
-//! group, makes it durable with one sync, commits it to redb and answers each appender. The sync is
-//! that of the write-ahead file (`wal.rs`: checksummed records in a preallocated file), and the redb
-//! commit is then non-durable, which readers see at once; every few thousand events (and for a group
-//! too big for the file) redb commits durably instead, and the file starts over. Opening the store
-//! puts back what the file holds past redb's durable state. Nothing becomes visible before it is
-//! durable: the file is synced before the redb commit. Readers use their own read transactions and
-//! never wait for the writer. This module must never acknowledge before the sync.
+//! group, writes it to the write-ahead file (`wal.rs`: checksummed records in a preallocated file),
+//! commits it to redb non-durably and hands the group's answers to the syncer thread
+//! (`syncer.rs`), which syncs the file and only then answers the appenders and moves the horizon
+//! readers stop at. So the next group is prepared while the disk syncs the last. Every few thousand
+//! events (and for a group too big for the file) redb commits durably instead, and the file starts
+//! over. Opening the store puts back what the file holds past redb's durable state. Readers use
+//! their own read transactions, never wait for the writer, and never read past the horizon: redb
+//! shows a non-durable commit at once, so the horizon is what keeps a reader from seeing an event
+//! a crash could take back. This module must never acknowledge, nor show, before the sync.
 //!
 //! The log itself (`events`) is written by every commit; the lookup tables derived from it (the
 //! stream index and the idempotency keys) are written in bulk every [`INDEX_EVERY`] events. A commit
@@ -21,6 +23,7 @@ use crate::error::{AppendError, StoreError, storage};
 use crate::record::{
     AppendOutcome, AppendRequest, NewEvent, Position, StoredEvent, WriterEpoch, refusal,
 };
+use crate::syncer::{Answers, Group, Horizon, Reply, answer, sync_loop};
 use crate::wal::Wal;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
@@ -149,8 +152,6 @@ struct RecordV1Ref<'a> {
     idempotency_key: Option<&'a str>,
 }
 
-type Reply = oneshot::Sender<Result<AppendOutcome, AppendError>>;
-
 /// What the writer thread is asked to do. Claims go through it too, so that a claim and the
 /// appends around it are ordered by the one thread that writes.
 enum Job {
@@ -181,6 +182,7 @@ pub struct EmbeddedStore {
     db: Arc<Database>,
     writer: Arc<Writer>,
     head: watch::Receiver<Position>,
+    horizon: Arc<Horizon>,
     path: Arc<PathBuf>,
     unindexed: Shared,
 }
@@ -249,26 +251,43 @@ impl EmbeddedStore {
         let head_position = read_head(&db)?;
         let unindexed: Shared =
             Arc::new(std::sync::RwLock::new(unindexed_tail(&db, head_position)?));
-        let (head_tx, head) = watch::channel(head_position);
+        let (horizon, head) = Horizon::new(head_position);
+        let horizon = Arc::new(horizon);
+        let open_error = |source: std::io::Error| StoreError::Open {
+            path: shown.clone(),
+            source: Box::new(source),
+        };
+        let sync_file = wal.sync_handle().map_err(open_error)?;
+        let (groups, to_sync) = mpsc::channel();
+        let syncer_horizon = Arc::clone(&horizon);
+        let syncer = std::thread::Builder::new()
+            .name("event-store-syncer".into())
+            .spawn(move || sync_loop(sync_file, to_sync, &syncer_horizon))
+            .map_err(open_error)?;
         let (requests, queue) = mpsc::sync_channel(QUEUE_DEPTH);
         let writer_db = Arc::clone(&db);
         let writer_unindexed = Arc::clone(&unindexed);
+        let writer_horizon = Arc::clone(&horizon);
         let thread = std::thread::Builder::new()
             .name("event-store-writer".into())
             .spawn(move || {
-                write_loop(
-                    &writer_db,
-                    &mut wal,
-                    &queue,
-                    &head_tx,
-                    head_position,
-                    &writer_unindexed,
-                );
+                let mut writer = WriterThread {
+                    db: &writer_db,
+                    wal: &mut wal,
+                    horizon: &writer_horizon,
+                    groups,
+                    last: head_position,
+                    unindexed: &writer_unindexed,
+                };
+                writer.run(&queue);
+                // Hanging up lets the syncer answer what it holds and stop; wait for it, so that
+                // a dropped store has answered every appender.
+                drop(writer);
+                if syncer.join().is_err() {
+                    tracing::error!("event store syncer thread panicked");
+                }
             })
-            .map_err(|source| StoreError::Open {
-                path: shown.clone(),
-                source: Box::new(source),
-            })?;
+            .map_err(open_error)?;
         Ok(Self {
             db,
             writer: Arc::new(Writer {
@@ -276,6 +295,7 @@ impl EmbeddedStore {
                 thread: Some(thread),
             }),
             head,
+            horizon,
             path: Arc::new(path),
             unindexed,
         })
@@ -290,10 +310,18 @@ impl EmbeddedStore {
         after: Position,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
+        // The horizon first: the transaction then holds every event up to it.
+        let horizon = self.horizon.through();
         let txn = self.db.begin_read().map_err(storage)?;
         let events = txn.open_table(EVENTS).map_err(storage)?;
         let mut out = Vec::new();
-        for entry in events.range(after.0.saturating_add(1)..).map_err(storage)? {
+        if after.0 >= horizon {
+            return Ok(out);
+        }
+        for entry in events
+            .range(after.0.saturating_add(1)..=horizon)
+            .map_err(storage)?
+        {
             if out.len() >= limit {
                 break;
             }
@@ -312,6 +340,7 @@ impl EmbeddedStore {
         // The unindexed entries are copied before the read transaction begins: an entry the
         // writer moves into the table meanwhile is then in one or the other (or both).
         let first = after_version.saturating_add(1);
+        let horizon = self.horizon.through();
         let pending: Vec<(u64, u64)> = read_shared(&self.unindexed)
             .streams
             .get(stream)
@@ -325,10 +354,8 @@ impl EmbeddedStore {
         let txn = self.db.begin_read().map_err(storage)?;
         let index = txn.open_table(STREAM_INDEX).map_err(storage)?;
         let events = txn.open_table(EVENTS).map_err(storage)?;
-        let visible = events
-            .last()
-            .map_err(storage)?
-            .map_or(0, |(position, _)| position.value());
+        // The tables only hold durable entries (they are written by durable commits).
+        let visible = horizon;
         let mut versions = std::collections::BTreeMap::new();
         for entry in index
             .range((stream, first)..=(stream, u64::MAX))
@@ -361,14 +388,15 @@ impl EmbeddedStore {
     }
 
     fn find_key_blocking(&self, key: &str) -> Result<Option<Position>, StoreError> {
+        let horizon = self.horizon.through();
         let pending = read_shared(&self.unindexed).keys.get(key).copied();
         let txn = self.db.begin_read().map_err(storage)?;
         let keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
         if let Some(position) = keys.get(key).map_err(storage)? {
             return Ok(Some(Position(position.value())));
         }
-        let visible = read_head_in(&txn)?;
-        Ok(pending.filter(|p| *p <= visible.0).map(Position))
+        // An event not yet durable is not there yet: its appender has not been answered either.
+        Ok(pending.filter(|p| *p <= horizon).map(Position))
     }
 
     /// Hands a job to the writer thread.
@@ -525,81 +553,116 @@ fn encode_record(
     Ok(())
 }
 
-/// The writer thread: waits for one job, takes whatever else is queued, commits the appends
-/// together (a claim among them is committed in its place in the queue's order).
-fn write_loop(
-    db: &Database,
-    wal: &mut Wal,
-    queue: &mpsc::Receiver<Job>,
-    head: &watch::Sender<Position>,
-    mut last: Position,
-    unindexed: &Shared,
-) {
-    while let Ok(first) = queue.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_APPENDS_PER_COMMIT {
-            match queue.try_recv() {
-                Ok(more) => jobs.push(more),
-                Err(_) => break,
-            }
-        }
-        let mut appends = Vec::new();
-        for job in jobs {
-            match job {
-                Job::Append(request, reply) => appends.push((request, reply)),
-                Job::Claim(reply) => {
-                    let Some(committed) =
-                        flush(db, wal, std::mem::take(&mut appends), last, head, unindexed)
-                    else {
-                        return;
-                    };
-                    last = committed;
-                    let _ = reply.send(claim(db));
+/// The writer thread's state.
+struct WriterThread<'a> {
+    db: &'a Database,
+    wal: &'a mut Wal,
+    horizon: &'a Horizon,
+    /// Where written groups go to be synced and answered.
+    groups: mpsc::Sender<Group>,
+    /// The newest position committed to redb (durable or not).
+    last: Position,
+    unindexed: &'a Shared,
+}
+
+impl WriterThread<'_> {
+    /// Waits for one job, takes whatever else is queued, commits the appends together (a claim
+    /// among them is committed in its place in the queue's order); until the queue closes or the
+    /// store fails.
+    fn run(&mut self, queue: &mpsc::Receiver<Job>) {
+        while let Ok(first) = queue.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_APPENDS_PER_COMMIT {
+                match queue.try_recv() {
+                    Ok(more) => jobs.push(more),
+                    Err(_) => break,
                 }
             }
+            let mut appends = Vec::new();
+            for job in jobs {
+                match job {
+                    Job::Append(request, reply) => appends.push((request, reply)),
+                    Job::Claim(reply) => {
+                        if !self.flush(std::mem::take(&mut appends)) {
+                            return;
+                        }
+                        // A claim's commit is durable, and so is everything before it.
+                        let claimed = claim(self.db);
+                        if claimed.is_ok() {
+                            self.horizon.advance(self.last);
+                        }
+                        let _ = reply.send(claimed);
+                    }
+                }
+            }
+            if !self.flush(appends) {
+                return;
+            }
         }
-        let Some(committed) = flush(db, wal, appends, last, head, unindexed) else {
-            return;
-        };
-        last = committed;
+    }
+
+    /// Commits a group of appends and sees that each appender is answered once it is durable;
+    /// `false` when the store must stop.
+    fn flush(&mut self, appends: Vec<(AppendRequest, Reply)>) -> bool {
+        if self.horizon.failed() {
+            // The syncer could not make an earlier group durable: acknowledge nothing more.
+            fail_all(appends, "an earlier sync of the write-ahead file failed");
+            return false;
+        }
+        if appends.is_empty() {
+            return true;
+        }
+        let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
+        match commit_batch(
+            self.db,
+            Some(&mut *self.wal),
+            requests,
+            self.last,
+            self.unindexed,
+            INDEX_EVERY,
+        ) {
+            Ok(committed) => {
+                self.last = committed.last;
+                let answers: Answers = replies.into_iter().zip(committed.outcomes).collect();
+                if committed.durable {
+                    // Durable through redb itself (earlier groups with it): no sync to wait for.
+                    self.horizon.advance(committed.last);
+                    answer(answers);
+                } else if let Err(mpsc::SendError(group)) = self.groups.send(Group {
+                    through: committed.last,
+                    answers,
+                }) {
+                    fail_all_answers(group.answers, "the event store's syncer stopped");
+                    return false;
+                }
+                true
+            }
+            Err(error) => {
+                // After a failed commit (an fsync error above all) nobody can say what reached
+                // the disk, and redb refuses further use: stop here, so that the process restarts
+                // and reads the truth back from the file, instead of limping on.
+                tracing::error!(%error, "event store commit failed; the store stops");
+                self.horizon.fail();
+                let message = error.to_string();
+                for reply in replies {
+                    let _ =
+                        reply.send(Err(AppendError::Store(StoreError::Failed(message.clone()))));
+                }
+                false
+            }
+        }
     }
 }
 
-/// Commits a group of appends and answers each appender; `None` when the store must stop.
-fn flush(
-    db: &Database,
-    wal: &mut Wal,
-    appends: Vec<(AppendRequest, Reply)>,
-    last: Position,
-    head: &watch::Sender<Position>,
-    unindexed: &Shared,
-) -> Option<Position> {
-    if appends.is_empty() {
-        return Some(last);
+fn fail_all(appends: Vec<(AppendRequest, Reply)>, why: &str) {
+    for (_, reply) in appends {
+        let _ = reply.send(Err(AppendError::Store(StoreError::Failed(why.to_owned()))));
     }
-    let (requests, replies): (Vec<_>, Vec<_>) = appends.into_iter().unzip();
-    match commit_batch(db, Some(wal), requests, last, unindexed, INDEX_EVERY) {
-        Ok((outcomes, committed)) => {
-            if committed != last {
-                head.send_replace(committed);
-            }
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                // An appender that stopped waiting still had its events committed.
-                let _ = reply.send(outcome);
-            }
-            Some(committed)
-        }
-        Err(error) => {
-            // After a failed commit (an fsync error above all) nobody can say what reached the
-            // disk, and redb refuses further use: stop here, so that the process restarts and
-            // reads the truth back from the file, instead of limping on.
-            tracing::error!(%error, "event store commit failed; the store stops");
-            let message = error.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(AppendError::Store(StoreError::Failed(message.clone()))));
-            }
-            None
-        }
+}
+
+fn fail_all_answers(answers: Answers, why: &str) {
+    for (reply, _) in answers {
+        let _ = reply.send(Err(AppendError::Store(StoreError::Failed(why.to_owned()))));
     }
 }
 
@@ -635,6 +698,17 @@ fn claim(db: &Database) -> Result<WriterEpoch, StoreError> {
     Ok(WriterEpoch(epoch))
 }
 
+/// What [`commit_batch`] did.
+struct Committed {
+    /// Each request's answer, in order.
+    outcomes: Vec<Result<AppendOutcome, AppendError>>,
+    /// The newest position now in redb.
+    last: Position,
+    /// Whether redb committed durably (then everything through `last` is durable); otherwise the
+    /// group is durable once the write-ahead file is synced.
+    durable: bool,
+}
+
 /// Validates and writes every request of a batch in one transaction. A request that conflicts or
 /// repeats an idempotency key is answered without writing; the others commit together. Their
 /// lookup entries join `unindexed` (before the commit, so that readers, who only use entries of
@@ -647,7 +721,7 @@ fn commit_batch(
     mut last: Position,
     unindexed: &Shared,
     index_every: usize,
-) -> Result<(Vec<Result<AppendOutcome, AppendError>>, Position), StoreError> {
+) -> Result<Committed, StoreError> {
     let mut txn = db.begin_write().map_err(storage)?;
     let mut outcomes = Vec::with_capacity(requests.len());
     // The batch's records, one after another, and where each one lies: for the write-ahead file.
@@ -742,35 +816,41 @@ fn commit_batch(
             .insert(INDEXED_THROUGH, last.0)
             .map_err(storage)?;
     }
-    // Durable through the write-ahead file when it has room (one cheap sync), then visible through
-    // a non-durable redb commit; otherwise (bulk index writes, a batch too big) a durable redb
-    // commit, after which the write-ahead file starts over.
+    // Durable through the write-ahead file when it has room (one cheap sync, by the syncer), and
+    // visible (to the writer at once, to readers once synced) through a non-durable redb commit;
+    // otherwise (bulk index writes, a batch too big) a durable redb commit, after which the
+    // write-ahead file starts over.
     let size: u64 = records.iter().map(|(_, r)| Wal::size_of(r.len())).sum();
-    match wal {
-        Some(_) if records.is_empty() && !index_now => {
-            // Nothing was written (every request was refused): nothing to make durable.
-            txn.set_durability(redb::Durability::None)
-                .map_err(storage)?;
-            txn.commit().map_err(storage)?;
-        }
+    let durable = match wal {
         Some(wal) if !index_now && wal.has_room(size) => {
-            wal.append(records.iter().map(|(p, r)| (*p, &encoded[r.clone()])))
-                .map_err(|e| StoreError::Failed(format!("write-ahead file: {e}")))?;
+            if !records.is_empty() {
+                wal.write(records.iter().map(|(p, r)| (*p, &encoded[r.clone()])))
+                    .map_err(|e| StoreError::Failed(format!("write-ahead file: {e}")))?;
+            }
             txn.set_durability(redb::Durability::None)
                 .map_err(storage)?;
             txn.commit().map_err(storage)?;
+            false
         }
         Some(wal) => {
             txn.commit().map_err(storage)?;
             wal.restart();
+            true
         }
-        None => txn.commit().map_err(storage)?,
-    }
+        None => {
+            txn.commit().map_err(storage)?;
+            true
+        }
+    };
     if index_now {
         let mut pending = write_shared(unindexed);
         pending.forget_through(last.0);
     }
-    Ok((outcomes, last))
+    Ok(Committed {
+        outcomes,
+        last,
+        durable,
+    })
 }
 
 #[cfg(test)]
@@ -879,7 +959,7 @@ mod tests {
             },
         ];
         let unindexed = Shared::default();
-        let (outcomes, last) =
+        let Committed { outcomes, last, .. } =
             commit_batch(&db, None, requests, Position(0), &unindexed, 2).unwrap();
         assert!(matches!(
             outcomes[0],

@@ -11,6 +11,7 @@ mod error;
 pub mod postgres;
 mod record;
 mod subscription;
+mod syncer;
 mod wal;
 
 pub use any::{Store, is_postgres};

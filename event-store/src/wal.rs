@@ -2,10 +2,11 @@
 //!
 //! A group of appends is written here as checksummed records and made durable with one
 //! `fdatasync` of a preallocated file (no metadata to flush), which is several times cheaper than
-//! a durable redb commit; the events then go into redb with a non-durable commit, which readers see
-//! at once, and redb is made durable in bulk from time to time, after which this file starts over.
-//! Opening the store puts back into redb every record past redb's durable head. This module must
-//! never report a write as done before `sync_data` returned.
+//! a durable redb commit. The syncer thread (`syncer.rs`) makes that call, for every group
+//! written since its last one; the events also go into redb with a non-durable commit, and redb is
+//! made durable in bulk from time to time, after which this file starts over. Opening the store
+//! puts back into redb every record past redb's durable head. Writing here makes nothing durable:
+//! only the sync does, and nothing may be acknowledged before it.
 //!
 //! A record is `[len: u32][crc32 of body: u32][body]`, the body being the position (u64) and the
 //! stored record's bytes. Reading stops at the first record that is torn (bad checksum or length)
@@ -82,8 +83,20 @@ impl Wal {
         (HEADER + 8 + len) as u64
     }
 
-    /// Writes the records and makes them durable.
-    pub(crate) fn append<'a>(
+    /// A second handle on the file, for the thread that syncs it.
+    pub(crate) fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
+
+    /// Makes everything written so far durable.
+    #[cfg(test)]
+    fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    /// Writes the records after the previous ones. They are durable once a sync of the file that
+    /// started after this returned has returned.
+    pub(crate) fn write<'a>(
         &mut self,
         records: impl IntoIterator<Item = (u64, &'a [u8])>,
     ) -> io::Result<()> {
@@ -103,7 +116,6 @@ impl Wal {
         }
         self.file.seek(SeekFrom::Start(self.offset))?;
         self.file.write_all(buffer)?;
-        self.file.sync_data()?;
         self.offset += buffer.len() as u64;
         Ok(())
     }
@@ -151,10 +163,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let (mut wal, none) = Wal::open(dir.path(), 0).unwrap_or_else(|e| panic!("{e}"));
         assert!(none.is_empty());
-        wal.append([(1, &b"one"[..]), (2, &b"two"[..])])
+        wal.write([(1, &b"one"[..]), (2, &b"two"[..])])
             .unwrap_or_else(|e| panic!("{e}"));
-        wal.append([(3, &b"three"[..])])
+        wal.write([(3, &b"three"[..])])
             .unwrap_or_else(|e| panic!("{e}"));
+        wal.sync().unwrap_or_else(|e| panic!("{e}"));
         drop(wal);
         let (_, records) = Wal::open(dir.path(), 1).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(records, vec![(2, b"two".to_vec()), (3, b"three".to_vec())]);
@@ -170,8 +183,9 @@ mod tests {
 
         // After a restart, new records overwrite the start; older ones behind them are skipped.
         wal.restart();
-        wal.append([(3, &b"THREE"[..])])
+        wal.write([(3, &b"THREE"[..])])
             .unwrap_or_else(|e| panic!("{e}"));
+        wal.sync().unwrap_or_else(|e| panic!("{e}"));
         drop(wal);
         let (_, records) = Wal::open(dir.path(), 2).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(records, vec![(3, b"THREE".to_vec())]);
