@@ -11,8 +11,6 @@ mod error;
 pub mod postgres;
 mod record;
 mod subscription;
-mod syncer;
-mod wal;
 
 pub use any::{Store, is_postgres};
 pub use error::{AppendError, StoreError};

@@ -5,13 +5,18 @@
 //! from. Runs on the embedded store, and on PostgreSQL where `SWITCHBOARD_TEST_POSTGRES` is set.
 //!
 //! The child is this test binary run again with `CRASH_CHILD_STORE` set: the
-//! `child_appender` test then appends until killed.
+//! `child_appender` test then appends until killed. On the embedded store the child flushes into
+//! redb and changes write-ahead segment every few hundred events, so that kills land in the middle
+//! of those too; the parent reopens with the defaults.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod backends;
 
-use event_store::{AppendOutcome, AppendRequest, EventStore, NewEvent, Position, Store};
+use event_store::embedded::{EmbeddedOptions, EmbeddedStore};
+use event_store::{
+    AppendOutcome, AppendRequest, EventStore, NewEvent, Position, Store, is_postgres,
+};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -49,7 +54,16 @@ async fn child_appender() {
         return; // Only a child does anything here.
     };
     let round: u64 = std::env::var("CRASH_CHILD_ROUND").unwrap().parse().unwrap();
-    let store = Store::open(&spec).await.unwrap();
+    let store = if is_postgres(&spec) {
+        Store::open(&spec).await.unwrap()
+    } else {
+        // Small, so that flushes and segment changes happen all the time.
+        let options = EmbeddedOptions {
+            flush_every: 300,
+            segment_bytes: 256 * 1024,
+        };
+        Store::Embedded(EmbeddedStore::open_with(&spec, options).unwrap())
+    };
     let (acks, mut printed) = tokio::sync::mpsc::unbounded_channel::<String>();
     for appender in 0..APPENDERS {
         let store = store.clone();

@@ -1,15 +1,15 @@
 //! The embedded store's syncer: the thread that makes written groups durable, and the horizon
 //! below which readers may look.
 //!
-//! The writer thread writes a group to the write-ahead file and commits it to redb non-durably,
-//! then hands the group's answers here and goes on with the next group while the disk syncs. This
-//! thread takes every group handed over so far, syncs the file once for all of them (a sync
-//! started after a group was written covers it), then moves the [`Horizon`] and answers their
-//! appenders. So the writer's work and the disk's overlap, and one sync serves as many groups as
-//! arrived while the last one ran.
+//! The writer thread puts a group in memory and writes it to a write-ahead segment, then hands
+//! the group's answers here and goes on with the next group while the disk syncs. This thread
+//! takes every group handed over so far, syncs the segments they went to once for all of them (a
+//! sync started after a group was written covers it), then moves the [`Horizon`] and answers
+//! their appenders. So the writer's work and the disk's overlap, and one sync serves as many
+//! groups as arrived while the last one ran.
 //!
-//! Redb shows the writer's commits at once, before they are durable: every reader caps what it
-//! reads at the horizon, which only ever covers synced events. This module must never move the
+//! Memory shows a group as soon as it is written, before it is durable: every reader caps what it
+//! reads at the horizon, which only ever covers durable events. This module must never move the
 //! horizon or answer an appender before the sync that covers the group has returned.
 
 use crate::error::{AppendError, StoreError};
@@ -69,27 +69,35 @@ impl Horizon {
     }
 }
 
-/// A group handed to the syncer: durable once the file is synced, through `through`.
+/// A group handed to the syncer: durable once the write-ahead segment it went to is synced.
 pub(crate) struct Group {
+    /// The newest position given out when the group was handed over.
     pub(crate) through: Position,
+    /// The write-ahead segment written to (the active one, for a group with nothing new).
+    pub(crate) segment: usize,
     pub(crate) answers: Answers,
 }
 
-/// Syncs `file` for every group received, then answers them; runs until the writer hangs up.
-/// After a failed sync nothing more is acknowledged: every later group is answered with the error.
-pub(crate) fn sync_loop(file: File, groups: mpsc::Receiver<Group>, horizon: &Horizon) {
+/// Syncs the write-ahead segments for every group received, then answers them; runs until the
+/// writer hangs up. After a failed sync nothing more is acknowledged: every later group is
+/// answered with the error.
+pub(crate) fn sync_loop(segments: [File; 2], groups: mpsc::Receiver<Group>, horizon: &Horizon) {
     let mut failure: Option<String> = None;
     while let Ok(first) = groups.recv() {
         let mut taken = vec![first];
         taken.extend(groups.try_iter());
-        if failure.is_none()
-            && let Err(error) = file.sync_data()
-        {
-            // After a failed sync nobody can say what reached the disk: stop acknowledging, so
-            // that the process restarts and reads the truth back from the file.
-            tracing::error!(%error, "event store sync failed; the store stops");
-            horizon.fail();
-            failure = Some(format!("write-ahead file: {error}"));
+        if failure.is_none() {
+            // Usually one segment; both when the writer moved to the other one meanwhile.
+            let synced = (0..2)
+                .filter(|segment| taken.iter().any(|g| g.segment == *segment))
+                .try_for_each(|segment| segments[segment].sync_data());
+            if let Err(error) = synced {
+                // After a failed sync nobody can say what reached the disk: stop acknowledging,
+                // so that the process restarts and reads the truth back from the file.
+                tracing::error!(%error, "event store sync failed; the store stops");
+                horizon.fail();
+                failure = Some(format!("write-ahead file: {error}"));
+            }
         }
         match &failure {
             None => {
