@@ -1,6 +1,7 @@
 //! The guarantees every backend must give, written once against the `EventStore` trait and run
-//! against each backend: the embedded one always, PostgreSQL when `SWITCHBOARD_TEST_POSTGRES`
-//! names a server (CI sets it; elsewhere those tests print why they skip).
+//! against each backend: the embedded one always (as configured by default, and flushing every few
+//! events), PostgreSQL when `SWITCHBOARD_TEST_POSTGRES` names a server (CI sets it; elsewhere
+//! those tests print why they skip).
 
 // Test helpers outside `#[test]` functions: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -548,6 +549,13 @@ mod embedded {
                 .expect("second open must fail");
         assert!(matches!(error, StoreError::InUse { .. }), "{error}");
     }
+}
+
+/// The same guarantees with flushes into redb and write-ahead segment changes every few events.
+mod embedded_flushing {
+    use super::*;
+
+    every_guarantee!(backends::EmbeddedFlushing);
 }
 
 mod postgres {

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use event_store::EventStore;
-use event_store::embedded::EmbeddedStore;
+use event_store::embedded::{EmbeddedOptions, EmbeddedStore};
 use event_store::postgres::{Location, PostgresStore};
 
 /// The environment variable naming the PostgreSQL server the tests may use.
@@ -26,21 +26,30 @@ pub trait Backend: Sized + Send {
     async fn cleanup(self) {}
 }
 
+/// The embedded store as configured by default.
 pub struct Embedded {
     dir: tempfile::TempDir,
     store: Option<EmbeddedStore>,
+    options: EmbeddedOptions,
+}
+
+impl Embedded {
+    fn with(options: EmbeddedOptions) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = EmbeddedStore::open_with(dir.path(), options).expect("open the embedded store");
+        Self {
+            dir,
+            store: Some(store),
+            options,
+        }
+    }
 }
 
 impl Backend for Embedded {
     type Store = EmbeddedStore;
 
     async fn fresh() -> Option<Self> {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let store = EmbeddedStore::open(dir.path()).expect("open the embedded store");
-        Some(Self {
-            dir,
-            store: Some(store),
-        })
+        Some(Self::with(EmbeddedOptions::default()))
     }
 
     fn store(&self) -> &EmbeddedStore {
@@ -50,7 +59,37 @@ impl Backend for Embedded {
     async fn reopen(&mut self) {
         // Dropping the last handle joins the writer thread and closes the file.
         self.store.take();
-        self.store = Some(EmbeddedStore::open(self.dir.path()).expect("reopen the embedded store"));
+        self.store = Some(
+            EmbeddedStore::open_with(self.dir.path(), self.options)
+                .expect("reopen the embedded store"),
+        );
+    }
+
+    async fn second_handle(&self) -> Option<EmbeddedStore> {
+        None
+    }
+}
+
+/// The embedded store flushing into redb every few events and changing write-ahead segment every
+/// few kilobytes, so that every guarantee is also checked across flushes and segment changes.
+pub struct EmbeddedFlushing(Embedded);
+
+impl Backend for EmbeddedFlushing {
+    type Store = EmbeddedStore;
+
+    async fn fresh() -> Option<Self> {
+        Some(Self(Embedded::with(EmbeddedOptions {
+            flush_every: 5,
+            segment_bytes: 8 * 1024,
+        })))
+    }
+
+    fn store(&self) -> &EmbeddedStore {
+        self.0.store()
+    }
+
+    async fn reopen(&mut self) {
+        self.0.reopen().await;
     }
 
     async fn second_handle(&self) -> Option<EmbeddedStore> {
