@@ -1,6 +1,7 @@
 //! The `switchboard` command line.
 
 use crate::server::{ServeOptions, serve, shutdown_signal};
+use crate::snapshot;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,11 @@ pub enum CliCommand {
         /// The address to listen on; port 0 picks a free port (printed at start-up).
         #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Where read-model snapshots are kept, so that a restart resumes instead of replaying
+        /// the whole log; by default `snapshots` inside the store's directory (or in the working
+        /// directory, for a PostgreSQL store).
+        #[arg(long, env = "SWITCHBOARD_SNAPSHOTS")]
+        snapshots: Option<PathBuf>,
     },
 }
 
@@ -44,12 +50,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             config,
             store,
             listen,
+            snapshots,
         } => {
+            let snapshots = snapshots.unwrap_or_else(|| snapshot::default_dir(&store));
             serve(
                 ServeOptions {
                     config,
                     store,
                     listen,
+                    snapshots,
                 },
                 shutdown_signal(),
             )

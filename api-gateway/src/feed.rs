@@ -2,9 +2,12 @@
 //!
 //! The store's head only wakes this task; events are always read from the log itself, so nothing
 //! the log holds is skipped and nothing is applied twice (the read models skip positions at or
-//! below their checkpoint). This module must never take events from the command path.
+//! below their checkpoint). Now and then, and on stopping, the views are written to a snapshot
+//! (`snapshot.rs`) from which the next start resumes. This module must never take events from the
+//! command path.
 
 use crate::engine::{EngineError, decode};
+use crate::snapshot::{self, Anchor};
 use event_store::{EventStore, Position, Subscription};
 use projections::ReadModels;
 use std::sync::{Arc, RwLock};
@@ -13,6 +16,16 @@ use tokio::sync::watch;
 
 /// How many events are applied per read, so a long catch-up does not hold the lock for long.
 const PAGE: usize = 1024;
+/// A snapshot is written once this many events were applied since the last one...
+const SNAPSHOT_EVERY_EVENTS: u64 = 50_000;
+/// ...or once any were and this long has passed.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
+
+/// Where the feed keeps its snapshots, and the anchor of the views it starts from.
+pub struct Snapshots {
+    pub dir: std::path::PathBuf,
+    pub anchor: Option<Anchor>,
+}
 
 /// The read models and how far they have got.
 #[derive(Clone)]
@@ -78,10 +91,12 @@ impl Views {
     }
 }
 
-/// Starts the task that keeps `models` up to date with `store` until `shutdown` turns true.
+/// Starts the task that keeps `models` up to date with `store` until `shutdown` turns true,
+/// writing snapshots to `snapshots` if given.
 pub fn start<S: EventStore + Clone>(
     store: S,
     models: ReadModels,
+    snapshots: Option<Snapshots>,
     mut shutdown: watch::Receiver<bool>,
 ) -> (Views, tokio::task::JoinHandle<Result<(), EngineError>>) {
     let (checkpoint_tx, checkpoint) = watch::channel(models.checkpoint());
@@ -93,14 +108,15 @@ pub fn start<S: EventStore + Clone>(
     let task = tokio::spawn(async move {
         let after = *checkpoint_tx.borrow();
         let mut log = Subscription::new(store, Position(after));
+        let mut keeper = snapshots.map(|s| Keeper::new(s, Arc::clone(&models)));
         loop {
             let page = tokio::select! {
                 page = log.next_batch(PAGE) => page?,
-                _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+                _ = shutdown.wait_for(|stop| *stop) => break,
             };
             if page.is_empty() {
                 // The store shut down.
-                return Ok(());
+                break;
             }
             let decoded = page
                 .iter()
@@ -116,9 +132,88 @@ pub fn start<S: EventStore + Clone>(
                 models.checkpoint()
             };
             checkpoint_tx.send_replace(reached);
+            if let (Some(keeper), Some(last)) = (keeper.as_mut(), page.last()) {
+                keeper.applied(
+                    page.len() as u64,
+                    Anchor {
+                        position: last.position.0,
+                        event_id: last.event_id,
+                    },
+                );
+            }
         }
+        if let Some(keeper) = keeper {
+            keeper.finish().await;
+        }
+        Ok(())
     });
     (views, task)
+}
+
+/// Writes snapshots of the views: in the background while the feed runs (one at a time), and a
+/// last one when it stops. A failed snapshot is logged and costs only a longer next start.
+struct Keeper {
+    dir: std::path::PathBuf,
+    models: Arc<RwLock<ReadModels>>,
+    /// The anchor of the views as they are now, and of the last snapshot written.
+    now: Option<Anchor>,
+    saved: Option<Anchor>,
+    since: u64,
+    last: tokio::time::Instant,
+    writing: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Keeper {
+    fn new(snapshots: Snapshots, models: Arc<RwLock<ReadModels>>) -> Self {
+        Self {
+            dir: snapshots.dir,
+            models,
+            now: snapshots.anchor,
+            saved: snapshots.anchor,
+            since: 0,
+            last: tokio::time::Instant::now(),
+            writing: None,
+        }
+    }
+
+    fn applied(&mut self, events: u64, anchor: Anchor) {
+        self.now = Some(anchor);
+        self.since += events;
+        let due = self.since >= SNAPSHOT_EVERY_EVENTS || self.last.elapsed() >= SNAPSHOT_EVERY;
+        if due && self.writing.as_ref().is_none_or(|w| w.is_finished()) {
+            self.writing = Some(tokio::task::spawn_blocking(self.write_now()));
+        }
+    }
+
+    /// A copy of the views (taken now, under the lock for no longer than the copy) and the work
+    /// that writes it.
+    fn write_now(&mut self) -> impl FnOnce() + Send + 'static {
+        let models = self
+            .models
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let (dir, anchor) = (self.dir.clone(), self.now);
+        self.saved = anchor;
+        self.since = 0;
+        self.last = tokio::time::Instant::now();
+        move || {
+            if let Err(error) = snapshot::save(&dir, &models, anchor) {
+                tracing::warn!(%error, "read-model snapshot not written");
+            }
+        }
+    }
+
+    /// Waits for the snapshot being written, then writes the views as they are now (unless the
+    /// last snapshot already holds them).
+    async fn finish(mut self) {
+        if let Some(writing) = self.writing.take() {
+            let _ = writing.await;
+        }
+        if self.now != self.saved {
+            let _ = tokio::task::spawn_blocking(self.write_now()).await;
+        }
+    }
 }
 
 /// The longest a query waits for the read models to reach a position it asked for.

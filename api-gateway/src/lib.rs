@@ -11,3 +11,4 @@ pub mod engine;
 pub mod feed;
 pub mod http;
 pub mod server;
+pub mod snapshot;

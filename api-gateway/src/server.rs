@@ -4,11 +4,13 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
-use crate::http::{AppState, app};
-use crate::{config_file, feed};
+use crate::http::{AppState, Metrics, app};
+use crate::{config_file, feed, snapshot};
 use anyhow::Context as _;
 use event_store::{EventStore, Store};
 use projections::ReadModels;
+use routing_core::AgentId;
+use std::collections::BTreeSet;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -25,6 +27,8 @@ pub struct ServeOptions {
     /// URL may carry a password.
     pub store: String,
     pub listen: SocketAddr,
+    /// Where read-model snapshots are kept.
+    pub snapshots: PathBuf,
 }
 
 /// How long in-flight requests may take to finish once shutdown begins.
@@ -52,8 +56,23 @@ pub async fn serve(
     // server is done, so that it never stops under requests still being answered.
     let (stop, stopping) = watch::channel(false);
     let (stop_workers, workers_stopping) = watch::channel(false);
-    let models = ReadModels::new(config.agents.keys().cloned());
-    let (views, mut feed_task) = feed::start(store.clone(), models, workers_stopping);
+    let agents: BTreeSet<AgentId> = config.agents.keys().cloned().collect();
+    let (models, anchor) = match snapshot::load(&options.snapshots, &agents, &store).await {
+        Some((models, anchor)) => {
+            tracing::info!(
+                checkpoint = models.checkpoint(),
+                "read models resumed from their snapshot"
+            );
+            (models, anchor)
+        }
+        None => (ReadModels::new(agents), None),
+    };
+    let snapshots = feed::Snapshots {
+        dir: options.snapshots.clone(),
+        anchor,
+    };
+    let (views, mut feed_task) =
+        feed::start(store.clone(), models, Some(snapshots), workers_stopping);
 
     // Answer nothing from read models that are behind the log as it was at start-up.
     let head = store.head().borrow().0;
@@ -76,6 +95,7 @@ pub async fn serve(
         store: store.clone(),
         config: Arc::new(config),
         clock,
+        metrics: Metrics::new(),
     };
     let signal_stop = stop.clone();
     let signal = tokio::spawn(async move {

@@ -7,10 +7,10 @@
 
 use routing_core::event::{EventKind, WaitLimitOutcome};
 use routing_core::{AgentId, Channel, ConversationId, Event, QueueId, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum AgentPresence {
     NotReady,
@@ -26,7 +26,7 @@ pub enum AgentPresence {
     Disconnected,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentSummary {
     pub agent: AgentId,
     pub presence: AgentPresence,
@@ -42,7 +42,7 @@ pub struct AgentSummary {
     pub load: BTreeMap<Channel, u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Mirror {
     channel: Channel,
     agents: BTreeSet<AgentId>,
@@ -51,7 +51,7 @@ struct Mirror {
     postponed: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentsView {
     agents: BTreeMap<AgentId, AgentSummary>,
     open: BTreeMap<ConversationId, Mirror>,
@@ -264,6 +264,11 @@ impl AgentsView {
                 *agent.load.entry(mirror.channel).or_default() += 1;
             }
         }
+    }
+
+    /// The agents the view follows (the configured ones it was made for).
+    pub fn ids(&self) -> impl Iterator<Item = &AgentId> {
+        self.agents.keys()
     }
 
     pub fn get(&self, id: &AgentId) -> Option<&AgentSummary> {

@@ -9,10 +9,10 @@ use routing_core::event::{
 };
 use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConnectorId, ConversationId, Event, QueueId, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
     /// In its queue; possibly ringing for an agent (see `offered_to`).
@@ -24,7 +24,7 @@ pub enum ConversationStatus {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Overdue {
     InTime,
@@ -32,7 +32,7 @@ pub enum Overdue {
     Overdue,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Direction {
     /// The customer wrote first.
@@ -41,7 +41,7 @@ pub enum Direction {
     Outbound,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationSummary {
     pub conversation: ConversationId,
     pub connector: ConnectorId,
@@ -114,7 +114,7 @@ impl ConversationSummary {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationsView {
     conversations: BTreeMap<ConversationId, ConversationSummary>,
     /// Transfers ringing, by conversation: the agent each would hand over from.

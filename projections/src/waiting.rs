@@ -7,19 +7,19 @@
 use routing_core::event::EventKind;
 use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConversationId, Event, QueueId, Timestamp};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What the view remembers of every open conversation, to list it again when it re-enters a queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Known {
     channel: Channel,
     contact: ExternalContactId,
     contact_name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Waiting {
     queue: QueueId,
     since: Timestamp,
@@ -28,7 +28,7 @@ struct Waiting {
 }
 
 /// One row of the view, as a query returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingRow {
     pub conversation: ConversationId,
     pub queue: QueueId,
@@ -51,7 +51,7 @@ pub struct WaitingRow {
 /// How many recent takes the estimate averages over.
 const TAKES_REMEMBERED: usize = 20;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitingView {
     /// Per queue, when agents most recently took a waiting conversation (oldest first).
     takes: BTreeMap<QueueId, VecDeque<Timestamp>>,

@@ -5,9 +5,11 @@
 
 mod commands;
 mod extract;
+mod metrics;
 mod problem;
 mod queries;
 
+pub use metrics::Metrics;
 pub use problem::ApiError;
 
 use crate::clock::Clock;
@@ -34,12 +36,14 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<CentreConfig>,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// The API's routes over `state`.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(queries::health))
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/v1/webchat/{connector}/messages",
             post(commands::webchat_message),

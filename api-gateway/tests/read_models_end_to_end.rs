@@ -1,0 +1,152 @@
+//! The read models across restarts of the real binary: their lag is a metric; a graceful stop
+//! leaves a snapshot of them at the log's head; the next start resumes from it (and only from a snapshot of this very log);
+//! after a SIGKILL the next start resumes from the older snapshot and replays the rest, counting
+//! nothing twice.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use serde_json::{Value, json};
+use std::path::Path;
+use support::Server;
+
+const SNAPSHOT: &str = "snapshots/read-models.snapshot";
+
+/// A visitor's message; returns its conversation.
+async fn message(server: &Server, visitor: &str, id: &str) -> String {
+    let (status, sent) = server
+        .post(
+            "/v1/webchat/website/messages",
+            json!({"visitor": visitor, "message_id": id, "text": "Hello"}),
+        )
+        .await;
+    assert!(status == 201, "{sent}");
+    sent["conversation"].as_str().unwrap().to_owned()
+}
+
+/// What the read models show, once they have caught up with the log.
+async fn views(server: &Server, conversation: &str) -> Value {
+    let head = server.head().await;
+    let (_, summary) = server
+        .get(&format!("/v1/conversations/{conversation}?after={head}"))
+        .await;
+    let (_, waiting) = server.get(&format!("/v1/waiting?after={head}")).await;
+    let (_, alice) = server.get(&format!("/v1/agents/alice?after={head}")).await;
+    let mut waiting = waiting["waiting"].clone();
+    // Time in queue grows between reads; everything else must be equal.
+    for row in waiting.as_array_mut().unwrap() {
+        row["time_in_queue_ms"] = Value::Null;
+    }
+    json!({"summary": summary, "waiting": waiting, "alice": alice})
+}
+
+/// The snapshot file: its header line and its body, parsed.
+fn read_snapshot(data: &Path) -> (Value, Value) {
+    let text = std::fs::read_to_string(data.join(SNAPSHOT)).expect("a snapshot was written");
+    let (header, body) = text.split_once('\n').unwrap();
+    (
+        serde_json::from_str(header).unwrap(),
+        serde_json::from_str(body).unwrap(),
+    )
+}
+
+fn write_snapshot(data: &Path, header: &Value, body: &Value) {
+    std::fs::write(data.join(SNAPSHOT), format!("{header}\n{body}")).unwrap();
+}
+
+#[tokio::test]
+async fn read_models_resume_from_their_snapshot_and_count_nothing_twice() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let conversation = message(&server, "v-1", "m-1").await;
+    message(&server, "v-1", "m-2").await;
+    message(&server, "v-2", "m-3").await;
+    let (status, _) = server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    assert_eq!(status, 200);
+    let before = views(&server, &conversation).await;
+    assert_eq!(before["summary"]["customer_messages"], 2, "{before}");
+    let head = server.head().await;
+
+    // Their lag behind the log is a metric: none, once they have caught up.
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        metrics.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    let metrics = metrics.text().await.unwrap();
+    let figure = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from {metrics}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(figure("switchboard_log_head"), head);
+    assert_eq!(figure("switchboard_read_models_checkpoint"), head);
+    assert_eq!(figure("switchboard_read_models_lag_events"), 0);
+
+    // A graceful stop writes the views at the log's head.
+    assert!(server.stop().success());
+    let (header, body) = read_snapshot(data.path());
+    assert_eq!(header["anchor"]["position"], head, "{header}");
+    assert_eq!(body["models"]["checkpoint"], head);
+
+    // The next start shows the same views. That they come from the snapshot, not from a replay,
+    // shows once the snapshot says something the log does not: the views then say it too.
+    let server = Server::start(data.path());
+    assert_eq!(views(&server, &conversation).await, before);
+    assert!(server.stop().success());
+    let mut marked = body.clone();
+    marked["models"]["conversations"]["conversations"][&conversation]["customer_messages"] =
+        json!(41);
+    write_snapshot(data.path(), &header, &marked);
+    let server = Server::start(data.path());
+    let resumed = views(&server, &conversation).await;
+    assert_eq!(resumed["summary"]["customer_messages"], 41, "{resumed}");
+    assert!(server.stop().success());
+
+    // A snapshot of another log (another event at its checkpoint) is not used: rebuilt, the
+    // views say what the log says.
+    let (header, _) = read_snapshot(data.path());
+    let mut foreign = header.clone();
+    foreign["anchor"]["event_id"] = json!("0196b3c2-7f00-7000-8000-000000000001");
+    write_snapshot(data.path(), &foreign, &marked);
+    let server = Server::start(data.path());
+    assert_eq!(views(&server, &conversation).await, before);
+
+    // Its graceful stop writes a snapshot of the rebuilt views; the next start resumes from it.
+    assert!(server.stop().success());
+    let (header, _) = read_snapshot(data.path());
+    let snapshot_at = header["anchor"]["position"].as_u64().unwrap();
+    assert_eq!(snapshot_at, head);
+    let server = Server::start(data.path());
+
+    // More traffic, then a SIGKILL: no new snapshot. The next start resumes from the last one and
+    // replays what came after it, counting each message once.
+    message(&server, "v-1", "m-4").await;
+    message(&server, "v-3", "m-5").await;
+    let after = views(&server, &conversation).await;
+    assert_eq!(after["summary"]["customer_messages"], 3, "{after}");
+    let killed_at = server.head().await;
+    server.kill();
+    let (header, _) = read_snapshot(data.path());
+    assert_eq!(
+        header["anchor"]["position"], snapshot_at,
+        "no snapshot after the kill"
+    );
+    assert!(snapshot_at < killed_at);
+    let server = Server::start(data.path());
+    assert_eq!(views(&server, &conversation).await, after);
+    assert!(server.stop().success());
+}
