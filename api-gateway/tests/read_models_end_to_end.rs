@@ -150,3 +150,101 @@ async fn read_models_resume_from_their_snapshot_and_count_nothing_twice() {
     assert_eq!(views(&server, &conversation).await, after);
     assert!(server.stop().success());
 }
+
+#[tokio::test]
+async fn missed_conversations_are_listed_until_contacted_back() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    // Nobody is ready; the visitor gives up.
+    let missed = message(&server, "v-7", "m-1").await;
+    let (status, left) = server
+        .post("/v1/webchat/website/left", json!({"visitor": "v-7"}))
+        .await;
+    assert_eq!(status, 200, "{left}");
+    let position = left["position"].as_u64().unwrap();
+    let (status, list) = server.get(&format!("/v1/missed?after={position}")).await;
+    assert_eq!(status, 200, "{list}");
+    let rows = list["missed"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{list}");
+    assert_eq!(rows[0]["conversation"], missed.as_str());
+    assert_eq!(rows[0]["queue"], "support");
+    assert_eq!(rows[0]["contact"], "v-7");
+    assert!(rows[0]["missed_at"].is_string() && rows[0]["wait_ms"].is_u64());
+    assert_eq!(rows[0]["contacted_back"], Value::Null);
+    let (_, other_queue) = server.get("/v1/missed?queue=sales").await;
+    assert_eq!(other_queue["missed"], json!([]), "{other_queue}");
+
+    // Alice writes to the visitor: contacted back, no longer listed unless asked for.
+    let (status, _) = server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    assert_eq!(status, 200);
+    let (status, outbound) = server
+        .post(
+            "/v1/outbound",
+            json!({"agent": "alice", "connector": "website", "contact": "v-7", "text": "Sorry we missed you"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{outbound}");
+    let position = outbound["position"].as_u64().unwrap();
+    let (_, list) = server.get(&format!("/v1/missed?after={position}")).await;
+    assert_eq!(list["missed"], json!([]), "{list}");
+    let (_, list) = server.get("/v1/missed?contacted_back=true").await;
+    let back = &list["missed"][0]["contacted_back"];
+    assert_eq!(back["by"], "alice", "{list}");
+    assert_eq!(back["conversation"], outbound["conversation"]);
+
+    // Bad queries are refused precisely.
+    let (status, problem) = server.get("/v1/missed?queue=nowhere").await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, problem) = server.get("/v1/missed?sort=up").await;
+    assert_eq!(status, 400, "{problem}");
+}
+
+#[tokio::test]
+async fn an_agents_postponed_list_follows_postpone_and_resume() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let conversation = message(&server, "v-8", "m-1").await;
+    server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    server.post("/v1/agents/alice/ready", json!(null)).await;
+    let (status, accepted) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    let (status, postponed) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/postpone"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{postponed}");
+    let position = postponed["position"].as_u64().unwrap();
+    let (status, list) = server
+        .get(&format!("/v1/agents/alice/postponed?after={position}"))
+        .await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["postponed"][0]["conversation"], conversation.as_str());
+    assert_eq!(list["postponed"][0]["contact"], "v-8");
+    assert!(list["postponed"][0]["postponed_at"].is_string());
+
+    let (status, resumed) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/resume"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{resumed}");
+    let position = resumed["position"].as_u64().unwrap();
+    let (_, list) = server
+        .get(&format!("/v1/agents/alice/postponed?after={position}"))
+        .await;
+    assert_eq!(list["postponed"], json!([]));
+    let (status, problem) = server.get("/v1/agents/nobody/postponed").await;
+    assert_eq!(status, 404, "{problem}");
+}

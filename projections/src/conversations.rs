@@ -265,6 +265,11 @@ impl ConversationsView {
         }
     }
 
+    /// Every conversation the view knows, by id.
+    pub fn all(&self) -> impl Iterator<Item = &ConversationSummary> {
+        self.conversations.values()
+    }
+
     pub fn get(&self, id: &ConversationId) -> Option<&ConversationSummary> {
         self.conversations.get(id)
     }

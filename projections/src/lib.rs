@@ -10,7 +10,10 @@
 
 pub mod agents;
 pub mod conversations;
+pub mod missed;
+pub mod postponed;
 pub mod rfc3339;
+pub mod rights;
 pub mod waiting;
 
 use routing_core::{AgentId, Event};
@@ -19,7 +22,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +41,8 @@ pub struct ReadModels {
     pub waiting: waiting::WaitingView,
     pub conversations: conversations::ConversationsView,
     pub agents: agents::AgentsView,
+    pub missed: missed::MissedView,
+    pub postponed: postponed::PostponedView,
 }
 
 impl ReadModels {
@@ -48,6 +53,8 @@ impl ReadModels {
             waiting: waiting::WaitingView::default(),
             conversations: conversations::ConversationsView::default(),
             agents: agents::AgentsView::new(agents),
+            missed: missed::MissedView::default(),
+            postponed: postponed::PostponedView::default(),
         }
     }
 
@@ -100,6 +107,8 @@ impl ReadModels {
         self.waiting.apply(event);
         self.conversations.apply(event);
         self.agents.apply(event);
+        self.missed.apply(event);
+        self.postponed.apply(event);
         self.checkpoint = position;
     }
 }
@@ -119,7 +128,7 @@ mod tests {
             Err(SnapshotError::Format { found: 0, .. })
         ));
         assert!(matches!(
-            ReadModels::restore(b"{\"format\":1,\"models\":"),
+            ReadModels::restore(format!("{{\"format\":{SNAPSHOT_FORMAT},\"models\":").as_bytes()),
             Err(SnapshotError::Unreadable(_))
         ));
         assert!(matches!(

@@ -524,6 +524,20 @@ impl EventKind {
         }
     }
 
+    /// The conversation this event ends, if it ends one: closed by an agent, expired, closed at its
+    /// waiting limit, or left by its customer with nobody in it.
+    pub fn ended_conversation(&self) -> Option<ConversationId> {
+        match self {
+            EventKind::ConversationClosed(e) => Some(e.conversation),
+            EventKind::ConversationExpired(e) => Some(e.conversation),
+            EventKind::WaitLimitReached(e) if e.outcome == WaitLimitOutcome::Closed => {
+                Some(e.conversation)
+            }
+            EventKind::CustomerLeft(e) if e.closed => Some(e.conversation),
+            _ => None,
+        }
+    }
+
     /// The stream the event is appended to.
     pub fn stream(&self) -> StreamOf<'_> {
         match self {

@@ -10,6 +10,8 @@
 mod support;
 
 use projections::ReadModels;
+use projections::conversations::{ConversationStatus, Direction};
+use projections::rights::Visible;
 use proptest::prelude::*;
 use routing_core::Timestamp;
 use support::centre;
@@ -61,6 +63,24 @@ proptest! {
                 prop_assert!(row.is_some(), "{} waits in the core but not in the view", conversation);
                 prop_assert_eq!(row.unwrap().offered_to.as_ref(), None);
             }
+        }
+        // The missed view holds exactly the inbound conversations that closed unanswered, and
+        // each agent's postponed list is the one the agents view shows.
+        let everything = Visible::everything();
+        for summary in live.conversations.all() {
+            let unanswered = summary.status == ConversationStatus::Closed
+                && summary.accepted_at.is_none()
+                && summary.direction == Direction::Inbound;
+            prop_assert_eq!(
+                live.missed.get(&summary.conversation).is_some(),
+                unanswered,
+                "missed {}", summary.conversation
+            );
+        }
+        for (id, _) in state.agents() {
+            let listed: std::collections::BTreeSet<_> =
+                live.postponed.of(id, &everything).iter().map(|r| r.conversation).collect();
+            prop_assert_eq!(&live.agents.get(id).unwrap().postponed, &listed, "postponed of {}", id);
         }
         // And every agent's load in the view is the core's.
         for (id, agent) in state.agents() {

@@ -64,6 +64,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents/{agent}/disconnect", post(commands::disconnect))
         .route("/v1/outbound", post(commands::start_outbound))
         .route("/v1/waiting", get(queries::waiting))
+        .route("/v1/missed", get(queries::missed))
+        .route("/v1/agents/{agent}/postponed", get(queries::postponed))
         .route("/v1/log", get(queries::log))
         .route(
             "/v1/conversations/{conversation}",

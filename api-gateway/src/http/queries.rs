@@ -9,6 +9,9 @@ use axum::extract::State;
 use event_store::EventStore;
 use projections::agents::AgentSummary;
 use projections::conversations::ConversationSummary;
+use projections::missed::MissedRow;
+use projections::postponed::PostponedRow;
+use projections::rights::Visible;
 use projections::waiting::WaitingRow;
 use routing_core::event::StreamOf;
 use routing_core::{AgentId, Channel, ConversationId, QueueId, Timestamp};
@@ -58,6 +61,91 @@ pub async fn waiting(
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| WaitingList {
             position: models.checkpoint(),
             waiting: models.waiting.list(queue.as_ref(), now),
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MissedQuery {
+    pub queue: Option<String>,
+    /// Also list those already contacted back (marked so).
+    #[serde(default)]
+    pub contacted_back: bool,
+    pub after: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MissedList {
+    pub position: u64,
+    pub missed: Vec<MissedRow>,
+}
+
+/// Rights come with API keys (a later issue): until then every caller sees everything.
+fn callers_rights() -> Visible {
+    Visible::everything()
+}
+
+pub async fn missed(
+    State(state): State<AppState>,
+    Query(query): Query<MissedQuery>,
+) -> Result<Json<MissedList>, ApiError> {
+    let queue = query.queue.map(QueueId::new);
+    if let Some(queue) = &queue
+        && !state.config.queues.contains_key(queue)
+    {
+        return Err(ApiError::NotFound(format!(
+            "queue '{queue}' is not configured"
+        )));
+    }
+    let visible = callers_rights();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| MissedList {
+            position: models.checkpoint(),
+            missed: models
+                .missed
+                .list(&visible, query.contacted_back)
+                .into_iter()
+                .filter(|row| queue.is_none() || row.queue == queue)
+                .cloned()
+                .collect(),
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Serialize)]
+pub struct PostponedList {
+    pub position: u64,
+    pub postponed: Vec<PostponedRow>,
+}
+
+pub async fn postponed(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Query(query): Query<Consistency>,
+) -> Result<Json<PostponedList>, ApiError> {
+    let id = AgentId::new(agent);
+    if !state.config.agents.contains_key(&id) {
+        return Err(ApiError::NotFound(format!(
+            "agent '{id}' is not configured"
+        )));
+    }
+    let visible = callers_rights();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
+            PostponedList {
+                position: models.checkpoint(),
+                postponed: models
+                    .postponed
+                    .of(&id, &visible)
+                    .into_iter()
+                    .cloned()
+                    .collect(),
+            }
         })
         .await?;
     Ok(Json(answer))
