@@ -248,3 +248,77 @@ async fn an_agents_postponed_list_follows_postpone_and_resume() {
     let (status, problem) = server.get("/v1/agents/nobody/postponed").await;
     assert_eq!(status, 404, "{problem}");
 }
+
+#[tokio::test]
+async fn the_status_board_shows_rep_needed_pending_and_answered_with_its_views() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let first = message(&server, "v-1", "m-1").await;
+    server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    server.post("/v1/agents/alice/ready", json!(null)).await;
+    server
+        .post(
+            &format!("/v1/conversations/{first}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    let second = message(&server, "v-2", "m-2").await;
+    let head = server.head().await;
+
+    let (status, board) = server.get(&format!("/v1/board?after={head}")).await;
+    assert_eq!(status, 200, "{board}");
+    let shown: Vec<(String, String)> = board["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["conversation"].as_str().unwrap().to_owned(),
+                row["board_status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (second.clone(), "rep_needed".to_owned()),
+            (first.clone(), "pending".to_owned())
+        ],
+        "{board}"
+    );
+    assert_eq!(
+        board["thresholds"]["support"]["overdue_after_ms"].as_u64(),
+        Some(300_000),
+        "{board}"
+    );
+
+    // Alice answers: answered. Joined by Alice: only hers. One status: only those.
+    let (status, _) = server
+        .post(
+            &format!("/v1/conversations/{first}/messages"),
+            json!({"agent": "alice", "text": "Hello!"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let head = server.head().await;
+    let (_, joined) = server
+        .get(&format!("/v1/board?joined_by=alice&after={head}"))
+        .await;
+    assert_eq!(joined["conversations"].as_array().unwrap().len(), 1);
+    assert_eq!(joined["conversations"][0]["board_status"], "answered");
+    let (_, rep_needed) = server.get("/v1/board?status=rep_needed").await;
+    assert_eq!(
+        rep_needed["conversations"][0]["conversation"],
+        second.as_str()
+    );
+    assert_eq!(rep_needed["conversations"].as_array().unwrap().len(), 1);
+    let (_, closed) = server.get("/v1/board?status=closed").await;
+    assert_eq!(closed["conversations"], json!([]));
+
+    let (status, problem) = server.get("/v1/board?status=late").await;
+    assert_eq!(status, 400, "{problem}");
+    let (status, problem) = server.get("/v1/board?team=nowhere").await;
+    assert_eq!(status, 404, "{problem}");
+}

@@ -69,6 +69,10 @@ pub struct ConversationSummary {
     pub close_status: Option<String>,
     pub customer_messages: u32,
     pub agent_messages: u32,
+    /// The customer's newest message has had no agent's reply yet.
+    pub awaiting_reply: bool,
+    #[serde(with = "crate::rfc3339::option")]
+    pub last_customer_message_at: Option<Timestamp>,
 }
 
 impl ConversationSummary {
@@ -110,6 +114,8 @@ impl ConversationSummary {
             close_status: None,
             customer_messages: 0,
             agent_messages: 0,
+            awaiting_reply: false,
+            last_customer_message_at: None,
         }
     }
 }
@@ -117,6 +123,8 @@ impl ConversationSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConversationsView {
     conversations: BTreeMap<ConversationId, ConversationSummary>,
+    /// The conversations not closed, for the status board.
+    open: BTreeSet<ConversationId>,
     /// Transfers ringing, by conversation: the agent each would hand over from.
     transfers: BTreeMap<ConversationId, AgentId>,
 }
@@ -135,6 +143,7 @@ impl ConversationsView {
                 );
                 row.contact_name = e.contact_name.clone();
                 self.conversations.insert(e.conversation, row);
+                self.open.insert(e.conversation);
                 return;
             }
             EventKind::OutboundConversationStarted(e) => {
@@ -151,6 +160,7 @@ impl ConversationsView {
                 row.agents = [e.agent.clone()].into();
                 row.accepted_at = Some(at);
                 self.conversations.insert(e.conversation, row);
+                self.open.insert(e.conversation);
                 return;
             }
             _ => {}
@@ -171,10 +181,15 @@ impl ConversationsView {
             self.transfers.remove(&id);
         }
         match &event.kind {
-            EventKind::CustomerMessageReceived(_) => row.customer_messages += 1,
+            EventKind::CustomerMessageReceived(_) => {
+                row.customer_messages += 1;
+                row.awaiting_reply = true;
+                row.last_customer_message_at = Some(at);
+            }
             EventKind::AgentMessageSent(_) => {
                 row.agent_messages += 1;
                 row.overdue = Overdue::InTime;
+                row.awaiting_reply = false;
             }
             EventKind::ConversationSoonOverdue(_) => {
                 if row.overdue == Overdue::InTime {
@@ -263,6 +278,14 @@ impl ConversationsView {
             | EventKind::AgentHeartbeatRecorded(_)
             | EventKind::AgentDisconnected(_) => {}
         }
+        if row.status == ConversationStatus::Closed {
+            self.open.remove(&id);
+        }
+    }
+
+    /// The conversations not closed.
+    pub fn open(&self) -> impl Iterator<Item = &ConversationSummary> {
+        self.open.iter().filter_map(|id| self.conversations.get(id))
     }
 
     /// Every conversation the view knows, by id.

@@ -9,6 +9,7 @@
 //! without counting anything twice. Writing and reading it is the caller's business.
 
 pub mod agents;
+pub mod board;
 pub mod conversations;
 pub mod missed;
 pub mod postponed;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]

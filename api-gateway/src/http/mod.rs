@@ -65,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/outbound", post(commands::start_outbound))
         .route("/v1/waiting", get(queries::waiting))
         .route("/v1/missed", get(queries::missed))
+        .route("/v1/board", get(queries::board))
         .route("/v1/agents/{agent}/postponed", get(queries::postponed))
         .route("/v1/log", get(queries::log))
         .route(

@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::State;
 use event_store::EventStore;
 use projections::agents::AgentSummary;
+use projections::board::{BoardFilter, BoardRow, BoardStatus};
 use projections::conversations::ConversationSummary;
 use projections::missed::MissedRow;
 use projections::postponed::PostponedRow;
@@ -146,6 +147,83 @@ pub async fn postponed(
                     .cloned()
                     .collect(),
             }
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoardQuery {
+    /// Joined: only conversations this agent is in.
+    pub joined_by: Option<String>,
+    /// One team's conversations (a team is a queue's agents).
+    pub team: Option<String>,
+    pub status: Option<BoardStatus>,
+    pub after: Option<u64>,
+}
+
+/// A queue's status-board thresholds.
+#[derive(Debug, Serialize)]
+pub struct Thresholds {
+    pub soon_overdue_after_ms: u64,
+    pub overdue_after_ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Board {
+    pub position: u64,
+    pub thresholds: BTreeMap<QueueId, Thresholds>,
+    pub conversations: Vec<BoardRow>,
+}
+
+pub async fn board(
+    State(state): State<AppState>,
+    Query(query): Query<BoardQuery>,
+) -> Result<Json<Board>, ApiError> {
+    let team = query.team.map(QueueId::new);
+    if let Some(team) = &team
+        && !state.config.queues.contains_key(team)
+    {
+        return Err(ApiError::NotFound(format!(
+            "queue '{team}' is not configured"
+        )));
+    }
+    let joined_by = query.joined_by.map(AgentId::new);
+    if let Some(agent) = &joined_by
+        && !state.config.agents.contains_key(agent)
+    {
+        return Err(ApiError::NotFound(format!(
+            "agent '{agent}' is not configured"
+        )));
+    }
+    let filter = BoardFilter {
+        joined_by,
+        team,
+        status: query.status,
+    };
+    let visible = callers_rights();
+    let thresholds = state
+        .config
+        .queues
+        .iter()
+        .filter(|(id, _)| visible.queues.allows(id))
+        .map(|(id, queue)| {
+            (
+                id.clone(),
+                Thresholds {
+                    soon_overdue_after_ms: queue.soon_overdue_after_ms,
+                    overdue_after_ms: queue.overdue_after_ms,
+                },
+            )
+        })
+        .collect();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| Board {
+            position: models.checkpoint(),
+            thresholds,
+            conversations: projections::board::board(&models.conversations, &visible, &filter),
         })
         .await?;
     Ok(Json(answer))
