@@ -322,3 +322,75 @@ async fn the_status_board_shows_rep_needed_pending_and_answered_with_its_views()
     let (status, problem) = server.get("/v1/board?team=nowhere").await;
     assert_eq!(status, 404, "{problem}");
 }
+
+#[tokio::test]
+async fn queue_figures_count_todays_answered_and_missed_and_agents_are_listed() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    message(&server, "v-1", "m-1").await;
+    let (status, _) = server
+        .post("/v1/webchat/website/left", json!({"visitor": "v-1"}))
+        .await;
+    assert_eq!(status, 200);
+    let answered = message(&server, "v-2", "m-2").await;
+    server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    server.post("/v1/agents/alice/ready", json!(null)).await;
+    server
+        .post(
+            &format!("/v1/conversations/{answered}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    message(&server, "v-3", "m-3").await;
+    let head = server.head().await;
+
+    let (status, list) = server.get(&format!("/v1/queues?after={head}")).await;
+    assert_eq!(status, 200, "{list}");
+    let support = list["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "support")
+        .unwrap();
+    assert_eq!(support["answered"], 1, "{list}");
+    assert_eq!(support["missed"], 1, "{list}");
+    assert_eq!(
+        support["waiting"], 1,
+        "the third visitor waits, offered, not yet taken: {list}"
+    );
+    assert!(support["average_wait_ms"].is_u64(), "{list}");
+    assert!(
+        list["since"].as_str().unwrap().ends_with("T00:00:00.000Z"),
+        "{list}"
+    );
+
+    // A period that starts in the future has nothing answered or missed yet.
+    let (_, later) = server.get("/v1/queues?since=2999-01-01T00:00:00Z").await;
+    let support = later["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "support")
+        .unwrap();
+    assert_eq!(
+        (support["answered"].as_u64(), support["missed"].as_u64()),
+        (Some(0), Some(0))
+    );
+    let (status, problem) = server.get("/v1/queues?since=yesterday").await;
+    assert_eq!(status, 400, "{problem}");
+
+    let (status, agents) = server.get(&format!("/v1/agents?after={head}")).await;
+    assert_eq!(status, 200, "{agents}");
+    let alice = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "alice")
+        .unwrap();
+    assert_eq!(alice["presence"]["state"], "ready", "{agents}");
+    // One conversation taken and one offer ringing.
+    assert_eq!(alice["load"]["webchat"], 2, "{agents}");
+    assert_eq!(alice["offers"].as_array().unwrap().len(), 1, "{agents}");
+}

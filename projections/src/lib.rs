@@ -13,6 +13,7 @@ pub mod board;
 pub mod conversations;
 pub mod missed;
 pub mod postponed;
+pub mod queues;
 pub mod rfc3339;
 pub mod rights;
 pub mod waiting;
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 3;
+pub const SNAPSHOT_FORMAT: u32 = 4;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,7 @@ pub struct ReadModels {
     pub agents: agents::AgentsView,
     pub missed: missed::MissedView,
     pub postponed: postponed::PostponedView,
+    pub queues: queues::QueuesView,
 }
 
 impl ReadModels {
@@ -56,6 +58,7 @@ impl ReadModels {
             agents: agents::AgentsView::new(agents),
             missed: missed::MissedView::default(),
             postponed: postponed::PostponedView::default(),
+            queues: queues::QueuesView::default(),
         }
     }
 
@@ -110,6 +113,7 @@ impl ReadModels {
         self.agents.apply(event);
         self.missed.apply(event);
         self.postponed.apply(event);
+        self.queues.apply(event);
         self.checkpoint = position;
     }
 }

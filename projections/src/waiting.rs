@@ -192,6 +192,17 @@ impl WaitingView {
 
     /// The waiting conversations of one queue (or all), in serving order (priority, then age),
     /// with their time in queue measured at `now`.
+    /// Per queue: how many conversations wait, and since when the oldest has waited.
+    pub fn per_queue(&self) -> BTreeMap<&QueueId, (u32, Timestamp)> {
+        let mut queues: BTreeMap<&QueueId, (u32, Timestamp)> = BTreeMap::new();
+        for row in self.rows.values() {
+            let entry = queues.entry(&row.queue).or_insert((0, row.since));
+            entry.0 += 1;
+            entry.1 = entry.1.min(row.since);
+        }
+        queues
+    }
+
     pub fn list(&self, queue: Option<&QueueId>, now: Timestamp) -> Vec<WaitingRow> {
         let mut positions: BTreeMap<&QueueId, u32> = BTreeMap::new();
         self.order

@@ -82,6 +82,18 @@ proptest! {
                 live.postponed.of(id, &everything).iter().map(|r| r.conversation).collect();
             prop_assert_eq!(&live.agents.get(id).unwrap().postponed, &listed, "postponed of {}", id);
         }
+        // Every missed interaction of a queue counts as missed in that queue's figures.
+        let queues: Vec<_> = centre().queues.keys().cloned().collect();
+        let figures = live.queues.figures(
+            queues.iter(),
+            &live.waiting,
+            &everything,
+            Timestamp::from_millis(0),
+            now,
+        );
+        let counted: u32 = figures.iter().map(|f| f.missed).sum();
+        let listed = live.missed.list(&everything, true).iter().filter(|r| r.queue.is_some()).count();
+        prop_assert_eq!(counted as usize, listed);
         // And every agent's load in the view is the core's.
         for (id, agent) in state.agents() {
             let view = live.agents.get(id).unwrap();

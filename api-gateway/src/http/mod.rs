@@ -66,6 +66,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/waiting", get(queries::waiting))
         .route("/v1/missed", get(queries::missed))
         .route("/v1/board", get(queries::board))
+        .route("/v1/queues", get(queries::queues))
+        .route("/v1/agents", get(queries::agents))
         .route("/v1/agents/{agent}/postponed", get(queries::postponed))
         .route("/v1/log", get(queries::log))
         .route(

@@ -12,6 +12,7 @@ use projections::board::{BoardFilter, BoardRow, BoardStatus};
 use projections::conversations::ConversationSummary;
 use projections::missed::MissedRow;
 use projections::postponed::PostponedRow;
+use projections::queues::QueueFigures;
 use projections::rights::Visible;
 use projections::waiting::WaitingRow;
 use routing_core::event::StreamOf;
@@ -224,6 +225,83 @@ pub async fn board(
             position: models.checkpoint(),
             thresholds,
             conversations: projections::board::board(&models.conversations, &visible, &filter),
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuesQuery {
+    /// The period's start, RFC 3339; by default the start of today (UTC).
+    pub since: Option<String>,
+    pub after: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct QueueList {
+    pub position: u64,
+    #[serde(with = "projections::rfc3339")]
+    pub since: Timestamp,
+    pub queues: Vec<QueueFigures>,
+}
+
+pub async fn queues(
+    State(state): State<AppState>,
+    Query(query): Query<QueuesQuery>,
+) -> Result<Json<QueueList>, ApiError> {
+    let now = state.clock.now();
+    let since = match &query.since {
+        Some(text) => projections::rfc3339::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!("since: '{text}' is not an RFC 3339 time"))
+        })?,
+        None => start_of_day(now),
+    };
+    let visible = callers_rights();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| QueueList {
+            position: models.checkpoint(),
+            since,
+            queues: models.queues.figures(
+                state.config.queues.keys(),
+                &models.waiting,
+                &visible,
+                since,
+                now,
+            ),
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+/// Midnight (UTC) of the day `now` falls in.
+fn start_of_day(now: Timestamp) -> Timestamp {
+    const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+    Timestamp::from_millis(now.as_millis().div_euclid(DAY_MS) * DAY_MS)
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgentList {
+    pub position: u64,
+    pub agents: Vec<AgentSummary>,
+}
+
+pub async fn agents(
+    State(state): State<AppState>,
+    Query(query): Query<Consistency>,
+) -> Result<Json<AgentList>, ApiError> {
+    let visible = callers_rights();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| AgentList {
+            position: models.checkpoint(),
+            agents: models
+                .agents
+                .ids()
+                .filter(|id| visible.users.allows(id))
+                .filter_map(|id| models.agents.get(id).cloned())
+                .collect(),
         })
         .await?;
     Ok(Json(answer))
