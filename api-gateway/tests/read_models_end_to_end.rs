@@ -394,3 +394,72 @@ async fn queue_figures_count_todays_answered_and_missed_and_agents_are_listed() 
     assert_eq!(alice["load"]["webchat"], 2, "{agents}");
     assert_eq!(alice["offers"].as_array().unwrap().len(), 1, "{agents}");
 }
+
+#[tokio::test]
+async fn focus_and_blur_from_the_console_become_focus_time_and_disruptions() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let conversation = message(&server, "v-1", "m-1").await;
+    let other = message(&server, "v-2", "m-2").await;
+    server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    server.post("/v1/agents/alice/ready", json!(null)).await;
+    server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+
+    // She cannot focus a conversation she is not in; nothing is appended.
+    let head = server.head().await;
+    let (status, problem) = server
+        .post("/v1/agents/alice/focus", json!({"conversation": other}))
+        .await;
+    assert_eq!(status, 409, "{problem}");
+    assert_eq!(server.head().await, head);
+
+    let (status, focused) = server
+        .post(
+            "/v1/agents/alice/focus",
+            json!({"conversation": conversation}),
+        )
+        .await;
+    assert_eq!(status, 200, "{focused}");
+    let position = focused["position"].as_u64().unwrap();
+    let (_, now) = server
+        .get(&format!(
+            "/v1/conversations/{conversation}/focus?after={position}"
+        ))
+        .await;
+    assert_eq!(now["activities"][0]["agent"], "alice", "{now}");
+    assert_eq!(now["activities"][0]["in_focus"], true, "{now}");
+
+    let (status, blurred) = server.post("/v1/agents/alice/blur", json!(null)).await;
+    assert_eq!(status, 200, "{blurred}");
+    let position = blurred["position"].as_u64().unwrap();
+    let (_, after) = server
+        .get(&format!(
+            "/v1/conversations/{conversation}/focus?after={position}"
+        ))
+        .await;
+    let activity = &after["activities"][0];
+    assert_eq!(activity["in_focus"], false, "{after}");
+    assert_eq!(activity["disruptions"], 1, "{after}");
+    assert_eq!(activity["anomaly"], false, "{after}");
+    assert!(activity["focused_ms"].is_u64(), "{after}");
+
+    let (status, problem) = server
+        .get("/v1/conversations/00000000-0000-0000-0000-000000000009/focus")
+        .await;
+    assert_eq!(status, 404, "{problem}");
+    let (status, content_type, problem) = server
+        .post_raw("/v1/agents/alice/focus", r#"{"conversation": 7}"#)
+        .await;
+    assert_eq!(
+        status, 422,
+        "a well-formed body of the wrong shape: {problem}"
+    );
+    assert_eq!(content_type, "application/problem+json");
+}

@@ -276,7 +276,9 @@ impl ConversationsView {
             | EventKind::AgentBecameReady(_)
             | EventKind::AgentPaused(_)
             | EventKind::AgentHeartbeatRecorded(_)
-            | EventKind::AgentDisconnected(_) => {}
+            | EventKind::AgentDisconnected(_)
+            | EventKind::ActivityFocused(_)
+            | EventKind::ActivityBlurred(_) => {}
         }
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);

@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod board;
 pub mod conversations;
+pub mod focus;
 pub mod missed;
 pub mod postponed;
 pub mod queues;
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 4;
+pub const SNAPSHOT_FORMAT: u32 = 5;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,7 @@ pub struct ReadModels {
     pub missed: missed::MissedView,
     pub postponed: postponed::PostponedView,
     pub queues: queues::QueuesView,
+    pub focus: focus::FocusView,
 }
 
 impl ReadModels {
@@ -59,6 +61,7 @@ impl ReadModels {
             missed: missed::MissedView::default(),
             postponed: postponed::PostponedView::default(),
             queues: queues::QueuesView::default(),
+            focus: focus::FocusView::default(),
         }
     }
 
@@ -114,6 +117,16 @@ impl ReadModels {
         self.missed.apply(event);
         self.postponed.apply(event);
         self.queues.apply(event);
+        self.focus.apply(event);
+        if let Some(conversation) = event.kind.conversation() {
+            let in_it = match self.conversations.get(&conversation) {
+                Some(summary) if summary.status != conversations::ConversationStatus::Closed => {
+                    summary.agents.clone()
+                }
+                _ => Default::default(),
+            };
+            self.focus.settle(conversation, &in_it, event.at);
+        }
         self.checkpoint = position;
     }
 }

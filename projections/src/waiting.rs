@@ -149,7 +149,9 @@ impl WaitingView {
             | EventKind::AgentHeartbeatRecorded(_)
             | EventKind::AgentDisconnected(_)
             | EventKind::TeamNotified(_)
-            | EventKind::PauseLimitExceeded(_) => {}
+            | EventKind::PauseLimitExceeded(_)
+            | EventKind::ActivityFocused(_)
+            | EventKind::ActivityBlurred(_) => {}
         }
     }
 

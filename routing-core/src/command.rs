@@ -149,6 +149,15 @@ pub enum Command {
     Disconnect {
         agent: AgentId,
     },
+    /// The agent's console shows this conversation's tab, in front: the agent works on it.
+    Focus {
+        agent: AgentId,
+        conversation: ConversationId,
+    },
+    /// The agent's console lost the agent's attention: another module, another window.
+    Blur {
+        agent: AgentId,
+    },
     /// Time has passed: fire every deadline at or before the context's `now`.
     Tick,
     /// Offer every waiting conversation that a free eligible agent can take. The engine runs it

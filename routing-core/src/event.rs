@@ -356,6 +356,19 @@ pub struct AgentDisconnected {
     pub last_heartbeat_at: Option<Timestamp>,
 }
 
+/// The agent's console shows this conversation in front: focus time counts for their activity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityFocused {
+    pub agent: AgentId,
+    pub conversation: ConversationId,
+}
+
+/// The agent's console lost their attention (another module or window): focus time stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityBlurred {
+    pub agent: AgentId,
+}
+
 /// An agent took a waiting conversation from the waiting list, without an offer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceptedFromWaiting {
@@ -513,6 +526,8 @@ event_kinds! {
     WaitLimitReached => 1,
     CustomerLeft => 1,
     PauseLimitExceeded => 1,
+    ActivityFocused => 1,
+    ActivityBlurred => 1,
 }
 
 impl EventKind {
@@ -571,6 +586,8 @@ impl EventKind {
             EventKind::AgentHeartbeatRecorded(e) => StreamOf::Agent(&e.agent),
             EventKind::OutboundConversationStarted(e) => StreamOf::Conversation(&e.conversation),
             EventKind::AgentDisconnected(e) => StreamOf::Agent(&e.agent),
+            EventKind::ActivityFocused(e) => StreamOf::Agent(&e.agent),
+            EventKind::ActivityBlurred(e) => StreamOf::Agent(&e.agent),
             EventKind::TeamNotified(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationJoined(e) => StreamOf::Conversation(&e.conversation),
             EventKind::ConversationGrabbed(e) => StreamOf::Conversation(&e.conversation),

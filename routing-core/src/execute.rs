@@ -13,11 +13,11 @@ use crate::config::{
     RoutingMode, TransferDeclined,
 };
 use crate::event::{
-    AcceptedFromWaiting, AgentBecameReady, AgentDisconnected, AgentHeartbeatRecorded, AgentLeft,
-    AgentLoggedIn, AgentLoggedOut, AgentMessageSent, AgentPaused, AgentsReminded,
-    ConversationClosed, ConversationEnqueued, ConversationExpired, ConversationGrabbed,
-    ConversationJoined, ConversationOverdue, ConversationPostponed, ConversationReclaimed,
-    ConversationResumed, ConversationSoonOverdue, ConversationStarted,
+    AcceptedFromWaiting, ActivityBlurred, ActivityFocused, AgentBecameReady, AgentDisconnected,
+    AgentHeartbeatRecorded, AgentLeft, AgentLoggedIn, AgentLoggedOut, AgentMessageSent,
+    AgentPaused, AgentsReminded, ConversationClosed, ConversationEnqueued, ConversationExpired,
+    ConversationGrabbed, ConversationJoined, ConversationOverdue, ConversationPostponed,
+    ConversationReclaimed, ConversationResumed, ConversationSoonOverdue, ConversationStarted,
     CustomerLeft as CustomerLeftEvent, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
     InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
     OutboundConversationStarted, PauseLimitExceeded, ReclaimReason, ReminderReason, RescindReason,
@@ -727,6 +727,21 @@ impl Run<'_> {
                     return Err(Rejection::AgentAlreadyDisconnected(agent));
                 }
                 self.disconnect(&agent, None);
+            }
+            Command::Focus {
+                agent,
+                conversation,
+            } => {
+                self.known_agent(&agent)?;
+                self.participant(conversation, &agent)?;
+                self.emit(ActivityFocused {
+                    agent,
+                    conversation,
+                });
+            }
+            Command::Blur { agent } => {
+                self.known_agent(&agent)?;
+                self.emit(ActivityBlurred { agent });
             }
             Command::Tick => self.fire_deadlines(),
             Command::Rebalance => {

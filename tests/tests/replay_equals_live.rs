@@ -82,6 +82,15 @@ proptest! {
                 live.postponed.of(id, &everything).iter().map(|r| r.conversation).collect();
             prop_assert_eq!(&live.agents.get(id).unwrap().postponed, &listed, "postponed of {}", id);
         }
+        // Nobody is in focus on a conversation that has closed or that they are not in.
+        for summary in live.conversations.all() {
+            for activity in live.focus.of(&summary.conversation, now) {
+                if activity.in_focus {
+                    prop_assert!(summary.status != ConversationStatus::Closed, "focus on closed {}", summary.conversation);
+                    prop_assert!(summary.agents.contains(&activity.agent), "{} focused on {} without being in it", activity.agent, summary.conversation);
+                }
+            }
+        }
         // Every missed interaction of a queue counts as missed in that queue's figures.
         let queues: Vec<_> = centre().queues.keys().cloned().collect();
         let figures = live.queues.figures(

@@ -155,6 +155,34 @@ pub async fn disconnect(
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct FocusBody {
+    pub conversation: ConversationId,
+}
+
+pub async fn focus(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+    Json(body): Json<FocusBody>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Focus {
+        agent: AgentId::new(agent),
+        conversation: body.conversation,
+    };
+    run(&state, command, None).await
+}
+
+pub async fn blur(
+    State(state): State<AppState>,
+    Path(agent): Path<String>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let command = Command::Blur {
+        agent: AgentId::new(agent),
+    };
+    run(&state, command, None).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PauseBody {
     pub reason: String,
     /// Paid pauses (a meeting, training) count as working time; unpaid ones do not.

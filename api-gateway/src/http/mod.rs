@@ -61,11 +61,17 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents/{agent}/ready", post(commands::ready))
         .route("/v1/agents/{agent}/pause", post(commands::pause))
         .route("/v1/agents/{agent}/heartbeat", post(commands::heartbeat))
+        .route("/v1/agents/{agent}/focus", post(commands::focus))
+        .route("/v1/agents/{agent}/blur", post(commands::blur))
         .route("/v1/agents/{agent}/disconnect", post(commands::disconnect))
         .route("/v1/outbound", post(commands::start_outbound))
         .route("/v1/waiting", get(queries::waiting))
         .route("/v1/missed", get(queries::missed))
         .route("/v1/board", get(queries::board))
+        .route(
+            "/v1/conversations/{conversation}/focus",
+            get(queries::focus),
+        )
         .route("/v1/queues", get(queries::queues))
         .route("/v1/agents", get(queries::agents))
         .route("/v1/agents/{agent}/postponed", get(queries::postponed))

@@ -10,6 +10,7 @@ use event_store::EventStore;
 use projections::agents::AgentSummary;
 use projections::board::{BoardFilter, BoardRow, BoardStatus};
 use projections::conversations::ConversationSummary;
+use projections::focus::ActivityFocus;
 use projections::missed::MissedRow;
 use projections::postponed::PostponedRow;
 use projections::queues::QueueFigures;
@@ -304,6 +305,31 @@ pub async fn agents(
                 .collect(),
         })
         .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Serialize)]
+pub struct FocusList {
+    pub position: u64,
+    pub activities: Vec<ActivityFocus>,
+}
+
+pub async fn focus(
+    State(state): State<AppState>,
+    Path(conversation): Path<ConversationId>,
+    Query(query): Query<Consistency>,
+) -> Result<Json<FocusList>, ApiError> {
+    let now = state.clock.now();
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
+            models.conversations.get(&conversation).map(|_| FocusList {
+                position: models.checkpoint(),
+                activities: models.focus.of(&conversation, now),
+            })
+        })
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
     Ok(Json(answer))
 }
 

@@ -26,6 +26,9 @@ pub struct Server {
     child: Child,
     pub base: String,
     pub http: reqwest::Client,
+    /// Where a server on PostgreSQL keeps its read-model snapshots (the default would be the
+    /// working directory); an embedded store keeps them beside its log.
+    _snapshots: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -36,11 +39,21 @@ impl Server {
 
     /// `store` is a directory (embedded) or a `postgres://` URL.
     pub fn start_with(config: &Path, store: impl AsRef<std::ffi::OsStr>) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        let store = store.as_ref();
+        let snapshots = store
+            .to_str()
+            .is_some_and(event_store::is_postgres)
+            .then(|| tempfile::tempdir().expect("a temporary directory"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .arg("--store")
-            .arg(store)
+            .arg(store);
+        if let Some(dir) = &snapshots {
+            command.arg("--snapshots").arg(dir.path());
+        }
+        let mut child = command
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -68,6 +81,7 @@ impl Server {
             child,
             base,
             http: reqwest::Client::new(),
+            _snapshots: snapshots,
         }
     }
 

@@ -756,6 +756,8 @@ impl State {
             EventKind::AgentHeartbeatRecorded(e) => {
                 self.change_agent(&e.agent, |agent| agent.last_heartbeat = Some(at));
             }
+            // Where the agent looks decides nothing here; the read models measure it.
+            EventKind::ActivityFocused(_) | EventKind::ActivityBlurred(_) => {}
             EventKind::AgentDisconnected(e) => {
                 self.change_agent(&e.agent, |agent| {
                     agent.presence = Presence::Disconnected;

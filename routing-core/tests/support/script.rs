@@ -54,6 +54,8 @@ pub enum Step {
     PostponeAConversation(usize),
     ResumeAConversation(usize),
     MarkAConversation(usize, bool),
+    /// An agent's console focuses one of their conversations (true) or loses focus (false).
+    FocusAConversation(usize, bool),
     /// An agent grabs or joins an open conversation (by index) of a team queue.
     GrabOrJoin(usize, usize, bool),
 }
@@ -73,6 +75,7 @@ pub fn step() -> impl Strategy<Value = Step> {
         1 => any::<usize>().prop_map(Step::PostponeAConversation),
         1 => any::<usize>().prop_map(Step::ResumeAConversation),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(n, i)| Step::MarkAConversation(n, i)),
+        2 => (any::<usize>(), prop::bool::weighted(0.7)).prop_map(|(n, f)| Step::FocusAConversation(n, f)),
         2 => (any::<usize>(), any::<usize>(), any::<bool>()).prop_map(|(a, c, g)| Step::GrabOrJoin(a, c, g)),
     ]
 }
@@ -195,6 +198,18 @@ pub fn resolve(state: &State, step: &Step) -> Command {
                 agent,
                 conversation,
             }
+        }
+        Step::FocusAConversation(n, focus) => {
+            pick(*n, false).map_or_else(fallback, |(agent, conversation)| {
+                if *focus {
+                    Command::Focus {
+                        agent,
+                        conversation,
+                    }
+                } else {
+                    Command::Blur { agent }
+                }
+            })
         }
         Step::MarkAConversation(n, important) => {
             pick(*n, false).map_or_else(fallback, |(agent, conversation)| Command::MarkImportant {
