@@ -463,3 +463,102 @@ async fn focus_and_blur_from_the_console_become_focus_time_and_disruptions() {
     );
     assert_eq!(content_type, "application/problem+json");
 }
+
+#[tokio::test]
+async fn the_interaction_list_filters_sorts_pages_and_exports() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    message(&server, "v-1", "m-1").await;
+    let (status, _) = server
+        .post("/v1/webchat/website/left", json!({"visitor": "v-1"}))
+        .await;
+    assert_eq!(status, 200);
+    let answered = message(&server, "v-2", "m-2").await;
+    server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    server.post("/v1/agents/alice/ready", json!(null)).await;
+    server
+        .post(
+            &format!("/v1/conversations/{answered}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    let head = server.head().await;
+
+    let (status, list) = server.get(&format!("/v1/interactions?after={head}")).await;
+    assert_eq!(status, 200, "{list}");
+    let rows = list["interactions"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "today's interactions by default: {list}");
+    assert_eq!(rows[0]["answered"], false);
+    assert_eq!(rows[0]["missed"], "missed");
+    assert_eq!(rows[1]["user"], "alice");
+    assert_eq!(rows[1]["conversation"], answered.as_str());
+    assert_eq!(list["next"], Value::Null);
+
+    let (_, only) = server
+        .get("/v1/interactions?answered=true&user=alice")
+        .await;
+    assert_eq!(only["interactions"].as_array().unwrap().len(), 1, "{only}");
+    let (_, sorted) = server.get("/v1/interactions?sort=user&order=desc").await;
+    assert_eq!(
+        sorted["interactions"][0]["user"],
+        Value::Null,
+        "no user sorts last ascending, first descending: {sorted}"
+    );
+
+    // A page at a time.
+    let (_, first) = server.get("/v1/interactions?limit=1").await;
+    let next = first["next"].as_str().unwrap().to_owned();
+    let (_, second) = server
+        .get(&format!("/v1/interactions?limit=1&cursor={next}"))
+        .await;
+    assert_eq!(second["interactions"][0]["conversation"], answered.as_str());
+    assert_eq!(second["next"], Value::Null);
+
+    // Exports: the same columns and filters.
+    let csv = server
+        .http
+        .get(server.url("/v1/interactions/export?format=csv&answered=true"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = csv.text().await.unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.starts_with("Time,Queue,User,"), "{text}");
+    assert!(
+        text.lines().nth(1).unwrap().contains(",support,alice,"),
+        "{text}"
+    );
+    let xlsx = server
+        .http
+        .get(server.url("/v1/interactions/export?format=xlsx"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xlsx.status(), 200);
+    assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+
+    // Bad queries are refused precisely.
+    for bad in [
+        "/v1/interactions?sort=colour",
+        "/v1/interactions?limit=0",
+        "/v1/interactions?cursor=xyz",
+        "/v1/interactions?from=yesterday",
+        "/v1/interactions?from=2026-02-02T00:00:00Z&to=2026-02-01T00:00:00Z",
+        "/v1/interactions/export?format=pdf",
+        "/v1/interactions/export?limit=5",
+    ] {
+        let (status, problem) = server.get(bad).await;
+        assert_eq!(status, 400, "{bad}: {problem}");
+    }
+    let (status, problem) = server.get("/v1/interactions?queue=nowhere").await;
+    assert_eq!(status, 404, "{problem}");
+}

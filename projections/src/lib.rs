@@ -11,7 +11,9 @@
 pub mod agents;
 pub mod board;
 pub mod conversations;
+pub mod export;
 pub mod focus;
+pub mod interactions;
 pub mod missed;
 pub mod postponed;
 pub mod queues;
@@ -25,7 +27,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 5;
+pub const SNAPSHOT_FORMAT: u32 = 6;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,7 @@ pub struct ReadModels {
     pub postponed: postponed::PostponedView,
     pub queues: queues::QueuesView,
     pub focus: focus::FocusView,
+    pub interactions: interactions::InteractionsView,
 }
 
 impl ReadModels {
@@ -62,6 +65,7 @@ impl ReadModels {
             postponed: postponed::PostponedView::default(),
             queues: queues::QueuesView::default(),
             focus: focus::FocusView::default(),
+            interactions: interactions::InteractionsView::default(),
         }
     }
 
@@ -118,6 +122,7 @@ impl ReadModels {
         self.postponed.apply(event);
         self.queues.apply(event);
         self.focus.apply(event);
+        self.interactions.apply(event);
         if let Some(conversation) = event.kind.conversation() {
             let in_it = match self.conversations.get(&conversation) {
                 Some(summary) if summary.status != conversations::ConversationStatus::Closed => {
@@ -126,6 +131,7 @@ impl ReadModels {
                 _ => Default::default(),
             };
             self.focus.settle(conversation, &in_it, event.at);
+            self.interactions.settle(conversation, &in_it, event.at);
         }
         self.checkpoint = position;
     }

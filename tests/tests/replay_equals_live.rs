@@ -91,6 +91,29 @@ proptest! {
                 }
             }
         }
+        // The interaction list has a row without an answer for each missed interaction, and every
+        // activity of a closed conversation has ended.
+        let rows = live.interactions.all(
+            &projections::interactions::Filter {
+                from: Timestamp::from_millis(i64::MIN),
+                to: Timestamp::from_millis(i64::MAX),
+                user: None, queue: None, contact: None, sender: None, direction: None,
+                answered: None, missed: None,
+                sort: projections::interactions::Column::Time,
+                descending: false,
+            },
+            &everything,
+            &live.missed,
+            now,
+        );
+        prop_assert_eq!(
+            rows.iter().filter(|r| !r.answered).count(),
+            live.missed.list(&everything, true).len()
+        );
+        for row in &rows {
+            let closed = live.conversations.get(&row.conversation).is_some_and(|c| c.status == ConversationStatus::Closed);
+            prop_assert!(!closed || row.ended_by.is_some(), "an activity of closed {} still open", row.conversation);
+        }
         // Every missed interaction of a queue counts as missed in that queue's figures.
         let queues: Vec<_> = centre().queues.keys().cloned().collect();
         let figures = live.queues.figures(

@@ -5,6 +5,7 @@
 
 mod commands;
 mod extract;
+mod interactions;
 mod metrics;
 mod problem;
 mod queries;
@@ -68,6 +69,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/waiting", get(queries::waiting))
         .route("/v1/missed", get(queries::missed))
         .route("/v1/board", get(queries::board))
+        .route("/v1/interactions", get(interactions::list))
+        .route("/v1/interactions/export", get(interactions::export))
         .route(
             "/v1/conversations/{conversation}/focus",
             get(queries::focus),

@@ -31,6 +31,8 @@ pub enum ApiError {
     NotCaughtUp(#[from] NotCaughtUp),
     #[error(transparent)]
     Store(#[from] event_store::StoreError),
+    #[error("the export could not be written: {0}")]
+    Export(String),
 }
 
 #[derive(Serialize)]
@@ -60,6 +62,11 @@ impl ApiError {
                 "Request timed out",
             ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::Export(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "export-failed",
+                "Export failed",
+            ),
             ApiError::NotCaughtUp(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not-caught-up",

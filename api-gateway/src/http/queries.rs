@@ -86,7 +86,7 @@ pub struct MissedList {
 }
 
 /// Rights come with API keys (a later issue): until then every caller sees everything.
-fn callers_rights() -> Visible {
+pub(super) fn callers_rights() -> Visible {
     Visible::everything()
 }
 
@@ -277,7 +277,7 @@ pub async fn queues(
 }
 
 /// Midnight (UTC) of the day `now` falls in.
-fn start_of_day(now: Timestamp) -> Timestamp {
+pub(super) fn start_of_day(now: Timestamp) -> Timestamp {
     const DAY_MS: i64 = 24 * 60 * 60 * 1000;
     Timestamp::from_millis(now.as_millis().div_euclid(DAY_MS) * DAY_MS)
 }
