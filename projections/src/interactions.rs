@@ -28,23 +28,90 @@ pub enum EndedBy {
     System,
 }
 
-/// A stored row.
+/// Names stored once and referred to by number, so that a row holds no pointer and a scan over a
+/// million rows reads one compact block of memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Names {
+    list: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+impl Names {
+    fn id(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.index.get(name) {
+            return *id;
+        }
+        let id = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        self.list.push(name.to_owned());
+        self.index.insert(name.to_owned(), id);
+        id
+    }
+
+    fn find(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    fn name(&self, id: u32) -> Option<&str> {
+        self.list.get(usize::try_from(id).ok()?).map(String::as_str)
+    }
+
+    /// Each id's place in the names' sorted order, for sorting by name without comparing text.
+    fn ranks(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = (0..self.list.len() as u32).collect();
+        ids.sort_by(|a, b| self.list[*a as usize].cmp(&self.list[*b as usize]));
+        let mut ranks = vec![0; ids.len()];
+        for (rank, id) in ids.into_iter().enumerate() {
+            ranks[id as usize] = rank as u32;
+        }
+        ranks
+    }
+}
+
+impl Serialize for Names {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.list.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Names {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let list = Vec::<String>::deserialize(deserializer)?;
+        let index = list
+            .iter()
+            .enumerate()
+            .map(|(id, name)| (name.clone(), id as u32))
+            .collect();
+        Ok(Self { list, index })
+    }
+}
+
+/// "None" for a name number.
+const NONE: u32 = u32::MAX;
+
+/// A stored row: numbers and flags only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Row {
     conversation: ConversationId,
+    /// Where the row stands in the list: when the conversation arrived (its first row) or when
+    /// the agent took it (later activities).
     time: Timestamp,
-    queue: Option<QueueId>,
-    user: Option<AgentId>,
-    contact: Option<String>,
-    external_contact: ExternalContactId,
-    connector: ConnectorId,
+    /// When the activity began (the agent took it; for a missed row, when it arrived): what its
+    /// duration counts from.
+    since: Timestamp,
+    queue: u32,
+    user: u32,
+    /// The contact's name.
+    contact: u32,
+    /// The customer's handle.
+    handle: u32,
+    connector: u32,
     channel: Channel,
     answered: bool,
+    direction: Direction,
+    ended_by: Option<EndedBy>,
     wait_ms: u64,
     ended_at: Option<Timestamp>,
-    ended_by: Option<EndedBy>,
     missed_at: Option<Timestamp>,
-    direction: Direction,
 }
 
 /// The product's Missed column: not missed (0), missed and shown in Missed activities (1),
@@ -211,25 +278,25 @@ pub struct Page {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Context {
-    connector: ConnectorId,
-    channel: Channel,
-    contact: ExternalContactId,
-    contact_name: Option<String>,
-    started_at: Timestamp,
-    direction: Direction,
-    queue: Option<QueueId>,
+    /// The conversation's first row: made when it starts (so rows stay in time order), it becomes
+    /// the first activity when an agent takes it, or the missed row when nobody does.
+    first: u64,
+    taken: bool,
     /// Since when it has waited in its queue, while it waits.
     waiting_since: Option<Timestamp>,
     /// Open activities: agent → row.
     activities: BTreeMap<AgentId, u64>,
-    /// Whether any agent ever took it.
-    taken: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InteractionsView {
     rows: Vec<Row>,
     open: BTreeMap<ConversationId, Context>,
+    queues: Names,
+    users: Names,
+    contacts: Names,
+    handles: Names,
+    connectors: Names,
 }
 
 impl InteractionsView {
@@ -237,39 +304,70 @@ impl InteractionsView {
         let at = event.at;
         match &event.kind {
             EventKind::ConversationStarted(e) => {
+                let contact = e
+                    .contact_name
+                    .as_deref()
+                    .map_or(NONE, |n| self.contacts.id(n));
+                let handle = self.handles.id(e.contact.as_str());
+                let connector = self.connectors.id(e.connector.as_str());
+                let first = self.push(Row {
+                    conversation: e.conversation,
+                    time: at,
+                    since: at,
+                    queue: NONE,
+                    user: NONE,
+                    contact,
+                    handle,
+                    connector,
+                    channel: e.channel,
+                    answered: false,
+                    direction: Direction::Inbound,
+                    ended_by: None,
+                    wait_ms: 0,
+                    ended_at: None,
+                    missed_at: None,
+                });
                 self.open.insert(
                     e.conversation,
                     Context {
-                        connector: e.connector.clone(),
-                        channel: e.channel,
-                        contact: e.contact.clone(),
-                        contact_name: e.contact_name.clone(),
-                        started_at: at,
-                        direction: Direction::Inbound,
-                        queue: None,
+                        first,
+                        taken: false,
                         waiting_since: None,
                         activities: BTreeMap::new(),
-                        taken: false,
                     },
                 );
             }
             EventKind::OutboundConversationStarted(e) => {
+                let user = self.users.id(e.agent.as_str());
+                let queue = self.queues.id(e.queue.as_str());
+                let handle = self.handles.id(e.contact.as_str());
+                let connector = self.connectors.id(e.connector.as_str());
+                let first = self.push(Row {
+                    conversation: e.conversation,
+                    time: at,
+                    since: at,
+                    queue,
+                    user,
+                    contact: NONE,
+                    handle,
+                    connector,
+                    channel: e.channel,
+                    answered: true,
+                    direction: Direction::Outbound,
+                    ended_by: None,
+                    wait_ms: 0,
+                    ended_at: None,
+                    missed_at: None,
+                });
                 self.open.insert(
                     e.conversation,
                     Context {
-                        connector: e.connector.clone(),
-                        channel: e.channel,
-                        contact: e.contact.clone(),
-                        contact_name: None,
-                        started_at: at,
-                        direction: Direction::Outbound,
-                        queue: Some(e.queue.clone()),
+                        first,
+                        taken: true,
                         waiting_since: None,
-                        activities: BTreeMap::new(),
-                        taken: false,
+                        activities: [(e.agent.clone(), first)].into(),
                     },
                 );
-                self.taken(e.conversation, &e.agent, at);
             }
             EventKind::ConversationEnqueued(e) => self.queued(e.conversation, &e.queue, at),
             EventKind::TransferredToQueue(e) => {
@@ -300,14 +398,30 @@ impl InteractionsView {
         }
     }
 
+    fn push(&mut self, row: Row) -> u64 {
+        self.rows.push(row);
+        self.rows.len() as u64 - 1
+    }
+
+    fn row_mut(&mut self, place: u64) -> Option<&mut Row> {
+        self.rows.get_mut(usize::try_from(place).ok()?)
+    }
+
     fn queued(&mut self, conversation: ConversationId, queue: &QueueId, at: Timestamp) {
-        if let Some(context) = self.open.get_mut(&conversation) {
-            context.queue = Some(queue.clone());
-            context.waiting_since.get_or_insert(at);
+        let queue = self.queues.id(queue.as_str());
+        let Some(context) = self.open.get_mut(&conversation) else {
+            return;
+        };
+        context.waiting_since.get_or_insert(at);
+        let (first, taken) = (context.first, context.taken);
+        // Until someone takes it, the first row is in the queue it waits in.
+        if !taken && let Some(row) = self.row_mut(first) {
+            row.queue = queue;
         }
     }
 
     fn taken(&mut self, conversation: ConversationId, agent: &AgentId, at: Timestamp) {
+        let user = self.users.id(agent.as_str());
         let Some(context) = self.open.get_mut(&conversation) else {
             return;
         };
@@ -318,36 +432,48 @@ impl InteractionsView {
             .waiting_since
             .take()
             .map_or(0, |since| at.millis_since(since));
+        let (first, was_taken) = (context.first, context.taken);
         context.taken = true;
-        let row = self.rows.len() as u64;
-        context.activities.insert(agent.clone(), row);
-        self.rows.push(Row {
+        if !was_taken {
+            context.activities.insert(agent.clone(), first);
+            if let Some(row) = self.row_mut(first) {
+                row.user = user;
+                row.answered = true;
+                row.wait_ms = wait_ms;
+                row.since = at;
+            }
+            return;
+        }
+        let Some(template) = self.rows.get(usize::try_from(first).unwrap_or(usize::MAX)) else {
+            return;
+        };
+        let row = Row {
             conversation,
             time: at,
-            queue: context.queue.clone(),
-            user: Some(agent.clone()),
-            contact: context.contact_name.clone(),
-            external_contact: context.contact.clone(),
-            connector: context.connector.clone(),
-            channel: context.channel,
+            since: at,
+            user,
             answered: true,
             wait_ms,
-            ended_at: None,
             ended_by: None,
+            ended_at: None,
             missed_at: None,
-            direction: context.direction,
-        });
+            ..template.clone()
+        };
+        let place = self.push(row);
+        if let Some(context) = self.open.get_mut(&conversation) {
+            context.activities.insert(agent.clone(), place);
+        }
     }
 
     fn end(&mut self, conversation: ConversationId, agent: &AgentId, at: Timestamp, by: EndedBy) {
-        let Some(row) = self
+        let Some(place) = self
             .open
             .get_mut(&conversation)
             .and_then(|context| context.activities.remove(agent))
         else {
             return;
         };
-        if let Some(row) = usize::try_from(row).ok().and_then(|r| self.rows.get_mut(r)) {
+        if let Some(row) = self.row_mut(place) {
             row.ended_at = Some(at);
             row.ended_by = Some(by);
         }
@@ -357,34 +483,21 @@ impl InteractionsView {
         let Some(context) = self.open.remove(&conversation) else {
             return;
         };
-        for row in context.activities.values() {
-            if let Some(row) = usize::try_from(*row)
-                .ok()
-                .and_then(|r| self.rows.get_mut(r))
-            {
+        for place in context.activities.values() {
+            if let Some(row) = self.row_mut(*place) {
                 row.ended_at = Some(at);
                 row.ended_by = Some(by);
             }
         }
-        if !context.taken {
-            self.rows.push(Row {
-                conversation,
-                time: context.started_at,
-                queue: context.queue,
-                user: None,
-                contact: context.contact_name,
-                external_contact: context.contact,
-                connector: context.connector,
-                channel: context.channel,
-                answered: false,
-                wait_ms: context
-                    .waiting_since
-                    .map_or(0, |since| at.millis_since(since)),
-                ended_at: Some(at),
-                ended_by: Some(by),
-                missed_at: Some(at),
-                direction: context.direction,
-            });
+        if !context.taken
+            && let Some(row) = self.row_mut(context.first)
+        {
+            row.wait_ms = context
+                .waiting_since
+                .map_or(0, |since| at.millis_since(since));
+            row.ended_at = Some(at);
+            row.ended_by = Some(by);
+            row.missed_at = Some(at);
         }
     }
 
@@ -431,6 +544,7 @@ impl InteractionsView {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Page {
+        let query = Query::new(self, filter, visible, missed, now);
         let order = |a: &(Key, u64), b: &(Key, u64)| {
             let natural = a.cmp(b);
             if filter.descending {
@@ -443,11 +557,10 @@ impl InteractionsView {
         // The best `limit + 1` candidates, kept sorted; one more than asked shows another page.
         let mut best: Vec<(Key, u64)> = Vec::with_capacity(limit + 2);
         for (place, row) in self.in_range(filter) {
-            let mark = mark(row, missed);
-            if !admits(filter, visible, row, mark) {
+            let Some(mark) = query.admits(row) else {
                 continue;
-            }
-            let key = (key_of(filter.sort, row, mark, now), place);
+            };
+            let key = (query.key(row, mark), place);
             if after
                 .as_ref()
                 .is_some_and(|after| order(&key, after) != Ordering::Greater)
@@ -489,15 +602,12 @@ impl InteractionsView {
         missed: &MissedView,
         now: Timestamp,
     ) -> Vec<Interaction> {
+        let query = Query::new(self, filter, visible, missed, now);
         let mut keyed: Vec<(Key, u64)> = self
             .in_range(filter)
-            .filter_map(|(place, row)| {
-                let mark = mark(row, missed);
-                admits(filter, visible, row, mark)
-                    .then(|| (key_of(filter.sort, row, mark, now), place))
-            })
+            .filter_map(|(place, row)| query.admits(row).map(|mark| (query.key(row, mark), place)))
             .collect();
-        keyed.sort();
+        keyed.sort_unstable();
         if filter.descending {
             keyed.reverse();
         }
@@ -517,25 +627,171 @@ impl InteractionsView {
 
     fn show(&self, place: u64, missed: &MissedView, now: Timestamp) -> Option<Interaction> {
         let row = self.rows.get(usize::try_from(place).ok()?)?;
-        let mark = mark(row, missed);
+        let name = |names: &Names, id: u32| names.name(id).map(str::to_owned);
+        let handle = name(&self.handles, row.handle).unwrap_or_default();
+        let contact = name(&self.contacts, row.contact);
         Some(Interaction {
             conversation: row.conversation,
             time: row.time,
-            queue: row.queue.clone(),
-            user: row.user.clone(),
-            contact: row.contact.clone(),
-            external_contact: row.external_contact.clone(),
-            title: title(row).to_owned(),
+            queue: name(&self.queues, row.queue).map(QueueId::new),
+            user: name(&self.users, row.user).map(AgentId::new),
+            title: contact.clone().unwrap_or_else(|| handle.clone()),
+            contact,
+            external_contact: ExternalContactId::new(handle),
             answered: row.answered,
             wait_time_ms: row.wait_ms,
             duration_ms: duration(row, now),
             ended_by: row.ended_by,
-            connector: row.connector.clone(),
+            connector: ConnectorId::new(name(&self.connectors, row.connector).unwrap_or_default()),
             channel: row.channel,
-            missed: mark,
+            missed: mark(row, missed),
             missed_time: row.missed_at,
             direction: row.direction,
         })
+    }
+}
+
+/// A filter resolved against the view's names once, for a scan.
+struct Query<'a> {
+    view: &'a InteractionsView,
+    filter: &'a Filter,
+    visible: &'a Visible,
+    missed: &'a MissedView,
+    now: Timestamp,
+    /// The filter's names as numbers; `Some(NONE)` when the name was never seen (nothing matches).
+    queue: Option<u32>,
+    user: Option<u32>,
+    handle: Option<u32>,
+    /// Which contact names contain the filter's text.
+    contacts: Option<Vec<bool>>,
+    /// Name ranks, for sorting by a name column.
+    ranks: Vec<u32>,
+    /// Which queues and users the caller may see (by number); `None` for all.
+    visible_queues: Option<Vec<bool>>,
+    visible_users: Option<Vec<bool>>,
+}
+
+impl<'a> Query<'a> {
+    fn new(
+        view: &'a InteractionsView,
+        filter: &'a Filter,
+        visible: &'a Visible,
+        missed: &'a MissedView,
+        now: Timestamp,
+    ) -> Self {
+        let find = |names: &Names, name: Option<&str>| name.map(|n| names.find(n).unwrap_or(NONE));
+        let allowed = |names: &Names, allows: &dyn Fn(&str) -> bool| {
+            names.list.iter().map(|n| allows(n)).collect::<Vec<bool>>()
+        };
+        let ranks = match filter.sort {
+            Column::Queue => view.queues.ranks(),
+            Column::User => view.users.ranks(),
+            Column::Contact => view.contacts.ranks(),
+            Column::ExternalContact => view.handles.ranks(),
+            Column::Connector => view.connectors.ranks(),
+            _ => Vec::new(),
+        };
+        Self {
+            view,
+            filter,
+            visible,
+            missed,
+            now,
+            queue: find(&view.queues, filter.queue.as_ref().map(|q| q.as_str())),
+            user: find(&view.users, filter.user.as_ref().map(|u| u.as_str())),
+            handle: find(&view.handles, filter.sender.as_ref().map(|s| s.as_str())),
+            contacts: filter.contact.as_ref().map(|wanted| {
+                let wanted = wanted.to_lowercase();
+                view.contacts
+                    .list
+                    .iter()
+                    .map(|name| name.to_lowercase().contains(&wanted))
+                    .collect()
+            }),
+            ranks,
+            visible_queues: match &visible.queues {
+                crate::rights::Scope::All => None,
+                crate::rights::Scope::Only(_) => Some(allowed(&view.queues, &|n| {
+                    visible.queues.allows(&QueueId::new(n))
+                })),
+            },
+            visible_users: match &visible.users {
+                crate::rights::Scope::All => None,
+                crate::rights::Scope::Only(_) => Some(allowed(&view.users, &|n| {
+                    visible.users.allows(&AgentId::new(n))
+                })),
+            },
+        }
+    }
+
+    /// The row's Missed mark if the filter and the rights let it through.
+    fn admits(&self, row: &Row) -> Option<MissedMark> {
+        let flag = |flags: &Option<Vec<bool>>, id: u32| match flags {
+            None => true,
+            Some(flags) => flags.get(id as usize).copied().unwrap_or(false),
+        };
+        // Rights: a row needs its queue (or, without one, rights to all queues) and its user.
+        let queue_ok = if row.queue == NONE {
+            matches!(self.visible.queues, crate::rights::Scope::All)
+        } else {
+            flag(&self.visible_queues, row.queue)
+        };
+        let admitted = queue_ok
+            && (row.user == NONE || flag(&self.visible_users, row.user))
+            && self.queue.is_none_or(|q| row.queue == q)
+            && self.user.is_none_or(|u| row.user == u)
+            && self.handle.is_none_or(|h| row.handle == h)
+            && self.filter.direction.is_none_or(|d| row.direction == d)
+            && self.filter.answered.is_none_or(|a| row.answered == a)
+            && (row.contact != NONE || self.contacts.is_none())
+            && flag(&self.contacts, row.contact);
+        if !admitted {
+            return None;
+        }
+        let mark = mark(row, self.missed);
+        self.filter
+            .missed
+            .is_none_or(|m| (mark != MissedMark::No) == m)
+            .then_some(mark)
+    }
+
+    fn key(&self, row: &Row, mark: MissedMark) -> Key {
+        let rank = |id: u32| {
+            self.ranks
+                .get(id as usize)
+                .map_or(Key::Absent, |r| Key::Number(i64::from(*r)))
+        };
+        let number = |value: u64| Key::Number(i64::try_from(value).unwrap_or(i64::MAX));
+        match self.filter.sort {
+            Column::Time => Key::Number(row.time.as_millis()),
+            Column::Queue => rank(row.queue),
+            Column::User => rank(row.user),
+            Column::Contact => rank(row.contact),
+            Column::ExternalContact => rank(row.handle),
+            Column::Connector => rank(row.connector),
+            Column::Title => {
+                let title = self
+                    .view
+                    .contacts
+                    .name(row.contact)
+                    .or_else(|| self.view.handles.name(row.handle));
+                title.map_or(Key::Absent, |t| Key::Text(t.to_owned()))
+            }
+            Column::Answered => Key::Number(i64::from(row.answered)),
+            Column::WaitTime => number(row.wait_ms),
+            Column::Duration => number(duration(row, self.now)),
+            Column::EndedBy => row
+                .ended_by
+                .map_or(Key::Absent, |by| Key::Number(by as i64)),
+            Column::Missed => Key::Number(mark as i64),
+            Column::MissedTime => row
+                .missed_at
+                .map_or(Key::Absent, |at| Key::Number(at.as_millis())),
+            Column::Direction => Key::Number(match row.direction {
+                Direction::Inbound => 0,
+                Direction::Outbound => 1,
+            }),
+        }
     }
 }
 
@@ -549,68 +805,8 @@ fn mark(row: &Row, missed: &MissedView) -> MissedMark {
     }
 }
 
-fn title(row: &Row) -> &str {
-    row.contact
-        .as_deref()
-        .unwrap_or_else(|| row.external_contact.as_str())
-}
-
 fn duration(row: &Row, now: Timestamp) -> u64 {
-    row.ended_at.unwrap_or(now).millis_since(row.time)
-}
-
-fn admits(filter: &Filter, visible: &Visible, row: &Row, mark: MissedMark) -> bool {
-    visible.allows(row.queue.as_ref(), row.user.as_ref())
-        && filter
-            .user
-            .as_ref()
-            .is_none_or(|u| row.user.as_ref() == Some(u))
-        && filter
-            .queue
-            .as_ref()
-            .is_none_or(|q| row.queue.as_ref() == Some(q))
-        && filter
-            .sender
-            .as_ref()
-            .is_none_or(|s| &row.external_contact == s)
-        && filter.direction.is_none_or(|d| row.direction == d)
-        && filter.answered.is_none_or(|a| row.answered == a)
-        && filter.missed.is_none_or(|m| (mark != MissedMark::No) == m)
-        && filter.contact.as_ref().is_none_or(|wanted| {
-            row.contact
-                .as_deref()
-                .is_some_and(|name| name.to_lowercase().contains(&wanted.to_lowercase()))
-        })
-}
-
-fn key_of(column: Column, row: &Row, mark: MissedMark, now: Timestamp) -> Key {
-    let text = |value: Option<&str>| value.map_or(Key::Absent, |v| Key::Text(v.to_owned()));
-    let number = |value: u64| Key::Number(i64::try_from(value).unwrap_or(i64::MAX));
-    match column {
-        Column::Time => Key::Number(row.time.as_millis()),
-        Column::Queue => text(row.queue.as_ref().map(|q| q.as_str())),
-        Column::User => text(row.user.as_ref().map(|u| u.as_str())),
-        Column::Contact => text(row.contact.as_deref()),
-        Column::ExternalContact => text(Some(row.external_contact.as_str())),
-        Column::Title => text(Some(title(row))),
-        Column::Answered => Key::Number(i64::from(row.answered)),
-        Column::WaitTime => number(row.wait_ms),
-        Column::Duration => number(duration(row, now)),
-        Column::EndedBy => text(row.ended_by.map(|b| match b {
-            EndedBy::Agent => "agent",
-            EndedBy::Customer => "customer",
-            EndedBy::System => "system",
-        })),
-        Column::Connector => text(Some(row.connector.as_str())),
-        Column::Missed => Key::Number(mark as i64),
-        Column::MissedTime => row
-            .missed_at
-            .map_or(Key::Absent, |at| Key::Number(at.as_millis())),
-        Column::Direction => Key::Number(match row.direction {
-            Direction::Inbound => 0,
-            Direction::Outbound => 1,
-        }),
-    }
+    row.ended_at.unwrap_or(now).millis_since(row.since)
 }
 
 #[cfg(test)]
@@ -890,7 +1086,7 @@ mod tests {
             "Time,Queue,User,Contact,External contact,Title,Answered,Wait time,Duration,Ended by,Connector,Missed,Missed time,Direction"
         );
         assert!(
-            lines[1].starts_with("1970-01-01T00:00:10.000Z,support,ada,Customer 1,+111,"),
+            lines[1].starts_with("1970-01-01T00:00:00.000Z,support,ada,Customer 1,+111,"),
             "{}",
             lines[1]
         );

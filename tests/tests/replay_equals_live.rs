@@ -91,7 +91,7 @@ proptest! {
                 }
             }
         }
-        // The interaction list has a row without an answer for each missed interaction, and every
+        // The interaction list has a missed row for each missed interaction, and every
         // activity of a closed conversation has ended.
         let rows = live.interactions.all(
             &projections::interactions::Filter {
@@ -107,9 +107,10 @@ proptest! {
             now,
         );
         prop_assert_eq!(
-            rows.iter().filter(|r| !r.answered).count(),
+            rows.iter().filter(|r| r.missed != projections::interactions::MissedMark::No).count(),
             live.missed.list(&everything, true).len()
         );
+        prop_assert!(rows.iter().all(|r| r.answered || r.user.is_none()));
         for row in &rows {
             let closed = live.conversations.get(&row.conversation).is_some_and(|c| c.status == ConversationStatus::Closed);
             prop_assert!(!closed || row.ended_by.is_some(), "an activity of closed {} still open", row.conversation);
