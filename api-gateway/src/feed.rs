@@ -12,7 +12,7 @@ use event_store::{EventStore, Position, Subscription};
 use projections::ReadModels;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// How many events are applied per read, so a long catch-up does not hold the lock for long.
 const PAGE: usize = 1024;
@@ -107,47 +107,88 @@ pub fn start<S: EventStore + Clone>(
     };
     let task = tokio::spawn(async move {
         let after = *checkpoint_tx.borrow();
-        let mut log = Subscription::new(store, Position(after));
+        // Reading and decoding run in a task of their own, a few pages ahead, while this one
+        // applies: on two cores a catch-up from position 0 goes about twice as fast.
+        let (pages, mut decoded_pages) = mpsc::channel(PAGES_AHEAD);
+        let reader = tokio::spawn(read_ahead(store, Position(after), pages));
         let mut keeper = snapshots.map(|s| Keeper::new(s, Arc::clone(&models)));
-        loop {
+        let result = loop {
             let page = tokio::select! {
-                page = log.next_batch(PAGE) => page?,
-                _ = shutdown.wait_for(|stop| *stop) => break,
+                page = decoded_pages.recv() => page,
+                _ = shutdown.wait_for(|stop| *stop) => break Ok(()),
             };
-            if page.is_empty() {
+            let page: Decoded = match page {
+                Some(Ok(page)) => page,
+                Some(Err(error)) => break Err(error),
                 // The store shut down.
-                break;
-            }
-            let decoded = page
-                .iter()
-                .map(|stored| decode(stored).map(|event| (stored.position.0, event)))
-                .collect::<Result<Vec<_>, _>>()?;
+                None => break Ok(()),
+            };
             let reached = {
                 let mut models = models
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (position, event) in &decoded {
+                for (position, _, event) in &page {
                     models.apply(*position, event);
                 }
                 models.checkpoint()
             };
             checkpoint_tx.send_replace(reached);
-            if let (Some(keeper), Some(last)) = (keeper.as_mut(), page.last()) {
+            if let (Some(keeper), Some((position, event_id, _))) = (keeper.as_mut(), page.last()) {
                 keeper.applied(
                     page.len() as u64,
                     Anchor {
-                        position: last.position.0,
-                        event_id: last.event_id,
+                        position: *position,
+                        event_id: *event_id,
                     },
                 );
             }
-        }
+        };
+        reader.abort();
         if let Some(keeper) = keeper {
             keeper.finish().await;
         }
-        Ok(())
+        result
     });
     (views, task)
+}
+
+/// How many decoded pages may wait for the applying task.
+const PAGES_AHEAD: usize = 4;
+
+/// A decoded page: each event's position, id and content.
+type Decoded = Vec<(u64, uuid::Uuid, routing_core::Event)>;
+
+/// Reads the log from `after` on and decodes it, a page at a time, until the store or the
+/// receiver goes away; an event that cannot be decoded is sent as the error that stops the feed.
+async fn read_ahead<S: EventStore + Clone>(
+    store: S,
+    after: Position,
+    pages: mpsc::Sender<Result<Decoded, EngineError>>,
+) {
+    let mut log = Subscription::new(store, after);
+    loop {
+        let page = tokio::select! {
+            page = log.next_batch(PAGE) => page,
+            () = pages.closed() => return,
+        };
+        let decoded = page.map_err(EngineError::from).and_then(|page| {
+            page.iter()
+                .map(|stored| {
+                    decode(stored).map(|event| (stored.position.0, stored.event_id, event))
+                })
+                .collect::<Result<Decoded, _>>()
+        });
+        match decoded {
+            // The store shut down: hanging up tells the applying task.
+            Ok(page) if page.is_empty() => return,
+            decoded => {
+                let failed = decoded.is_err();
+                if pages.send(decoded).await.is_err() || failed {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Writes snapshots of the views: in the background while the feed runs (one at a time), and a

@@ -124,14 +124,15 @@ impl ReadModels {
         self.focus.apply(event);
         self.interactions.apply(event);
         if let Some(conversation) = event.kind.conversation() {
+            let nobody = std::collections::BTreeSet::new();
             let in_it = match self.conversations.get(&conversation) {
                 Some(summary) if summary.status != conversations::ConversationStatus::Closed => {
-                    summary.agents.clone()
+                    &summary.agents
                 }
-                _ => Default::default(),
+                _ => &nobody,
             };
-            self.focus.settle(conversation, &in_it, event.at);
-            self.interactions.settle(conversation, &in_it, event.at);
+            self.focus.settle(conversation, in_it, event.at);
+            self.interactions.settle(conversation, in_it, event.at);
         }
         self.checkpoint = position;
     }
