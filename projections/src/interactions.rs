@@ -291,6 +291,11 @@ struct Context {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InteractionsView {
     rows: Vec<Row>,
+    /// Per queue (by number), the places of its rows, so that a query for one queue looks at its
+    /// rows only. Mostly in order; a row that moved queues while waiting may be listed twice.
+    by_queue: Vec<Vec<u32>>,
+    /// The places of the missed rows, in the order they were missed.
+    missed: Vec<u32>,
     open: BTreeMap<ConversationId, Context>,
     queues: Names,
     users: Names,
@@ -399,8 +404,23 @@ impl InteractionsView {
     }
 
     fn push(&mut self, row: Row) -> u64 {
+        let queue = row.queue;
         self.rows.push(row);
-        self.rows.len() as u64 - 1
+        let place = self.rows.len() as u64 - 1;
+        self.index(queue, place);
+        place
+    }
+
+    /// Lists the row at `place` under `queue`.
+    fn index(&mut self, queue: u32, place: u64) {
+        if queue == NONE {
+            return;
+        }
+        let queue = queue as usize;
+        if self.by_queue.len() <= queue {
+            self.by_queue.resize_with(queue + 1, Vec::new);
+        }
+        self.by_queue[queue].push(u32::try_from(place).unwrap_or(u32::MAX));
     }
 
     fn row_mut(&mut self, place: u64) -> Option<&mut Row> {
@@ -415,8 +435,12 @@ impl InteractionsView {
         context.waiting_since.get_or_insert(at);
         let (first, taken) = (context.first, context.taken);
         // Until someone takes it, the first row is in the queue it waits in.
-        if !taken && let Some(row) = self.row_mut(first) {
+        if !taken
+            && let Some(row) = self.row_mut(first)
+            && row.queue != queue
+        {
             row.queue = queue;
+            self.index(queue, first);
         }
     }
 
@@ -498,6 +522,8 @@ impl InteractionsView {
             row.ended_at = Some(at);
             row.ended_by = Some(by);
             row.missed_at = Some(at);
+            self.missed
+                .push(u32::try_from(context.first).unwrap_or(u32::MAX));
         }
     }
 
@@ -556,7 +582,7 @@ impl InteractionsView {
         let after = after.map(|c| (c.key.clone(), c.row));
         // The best `limit + 1` candidates, kept sorted; one more than asked shows another page.
         let mut best: Vec<(Key, u64)> = Vec::with_capacity(limit + 2);
-        for (place, row) in self.in_range(filter) {
+        for (place, row) in self.candidates(&query) {
             let Some(mark) = query.admits(row) else {
                 continue;
             };
@@ -575,6 +601,10 @@ impl InteractionsView {
                 continue;
             }
             let at = best.partition_point(|kept| order(kept, &key) == Ordering::Less);
+            if best.get(at) == Some(&key) {
+                // Listed twice in its queue's index.
+                continue;
+            }
             best.insert(at, key);
             best.truncate(limit + 1);
         }
@@ -604,10 +634,11 @@ impl InteractionsView {
     ) -> Vec<Interaction> {
         let query = Query::new(self, filter, visible, missed, now);
         let mut keyed: Vec<(Key, u64)> = self
-            .in_range(filter)
+            .candidates(&query)
             .filter_map(|(place, row)| query.admits(row).map(|mark| (query.key(row, mark), place)))
             .collect();
         keyed.sort_unstable();
+        keyed.dedup();
         if filter.descending {
             keyed.reverse();
         }
@@ -615,6 +646,32 @@ impl InteractionsView {
             .iter()
             .filter_map(|(_, place)| self.show(*place, missed, now))
             .collect()
+    }
+
+    /// The rows a query needs to look at, with their places: its queue's when it asks for one
+    /// queue, the missed ones when it asks for those, otherwise those in its time range.
+    fn candidates<'q>(
+        &'q self,
+        query: &Query<'q>,
+    ) -> Box<dyn Iterator<Item = (u64, &'q Row)> + 'q> {
+        let filter = query.filter;
+        let listed = |places: &'q [u32]| {
+            Box::new(places.iter().filter_map(move |place| {
+                let row = self.rows.get(*place as usize)?;
+                (row.time >= filter.from && row.time < filter.to)
+                    .then_some((u64::from(*place), row))
+            }))
+        };
+        match query.queue {
+            Some(queue) => listed(
+                self.by_queue
+                    .get(queue as usize)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+            ),
+            None if filter.missed == Some(true) => listed(&self.missed),
+            None => Box::new(self.in_range(filter)),
+        }
     }
 
     /// The rows whose time is in the filter's range, with their places.
@@ -1028,6 +1085,62 @@ mod tests {
             listed(&models, &everything_in(0, 1_000_000), &not_ada),
             [2, 3]
         );
+    }
+
+    #[test]
+    fn a_conversation_that_moves_queues_while_waiting_is_listed_once_in_its_queue() {
+        let mut models = models();
+        let mut position = models.checkpoint();
+        for (queue, ms) in [("sales", 300_000), ("support", 301_000), ("sales", 302_000)] {
+            if ms == 300_000 {
+                position += 1;
+                models.apply(
+                    position,
+                    &Event {
+                        at: Timestamp::from_millis(ms),
+                        kind: ConversationStarted {
+                            conversation: id(9),
+                            connector: ConnectorId::new("wa"),
+                            channel: Channel::Whatsapp,
+                            contact: ExternalContactId::new("+999"),
+                            contact_name: None,
+                        }
+                        .into(),
+                    },
+                );
+            }
+            position += 1;
+            models.apply(
+                position,
+                &Event {
+                    at: Timestamp::from_millis(ms),
+                    kind: ConversationEnqueued {
+                        conversation: id(9),
+                        queue: QueueId::new(queue),
+                        priority: 0,
+                        skills: Vec::new(),
+                    }
+                    .into(),
+                },
+            );
+        }
+        let in_queue = |queue: &str| {
+            let mut filter = everything_in(250_000, 1_000_000);
+            filter.queue = Some(QueueId::new(queue));
+            let all = listed(&models, &filter, &Visible::everything());
+            let page = models.interactions.page(
+                &filter,
+                &Visible::everything(),
+                &models.missed,
+                Timestamp::from_millis(400_000),
+                None,
+                10,
+            );
+            assert_eq!(page.interactions.len(), all.len());
+            all
+        };
+        assert_eq!(in_queue("sales"), [9]);
+        assert!(in_queue("support").is_empty());
     }
 
     #[test]

@@ -12,7 +12,7 @@ use routing_core::event::EventKind;
 use routing_core::ids::ExternalContactId;
 use routing_core::{AgentId, Channel, ConnectorId, ConversationId, Event, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// An open conversation, as far as missing it goes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,7 +58,9 @@ pub struct MissedRow {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MissedView {
     open: BTreeMap<ConversationId, Open>,
-    rows: BTreeMap<ConversationId, MissedRow>,
+    /// Looked up once per missed row of every interaction-list query: hashed, not ordered (every
+    /// listing sorts what it takes out).
+    rows: HashMap<ConversationId, MissedRow>,
     /// Missed, not yet contacted back: connector → contact → conversations.
     waiting_for_contact:
         BTreeMap<ConnectorId, BTreeMap<ExternalContactId, BTreeSet<ConversationId>>>,
