@@ -562,3 +562,34 @@ async fn the_interaction_list_filters_sorts_pages_and_exports() {
     let (status, problem) = server.get("/v1/interactions?queue=nowhere").await;
     assert_eq!(status, 404, "{problem}");
 }
+
+#[tokio::test]
+async fn the_waiting_list_for_an_agent_holds_what_they_may_accept() {
+    let data = tempfile::tempdir().unwrap();
+    // Bob has rights to support only; a conversation that overflows to sales leaves his list.
+    let config = support::write_config(
+        data.path(),
+        &std::fs::read_to_string(support::example_config())
+            .unwrap()
+            .replace(
+                "queue = \"support\"\npriority = 0",
+                "queue = \"sales\"\npriority = 0",
+            ),
+    );
+    let server = Server::start_with(&config, data.path().join("log"));
+    let conversation = message(&server, "v-1", "m-1").await;
+    let head = server.head().await;
+    let (_, all) = server.get(&format!("/v1/waiting?after={head}")).await;
+    assert_eq!(
+        all["waiting"][0]["conversation"],
+        conversation.as_str(),
+        "{all}"
+    );
+    assert_eq!(all["waiting"][0]["queue"], "sales", "{all}");
+    let (_, alice) = server.get("/v1/waiting?agent=alice").await;
+    assert_eq!(alice["waiting"].as_array().unwrap().len(), 1, "{alice}");
+    let (_, bob) = server.get("/v1/waiting?agent=bob").await;
+    assert_eq!(bob["waiting"], json!([]), "{bob}");
+    let (status, problem) = server.get("/v1/waiting?agent=nobody").await;
+    assert_eq!(status, 404, "{problem}");
+}

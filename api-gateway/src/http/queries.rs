@@ -36,6 +36,8 @@ pub async fn health() -> Json<serde_json::Value> {
 #[serde(deny_unknown_fields)]
 pub struct WaitingQuery {
     pub queue: Option<String>,
+    /// Only what this agent may accept: conversations in queues they have rights to.
+    pub agent: Option<String>,
     pub after: Option<u64>,
 }
 
@@ -58,12 +60,29 @@ pub async fn waiting(
             "queue '{queue}' is not configured"
         )));
     }
+    let agent = match query.agent.map(AgentId::new) {
+        Some(id) => Some(
+            state
+                .config
+                .agents
+                .get(&id)
+                .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?,
+        ),
+        None => None,
+    };
+    let visible = callers_rights();
     let now = state.clock.now();
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| WaitingList {
             position: models.checkpoint(),
-            waiting: models.waiting.list(queue.as_ref(), now),
+            waiting: models
+                .waiting
+                .list(queue.as_ref(), now)
+                .into_iter()
+                .filter(|row| visible.queues.allows(&row.queue))
+                .filter(|row| agent.is_none_or(|agent| agent.has_rights_to(&row.queue)))
+                .collect(),
         })
         .await?;
     Ok(Json(answer))
