@@ -16,10 +16,12 @@ use tokio::sync::{mpsc, watch};
 
 /// How many events are applied per read, so a long catch-up does not hold the lock for long.
 const PAGE: usize = 1024;
-/// A snapshot is written once this many events were applied since the last one...
-const SNAPSHOT_EVERY_EVENTS: u64 = 50_000;
-/// ...or once any were and this long has passed.
-const SNAPSHOT_EVERY: Duration = Duration::from_secs(60);
+/// A snapshot is written once this many events were applied since the last one (about a second
+/// of catch-up, so a restart replays at most that)...
+const SNAPSHOT_EVERY_EVENTS: u64 = 500_000;
+/// ...or once any were and this long has passed. A snapshot copies every view and writes them
+/// whole (hundreds of MB for a busy month), so not more often.
+const SNAPSHOT_EVERY: Duration = Duration::from_secs(300);
 
 /// Where the feed keeps its snapshots, and the anchor of the views it starts from.
 pub struct Snapshots {

@@ -121,17 +121,14 @@ fn waited_since(summary: &ConversationSummary) -> routing_core::Timestamp {
 mod tests {
     use super::*;
     use crate::rights::Scope;
+    use crate::testing::id;
     use routing_core::event::{
         AgentMessageSent, ConversationClosed, ConversationEnqueued, ConversationOverdue,
         ConversationSoonOverdue, ConversationStarted, CustomerMessageReceived, EventKind,
         OfferAccepted,
     };
     use routing_core::ids::{ExternalContactId, MessageId};
-    use routing_core::{Channel, ConnectorId, ConversationId, Event, Timestamp};
-
-    fn id(n: u128) -> ConversationId {
-        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
-    }
+    use routing_core::{Channel, ConnectorId, Event, Timestamp};
 
     fn feed(view: &mut ConversationsView, ms: i64, kind: impl Into<EventKind>) {
         view.apply(&Event {

@@ -138,11 +138,8 @@ impl FocusView {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::id;
     use routing_core::event::{ActivityBlurred, ActivityFocused, AgentDisconnected};
-
-    fn id(n: u128) -> ConversationId {
-        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
-    }
 
     fn feed(view: &mut FocusView, ms: i64, kind: impl Into<EventKind>) {
         view.apply(&Event {

@@ -871,14 +871,11 @@ mod tests {
     use super::*;
     use crate::ReadModels;
     use crate::rights::Scope;
+    use crate::testing::id;
     use routing_core::event::{
         ConversationClosed, ConversationEnqueued, ConversationStarted, CustomerLeft, OfferAccepted,
         OutboundConversationStarted,
     };
-
-    fn id(n: u128) -> ConversationId {
-        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
-    }
 
     /// Three interactions: A answered by Ada in support, B missed in sales, C an outbound
     /// conversation Bo starts to B's customer (contacting them back).

@@ -19,6 +19,8 @@ pub mod postponed;
 pub mod queues;
 pub mod rfc3339;
 pub mod rights;
+#[cfg(test)]
+mod testing;
 pub mod waiting;
 
 use routing_core::{AgentId, Event};

@@ -220,21 +220,11 @@ impl MissedView {
 mod tests {
     use super::*;
     use crate::rights::Scope;
+    use crate::testing::{at, id};
     use routing_core::event::{
         ConversationEnqueued, ConversationStarted, CustomerLeft, OfferAccepted,
         OutboundConversationStarted,
     };
-
-    fn id(n: u128) -> ConversationId {
-        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
-    }
-
-    fn at(ms: i64, kind: impl Into<EventKind>) -> Event {
-        Event {
-            at: Timestamp::from_millis(ms),
-            kind: kind.into(),
-        }
-    }
 
     /// A conversation from `contact` that waits in `queue` from `ms` on.
     fn arrives(view: &mut MissedView, n: u128, contact: &str, queue: &str, ms: i64) {

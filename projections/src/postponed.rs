@@ -147,21 +147,11 @@ impl PostponedView {
 mod tests {
     use super::*;
     use crate::rights::Scope;
+    use crate::testing::{at, id};
     use routing_core::event::{
         ConversationClosed, ConversationEnqueued, ConversationPostponed, ConversationResumed,
         ConversationStarted,
     };
-
-    fn id(n: u128) -> ConversationId {
-        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
-    }
-
-    fn at(ms: i64, kind: impl Into<EventKind>) -> Event {
-        Event {
-            at: Timestamp::from_millis(ms),
-            kind: kind.into(),
-        }
-    }
 
     fn started(view: &mut PostponedView, n: u128, queue: &str) {
         view.apply(&at(

@@ -164,15 +164,12 @@ impl QueuesView {
 mod tests {
     use super::*;
     use crate::rights::Scope;
+    use crate::testing::id;
     use routing_core::event::{
         ConversationEnqueued, ConversationStarted, CustomerLeft, OfferAccepted,
     };
     use routing_core::ids::ExternalContactId;
     use routing_core::{AgentId, Channel, ConnectorId};
-
-    fn id(n: u128) -> ConversationId {
-        ConversationId::from_uuid(uuid::Uuid::from_u128(n))
-    }
 
     fn feed(views: &mut (QueuesView, WaitingView), ms: i64, kind: impl Into<EventKind>) {
         let event = Event {

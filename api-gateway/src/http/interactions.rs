@@ -5,7 +5,7 @@
 
 use super::AppState;
 use super::problem::ApiError;
-use super::queries::{callers_rights, start_of_day};
+use super::queries::{callers_rights, configured_agent, configured_queue, start_of_day};
 use crate::feed::READ_YOUR_WRITES_LIMIT;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -13,8 +13,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use projections::conversations::Direction;
 use projections::interactions::{Column, Cursor, Filter, Page};
+use routing_core::Timestamp;
 use routing_core::ids::ExternalContactId;
-use routing_core::{AgentId, QueueId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// The most rows one page holds.
@@ -92,22 +92,8 @@ fn filter(state: &AppState, query: &ListQuery, now: Timestamp) -> Result<Filter,
             "to: the range ends before it starts".into(),
         ));
     }
-    let queue = query.queue.clone().map(QueueId::new);
-    if let Some(queue) = &queue
-        && !state.config.queues.contains_key(queue)
-    {
-        return Err(ApiError::NotFound(format!(
-            "queue '{queue}' is not configured"
-        )));
-    }
-    let user = query.user.clone().map(AgentId::new);
-    if let Some(user) = &user
-        && !state.config.agents.contains_key(user)
-    {
-        return Err(ApiError::NotFound(format!(
-            "agent '{user}' is not configured"
-        )));
-    }
+    let queue = configured_queue(state, query.queue.clone())?;
+    let user = configured_agent(state, query.user.clone())?;
     Ok(Filter {
         from,
         to,

@@ -52,24 +52,8 @@ pub async fn waiting(
     State(state): State<AppState>,
     Query(query): Query<WaitingQuery>,
 ) -> Result<Json<WaitingList>, ApiError> {
-    let queue = query.queue.map(QueueId::new);
-    if let Some(queue) = &queue
-        && !state.config.queues.contains_key(queue)
-    {
-        return Err(ApiError::NotFound(format!(
-            "queue '{queue}' is not configured"
-        )));
-    }
-    let agent = match query.agent.map(AgentId::new) {
-        Some(id) => Some(
-            state
-                .config
-                .agents
-                .get(&id)
-                .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?,
-        ),
-        None => None,
-    };
+    let queue = configured_queue(&state, query.queue)?;
+    let agent = configured_agent(&state, query.agent)?.and_then(|id| state.config.agents.get(&id));
     let visible = callers_rights();
     let now = state.clock.now();
     let answer = state
@@ -104,6 +88,40 @@ pub struct MissedList {
     pub missed: Vec<MissedRow>,
 }
 
+/// The queue a query names, if it names one: it must be configured.
+pub(super) fn configured_queue(
+    state: &AppState,
+    name: Option<String>,
+) -> Result<Option<QueueId>, ApiError> {
+    let Some(queue) = name.map(QueueId::new) else {
+        return Ok(None);
+    };
+    if state.config.queues.contains_key(&queue) {
+        Ok(Some(queue))
+    } else {
+        Err(ApiError::NotFound(format!(
+            "queue '{queue}' is not configured"
+        )))
+    }
+}
+
+/// The agent a query names, if it names one: it must be configured.
+pub(super) fn configured_agent(
+    state: &AppState,
+    name: Option<String>,
+) -> Result<Option<AgentId>, ApiError> {
+    let Some(agent) = name.map(AgentId::new) else {
+        return Ok(None);
+    };
+    if state.config.agents.contains_key(&agent) {
+        Ok(Some(agent))
+    } else {
+        Err(ApiError::NotFound(format!(
+            "agent '{agent}' is not configured"
+        )))
+    }
+}
+
 /// Rights come with API keys (a later issue): until then every caller sees everything.
 pub(super) fn callers_rights() -> Visible {
     Visible::everything()
@@ -113,14 +131,7 @@ pub async fn missed(
     State(state): State<AppState>,
     Query(query): Query<MissedQuery>,
 ) -> Result<Json<MissedList>, ApiError> {
-    let queue = query.queue.map(QueueId::new);
-    if let Some(queue) = &queue
-        && !state.config.queues.contains_key(queue)
-    {
-        return Err(ApiError::NotFound(format!(
-            "queue '{queue}' is not configured"
-        )));
-    }
+    let queue = configured_queue(&state, query.queue)?;
     let visible = callers_rights();
     let answer = state
         .views
@@ -149,12 +160,9 @@ pub async fn postponed(
     Path(agent): Path<String>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<PostponedList>, ApiError> {
-    let id = AgentId::new(agent);
-    if !state.config.agents.contains_key(&id) {
-        return Err(ApiError::NotFound(format!(
-            "agent '{id}' is not configured"
-        )));
-    }
+    let Some(id) = configured_agent(&state, Some(agent))? else {
+        return Err(ApiError::NotFound("no agent named".into()));
+    };
     let visible = callers_rights();
     let answer = state
         .views
@@ -202,22 +210,8 @@ pub async fn board(
     State(state): State<AppState>,
     Query(query): Query<BoardQuery>,
 ) -> Result<Json<Board>, ApiError> {
-    let team = query.team.map(QueueId::new);
-    if let Some(team) = &team
-        && !state.config.queues.contains_key(team)
-    {
-        return Err(ApiError::NotFound(format!(
-            "queue '{team}' is not configured"
-        )));
-    }
-    let joined_by = query.joined_by.map(AgentId::new);
-    if let Some(agent) = &joined_by
-        && !state.config.agents.contains_key(agent)
-    {
-        return Err(ApiError::NotFound(format!(
-            "agent '{agent}' is not configured"
-        )));
-    }
+    let team = configured_queue(&state, query.team)?;
+    let joined_by = configured_agent(&state, query.joined_by)?;
     let filter = BoardFilter {
         joined_by,
         team,
