@@ -1,5 +1,6 @@
 //! The `switchboard` command line.
 
+use crate::replay::{ReplayOptions, replay};
 use crate::server::{ServeOptions, serve, shutdown_signal};
 use crate::snapshot;
 use clap::{Parser, Subcommand};
@@ -42,6 +43,26 @@ pub enum CliCommand {
         #[arg(long, env = "SWITCHBOARD_SNAPSHOTS")]
         snapshots: Option<PathBuf>,
     },
+    /// Rebuild every read model from the log (up to the live snapshot's checkpoint) into a scratch
+    /// directory and report whether each matches the live one. Exits 1 if any differs.
+    Replay {
+        #[arg(long, env = "SWITCHBOARD_CONFIG", default_value = "switchboard.toml")]
+        config: PathBuf,
+        #[arg(
+            long,
+            env = "SWITCHBOARD_STORE",
+            default_value = "./data",
+            hide_env_values = true
+        )]
+        store: String,
+        /// The live snapshots (as `serve` takes them).
+        #[arg(long, env = "SWITCHBOARD_SNAPSHOTS")]
+        snapshots: Option<PathBuf>,
+        /// Where the rebuilt read models are written; by default `replay` inside the snapshots'
+        /// directory.
+        #[arg(long)]
+        scratch: Option<PathBuf>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -63,6 +84,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 shutdown_signal(),
             )
             .await
+        }
+        CliCommand::Replay {
+            config,
+            store,
+            snapshots,
+            scratch,
+        } => {
+            let snapshots = snapshots.unwrap_or_else(|| snapshot::default_dir(&store));
+            let scratch = scratch.unwrap_or_else(|| snapshots.join("replay"));
+            let all_match = replay(ReplayOptions {
+                config,
+                store,
+                snapshots,
+                scratch,
+            })
+            .await?;
+            if !all_match {
+                anyhow::bail!("the rebuilt read models differ from the live ones");
+            }
+            Ok(())
         }
     }
 }

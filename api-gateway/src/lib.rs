@@ -10,5 +10,6 @@ pub mod config_file;
 pub mod engine;
 pub mod feed;
 pub mod http;
+pub mod replay;
 pub mod server;
 pub mod snapshot;

@@ -593,3 +593,57 @@ async fn the_waiting_list_for_an_agent_holds_what_they_may_accept() {
     let (status, problem) = server.get("/v1/waiting?agent=nobody").await;
     assert_eq!(status, 404, "{problem}");
 }
+
+/// Runs `switchboard replay` on `data`; its exit and its report.
+fn replay(data: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["replay", "--config"])
+        .arg(support::example_config())
+        .arg("--store")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn replay_rebuilds_every_read_model_and_names_the_one_that_differs() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let conversation = message(&server, "v-1", "m-1").await;
+    server
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    server.post("/v1/agents/alice/ready", json!(null)).await;
+    message(&server, "v-2", "m-2").await;
+    assert!(server.stop().success());
+
+    let (ok, report) = replay(data.path());
+    assert!(ok, "{report}");
+    assert!(report.contains("interactions   matches"), "{report}");
+    assert!(!report.contains("DIFFERS"), "{report}");
+    assert!(
+        data.path()
+            .join("snapshots/replay/read-models.snapshot")
+            .exists()
+    );
+
+    // A live view that says what the log does not: replay names it and fails.
+    let (header, body) = read_snapshot(data.path());
+    let mut marked = body.clone();
+    marked["models"]["conversations"]["conversations"][&conversation]["customer_messages"] =
+        json!(41);
+    write_snapshot(data.path(), &header, &marked);
+    let (ok, report) = replay(data.path());
+    assert!(!ok, "{report}");
+    assert!(report.contains("conversations  DIFFERS"), "{report}");
+    assert!(report.contains("waiting        matches"), "{report}");
+}
