@@ -33,6 +33,9 @@ pub enum ApiError {
     Store(#[from] event_store::StoreError),
     #[error("the export could not be written: {0}")]
     Export(String),
+    /// The caller has no rights to what they asked for.
+    #[error("{0}")]
+    NoRights(String),
 }
 
 #[derive(Serialize)]
@@ -62,6 +65,7 @@ impl ApiError {
                 "Request timed out",
             ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::NoRights(_) => (StatusCode::FORBIDDEN, "no-rights", "No rights"),
             ApiError::Export(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "export-failed",

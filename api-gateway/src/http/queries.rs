@@ -122,6 +122,21 @@ pub(super) fn configured_agent(
     }
 }
 
+/// Refuses a conversation in a queue the caller has no rights to.
+fn may_see_conversation(
+    visible: &Visible,
+    conversation: ConversationId,
+    queue: Option<&QueueId>,
+) -> Result<(), ApiError> {
+    if visible.allows(queue, None) {
+        Ok(())
+    } else {
+        Err(ApiError::NoRights(format!(
+            "no rights to the queue of conversation {conversation}"
+        )))
+    }
+}
+
 /// Rights come with API keys (a later issue): until then every caller sees everything.
 pub(super) fn callers_rights() -> Visible {
     Visible::everything()
@@ -333,16 +348,23 @@ pub async fn focus(
     Query(query): Query<Consistency>,
 ) -> Result<Json<FocusList>, ApiError> {
     let now = state.clock.now();
-    let answer = state
+    let visible = callers_rights();
+    let (queue, answer) = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
-            models.conversations.get(&conversation).map(|_| FocusList {
-                position: models.checkpoint(),
-                activities: models.focus.of(&conversation, now),
+            models.conversations.get(&conversation).map(|summary| {
+                (
+                    summary.queue.clone(),
+                    FocusList {
+                        position: models.checkpoint(),
+                        activities: models.focus.of(&conversation, now),
+                    },
+                )
             })
         })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
+    may_see_conversation(&visible, conversation, queue.as_ref())?;
     Ok(Json(answer))
 }
 
@@ -367,6 +389,9 @@ pub async fn agent(
         .agents
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?;
+    if !callers_rights().users.allows(&id) {
+        return Err(ApiError::NoRights(format!("no rights to agent '{id}'")));
+    }
     let summary = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -387,14 +412,15 @@ pub async fn conversation(
     Path(conversation): Path<ConversationId>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
-    state
+    let summary = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
             models.conversations.get(&conversation).cloned()
         })
         .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))
+        .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
+    may_see_conversation(&callers_rights(), conversation, summary.queue.as_ref())?;
+    Ok(Json(summary))
 }
 
 /// One event of a conversation's history, as an auditor reads it.
@@ -447,6 +473,18 @@ pub async fn history(
             "`limit` must be between 1 and {HISTORY_PAGE_LIMIT}"
         )));
     }
+    let queue = state
+        .views
+        .read(None, READ_YOUR_WRITES_LIMIT, |models| {
+            models
+                .conversations
+                .get(&conversation)
+                .and_then(|summary| summary.queue.clone())
+        })
+        .await?;
+    // A conversation without a queue (or not in the read models yet) is for callers with rights
+    // to every queue, as rows without a queue are.
+    may_see_conversation(&callers_rights(), conversation, queue.as_ref())?;
     let stream = StreamOf::Conversation(&conversation).name();
     let mut stored = state
         .store
