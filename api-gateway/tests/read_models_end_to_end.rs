@@ -70,6 +70,12 @@ async fn read_models_resume_from_their_snapshot_and_count_nothing_twice() {
     assert_eq!(before["summary"]["customer_messages"], 2, "{before}");
     let head = server.head().await;
 
+    // Caught up: the server says it is ready.
+    let (status, ready) = server.get("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["head"], head);
+
     // Their lag behind the log is a metric: none, once they have caught up.
     let metrics = server
         .http

@@ -44,6 +44,7 @@ pub struct AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(queries::health))
+        .route("/readyz", get(queries::ready))
         .route("/metrics", get(metrics::metrics))
         .route(
             "/v1/webchat/{connector}/messages",

@@ -33,6 +33,8 @@ pub enum ApiError {
     Store(#[from] event_store::StoreError),
     #[error("the export could not be written: {0}")]
     Export(String),
+    #[error("{0}")]
+    NotReady(String),
     /// The caller has no rights to what they asked for.
     #[error("{0}")]
     NoRights(String),
@@ -66,6 +68,7 @@ impl ApiError {
             ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::NoRights(_) => (StatusCode::FORBIDDEN, "no-rights", "No rights"),
+            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::Export(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "export-failed",

@@ -32,6 +32,27 @@ pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
+/// How far behind the log the read models may be for the server to call itself ready.
+pub const READY_LAG: u64 = 10_000;
+
+/// Ready to serve: the read models are no more than [`READY_LAG`] events behind the log (a load
+/// balancer should send nobody to a server still catching up).
+pub async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    let head = state.store.head().borrow().0;
+    let checkpoint = state.views.checkpoint();
+    let lag = head.saturating_sub(checkpoint);
+    if lag > READY_LAG {
+        return Err(ApiError::NotReady(format!(
+            "the read models are {lag} events behind the log (at {checkpoint} of {head})"
+        )));
+    }
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "head": head,
+        "checkpoint": checkpoint,
+    })))
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaitingQuery {
