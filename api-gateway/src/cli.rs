@@ -3,7 +3,7 @@
 use crate::replay::{ReplayOptions, replay};
 use crate::server::{ServeOptions, serve, shutdown_signal};
 use crate::snapshot;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -18,46 +18,54 @@ pub struct Cli {
     pub command: CliCommand,
 }
 
+/// Where a contact centre's configuration, log and read-model snapshots are: what every command
+/// that opens the log takes.
+#[derive(Debug, Args)]
+pub struct Centre {
+    /// The configuration file: queues, agents, connectors.
+    #[arg(long, env = "SWITCHBOARD_CONFIG", default_value = "switchboard.toml")]
+    config: PathBuf,
+    /// Where the log lives: a directory for the embedded store, or a `postgres://` URL
+    /// (`?schema=name` picks the schema, `switchboard` by default).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_STORE",
+        default_value = "./data",
+        hide_env_values = true
+    )]
+    store: String,
+    /// Where read-model snapshots are kept, so that a restart resumes instead of replaying the
+    /// whole log; by default `snapshots` inside the store's directory (or in the working
+    /// directory, for a PostgreSQL store).
+    #[arg(long, env = "SWITCHBOARD_SNAPSHOTS")]
+    snapshots: Option<PathBuf>,
+}
+
+impl Centre {
+    /// The configuration, the store, and the snapshots' directory (the default filled in).
+    fn resolve(self) -> (PathBuf, String, PathBuf) {
+        let snapshots = self
+            .snapshots
+            .unwrap_or_else(|| snapshot::default_dir(&self.store));
+        (self.config, self.store, snapshots)
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Run the HTTP API with the routing engine.
     Serve {
-        /// The configuration file: queues, agents, connectors.
-        #[arg(long, env = "SWITCHBOARD_CONFIG", default_value = "switchboard.toml")]
-        config: PathBuf,
-        /// Where the log lives: a directory for the embedded store, or a `postgres://` URL
-        /// (`?schema=name` picks the schema, `switchboard` by default).
-        #[arg(
-            long,
-            env = "SWITCHBOARD_STORE",
-            default_value = "./data",
-            hide_env_values = true
-        )]
-        store: String,
+        #[command(flatten)]
+        centre: Centre,
         /// The address to listen on; port 0 picks a free port (printed at start-up).
         #[arg(long, env = "SWITCHBOARD_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Where read-model snapshots are kept, so that a restart resumes instead of replaying
-        /// the whole log; by default `snapshots` inside the store's directory (or in the working
-        /// directory, for a PostgreSQL store).
-        #[arg(long, env = "SWITCHBOARD_SNAPSHOTS")]
-        snapshots: Option<PathBuf>,
     },
     /// Rebuild every read model from the log (up to the live snapshot's checkpoint) into a scratch
     /// directory and report whether each matches the live one. Exits 1 if any differs.
     Replay {
-        #[arg(long, env = "SWITCHBOARD_CONFIG", default_value = "switchboard.toml")]
-        config: PathBuf,
-        #[arg(
-            long,
-            env = "SWITCHBOARD_STORE",
-            default_value = "./data",
-            hide_env_values = true
-        )]
-        store: String,
-        /// The live snapshots (as `serve` takes them).
-        #[arg(long, env = "SWITCHBOARD_SNAPSHOTS")]
-        snapshots: Option<PathBuf>,
+        #[command(flatten)]
+        centre: Centre,
         /// Where the rebuilt read models are written; by default `replay` inside the snapshots'
         /// directory.
         #[arg(long)]
@@ -67,13 +75,8 @@ pub enum CliCommand {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        CliCommand::Serve {
-            config,
-            store,
-            listen,
-            snapshots,
-        } => {
-            let snapshots = snapshots.unwrap_or_else(|| snapshot::default_dir(&store));
+        CliCommand::Serve { centre, listen } => {
+            let (config, store, snapshots) = centre.resolve();
             serve(
                 ServeOptions {
                     config,
@@ -85,13 +88,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
-        CliCommand::Replay {
-            config,
-            store,
-            snapshots,
-            scratch,
-        } => {
-            let snapshots = snapshots.unwrap_or_else(|| snapshot::default_dir(&store));
+        CliCommand::Replay { centre, scratch } => {
+            let (config, store, snapshots) = centre.resolve();
             let scratch = scratch.unwrap_or_else(|| snapshots.join("replay"));
             let all_match = replay(ReplayOptions {
                 config,

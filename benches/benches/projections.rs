@@ -255,19 +255,7 @@ fn month(conversations: usize) -> ReadModels {
 }
 
 fn filter(from: i64, to: i64) -> Filter {
-    Filter {
-        from: Timestamp::from_millis(from),
-        to: Timestamp::from_millis(to),
-        user: None,
-        queue: None,
-        contact: None,
-        sender: None,
-        direction: None,
-        answered: None,
-        missed: None,
-        sort: Column::Time,
-        descending: false,
-    }
+    Filter::between(Timestamp::from_millis(from), Timestamp::from_millis(to))
 }
 
 fn percentile(times: &mut [Duration], q: f64) -> Duration {

@@ -121,14 +121,13 @@ fn waited_since(summary: &ConversationSummary) -> routing_core::Timestamp {
 mod tests {
     use super::*;
     use crate::rights::Scope;
-    use crate::testing::id;
+    use crate::testing::{arrival, id};
     use routing_core::event::{
-        AgentMessageSent, ConversationClosed, ConversationEnqueued, ConversationOverdue,
-        ConversationSoonOverdue, ConversationStarted, CustomerMessageReceived, EventKind,
-        OfferAccepted,
+        AgentMessageSent, ConversationClosed, ConversationOverdue, ConversationSoonOverdue,
+        CustomerMessageReceived, EventKind, OfferAccepted,
     };
-    use routing_core::ids::{ExternalContactId, MessageId};
-    use routing_core::{Channel, ConnectorId, Event, Timestamp};
+    use routing_core::ids::MessageId;
+    use routing_core::{Event, Timestamp};
 
     fn feed(view: &mut ConversationsView, ms: i64, kind: impl Into<EventKind>) {
         view.apply(&Event {
@@ -145,27 +144,9 @@ mod tests {
         ms: i64,
         agent: Option<&str>,
     ) {
-        feed(
-            view,
-            ms,
-            ConversationStarted {
-                conversation: id(n),
-                connector: ConnectorId::new("web"),
-                channel: Channel::Webchat,
-                contact: ExternalContactId::new(format!("v-{n}")),
-                contact_name: None,
-            },
-        );
-        feed(
-            view,
-            ms,
-            ConversationEnqueued {
-                conversation: id(n),
-                queue: QueueId::new(queue),
-                priority: 0,
-                skills: Vec::new(),
-            },
-        );
+        for event in arrival(n, queue, ms) {
+            view.apply(&event);
+        }
         feed(
             view,
             ms,

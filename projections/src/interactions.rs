@@ -269,6 +269,25 @@ pub struct Filter {
     pub descending: bool,
 }
 
+impl Filter {
+    /// Every row from `from` (included) to `to` (excluded), by time, oldest first.
+    pub fn between(from: Timestamp, to: Timestamp) -> Self {
+        Self {
+            from,
+            to,
+            user: None,
+            queue: None,
+            contact: None,
+            sender: None,
+            direction: None,
+            answered: None,
+            missed: None,
+            sort: Column::Time,
+            descending: false,
+        }
+    }
+}
+
 /// One page and the cursor of the next, if there is one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Page {
@@ -308,72 +327,20 @@ impl InteractionsView {
     pub fn apply(&mut self, event: &Event) {
         let at = event.at;
         match &event.kind {
-            EventKind::ConversationStarted(e) => {
-                let contact = e
-                    .contact_name
-                    .as_deref()
-                    .map_or(NONE, |n| self.contacts.id(n));
-                let handle = self.handles.id(e.contact.as_str());
-                let connector = self.connectors.id(e.connector.as_str());
-                let first = self.push(Row {
-                    conversation: e.conversation,
-                    time: at,
-                    since: at,
-                    queue: NONE,
-                    user: NONE,
-                    contact,
-                    handle,
-                    connector,
-                    channel: e.channel,
-                    answered: false,
-                    direction: Direction::Inbound,
-                    ended_by: None,
-                    wait_ms: 0,
-                    ended_at: None,
-                    missed_at: None,
-                });
-                self.open.insert(
-                    e.conversation,
-                    Context {
-                        first,
-                        taken: false,
-                        waiting_since: None,
-                        activities: BTreeMap::new(),
-                    },
-                );
-            }
-            EventKind::OutboundConversationStarted(e) => {
-                let user = self.users.id(e.agent.as_str());
-                let queue = self.queues.id(e.queue.as_str());
-                let handle = self.handles.id(e.contact.as_str());
-                let connector = self.connectors.id(e.connector.as_str());
-                let first = self.push(Row {
-                    conversation: e.conversation,
-                    time: at,
-                    since: at,
-                    queue,
-                    user,
-                    contact: NONE,
-                    handle,
-                    connector,
-                    channel: e.channel,
-                    answered: true,
-                    direction: Direction::Outbound,
-                    ended_by: None,
-                    wait_ms: 0,
-                    ended_at: None,
-                    missed_at: None,
-                });
-                self.open.insert(
-                    e.conversation,
-                    Context {
-                        first,
-                        taken: true,
-                        waiting_since: None,
-                        activities: [(e.agent.clone(), first)].into(),
-                    },
-                );
-            }
+            EventKind::ConversationStarted(e) => self.started(
+                e.conversation,
+                at,
+                (&e.connector, e.channel, &e.contact),
+                e.contact_name.as_deref(),
+                None,
+            ),
+            EventKind::OutboundConversationStarted(e) => self.started(
+                e.conversation,
+                at,
+                (&e.connector, e.channel, &e.contact),
+                None,
+                Some((&e.agent, &e.queue)),
+            ),
             EventKind::ConversationEnqueued(e) => self.queued(e.conversation, &e.queue, at),
             EventKind::TransferredToQueue(e) => {
                 self.end(e.conversation, &e.agent, at, EndedBy::Agent);
@@ -401,6 +368,53 @@ impl InteractionsView {
                 }
             }
         }
+    }
+
+    /// Makes a conversation's first row: waiting for an agent, or (for an outbound conversation)
+    /// the activity of the agent who started it, in their queue.
+    fn started(
+        &mut self,
+        conversation: ConversationId,
+        at: Timestamp,
+        (connector, channel, contact): (&ConnectorId, Channel, &ExternalContactId),
+        name: Option<&str>,
+        outbound: Option<(&AgentId, &QueueId)>,
+    ) {
+        let row = Row {
+            conversation,
+            time: at,
+            since: at,
+            queue: outbound.map_or(NONE, |(_, queue)| self.queues.id(queue.as_str())),
+            user: outbound.map_or(NONE, |(agent, _)| self.users.id(agent.as_str())),
+            contact: name.map_or(NONE, |name| self.contacts.id(name)),
+            handle: self.handles.id(contact.as_str()),
+            connector: self.connectors.id(connector.as_str()),
+            channel,
+            answered: outbound.is_some(),
+            direction: if outbound.is_some() {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
+            ended_by: None,
+            wait_ms: 0,
+            ended_at: None,
+            missed_at: None,
+        };
+        let first = self.push(row);
+        let activities = outbound
+            .map(|(agent, _)| (agent.clone(), first))
+            .into_iter()
+            .collect();
+        self.open.insert(
+            conversation,
+            Context {
+                first,
+                taken: outbound.is_some(),
+                waiting_since: None,
+                activities,
+            },
+        );
     }
 
     fn push(&mut self, row: Row) -> u64 {
@@ -956,19 +970,7 @@ mod tests {
     }
 
     fn everything_in(from: i64, to: i64) -> Filter {
-        Filter {
-            from: Timestamp::from_millis(from),
-            to: Timestamp::from_millis(to),
-            user: None,
-            queue: None,
-            contact: None,
-            sender: None,
-            direction: None,
-            answered: None,
-            missed: None,
-            sort: Column::Time,
-            descending: false,
-        }
+        Filter::between(Timestamp::from_millis(from), Timestamp::from_millis(to))
     }
 
     fn listed(models: &ReadModels, filter: &Filter, visible: &Visible) -> Vec<u128> {

@@ -147,32 +147,13 @@ impl PostponedView {
 mod tests {
     use super::*;
     use crate::rights::Scope;
-    use crate::testing::{at, id};
-    use routing_core::event::{
-        ConversationClosed, ConversationEnqueued, ConversationPostponed, ConversationResumed,
-        ConversationStarted,
-    };
+    use crate::testing::{arrival, at, id};
+    use routing_core::event::{ConversationClosed, ConversationPostponed, ConversationResumed};
 
     fn started(view: &mut PostponedView, n: u128, queue: &str) {
-        view.apply(&at(
-            0,
-            ConversationStarted {
-                conversation: id(n),
-                connector: ConnectorId::new("web"),
-                channel: Channel::Webchat,
-                contact: ExternalContactId::new(format!("v-{n}")),
-                contact_name: None,
-            },
-        ));
-        view.apply(&at(
-            0,
-            ConversationEnqueued {
-                conversation: id(n),
-                queue: QueueId::new(queue),
-                priority: 0,
-                skills: Vec::new(),
-            },
-        ));
+        for event in arrival(n, queue, 0) {
+            view.apply(&event);
+        }
     }
 
     fn postponed(view: &mut PostponedView, n: u128, agent: &str, ms: i64) {

@@ -164,12 +164,10 @@ impl QueuesView {
 mod tests {
     use super::*;
     use crate::rights::Scope;
-    use crate::testing::id;
-    use routing_core::event::{
-        ConversationEnqueued, ConversationStarted, CustomerLeft, OfferAccepted,
-    };
-    use routing_core::ids::ExternalContactId;
-    use routing_core::{AgentId, Channel, ConnectorId};
+    use crate::testing::{arrival, id};
+    use routing_core::event::{CustomerLeft, OfferAccepted};
+
+    use routing_core::AgentId;
 
     fn feed(views: &mut (QueuesView, WaitingView), ms: i64, kind: impl Into<EventKind>) {
         let event = Event {
@@ -181,27 +179,10 @@ mod tests {
     }
 
     fn arrives(views: &mut (QueuesView, WaitingView), n: u128, queue: &str, ms: i64) {
-        feed(
-            views,
-            ms,
-            ConversationStarted {
-                conversation: id(n),
-                connector: ConnectorId::new("web"),
-                channel: Channel::Webchat,
-                contact: ExternalContactId::new(format!("v-{n}")),
-                contact_name: None,
-            },
-        );
-        feed(
-            views,
-            ms,
-            ConversationEnqueued {
-                conversation: id(n),
-                queue: QueueId::new(queue),
-                priority: 0,
-                skills: Vec::new(),
-            },
-        );
+        for event in arrival(n, queue, ms) {
+            views.0.apply(&event);
+            views.1.apply(&event);
+        }
     }
 
     fn taken(views: &mut (QueuesView, WaitingView), n: u128, ms: i64) {

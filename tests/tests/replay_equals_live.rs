@@ -94,14 +94,10 @@ proptest! {
         // The interaction list has a missed row for each missed interaction, and every
         // activity of a closed conversation has ended.
         let rows = live.interactions.all(
-            &projections::interactions::Filter {
-                from: Timestamp::from_millis(i64::MIN),
-                to: Timestamp::from_millis(i64::MAX),
-                user: None, queue: None, contact: None, sender: None, direction: None,
-                answered: None, missed: None,
-                sort: projections::interactions::Column::Time,
-                descending: false,
-            },
+            &projections::interactions::Filter::between(
+                Timestamp::from_millis(i64::MIN),
+                Timestamp::from_millis(i64::MAX),
+            ),
             &everything,
             &live.missed,
             now,

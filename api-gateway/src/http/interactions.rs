@@ -95,8 +95,6 @@ fn filter(state: &AppState, query: &ListQuery, now: Timestamp) -> Result<Filter,
     let queue = configured_queue(state, query.queue.clone())?;
     let user = configured_agent(state, query.user.clone())?;
     Ok(Filter {
-        from,
-        to,
         user,
         queue,
         contact: query.contact.clone(),
@@ -106,6 +104,7 @@ fn filter(state: &AppState, query: &ListQuery, now: Timestamp) -> Result<Filter,
         missed: query.missed,
         sort: query.sort.unwrap_or(Column::Time),
         descending: query.order == Some(Order::Desc),
+        ..Filter::between(from, to)
     })
 }
 

@@ -196,9 +196,12 @@ pub async fn postponed(
     Path(agent): Path<String>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<PostponedList>, ApiError> {
-    let Some(id) = configured_agent(&state, Some(agent))? else {
-        return Err(ApiError::NotFound("no agent named".into()));
-    };
+    let id = AgentId::new(agent);
+    if !state.config.agents.contains_key(&id) {
+        return Err(ApiError::NotFound(format!(
+            "agent '{id}' is not configured"
+        )));
+    }
     let visible = callers_rights();
     let answer = state
         .views
