@@ -1,5 +1,6 @@
 //! The `switchboard` command line.
 
+use crate::access;
 use crate::replay::{ReplayOptions, replay};
 use crate::server::{ServeOptions, serve, shutdown_signal};
 use crate::snapshot;
@@ -71,6 +72,9 @@ pub enum CliCommand {
         #[arg(long)]
         scratch: Option<PathBuf>,
     },
+    /// Draw a new API key: prints its secret (give it to whoever will use the key) and the
+    /// `secret_sha256` line to put in the configuration file. Nothing is stored.
+    Key,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -101,6 +105,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if !all_match {
                 anyhow::bail!("the rebuilt read models differ from the live ones");
             }
+            Ok(())
+        }
+        CliCommand::Key => {
+            let secret = access::new_secret()?;
+            println!("secret:        {secret}");
+            println!("secret_sha256 = \"{}\"", access::digest(&secret));
             Ok(())
         }
     }

@@ -4,12 +4,14 @@
 //! operator can fix it without reading code. The result is the core's [`CentreConfig`]; no rule
 //! of routing lives here.
 
+use crate::access::{RoleName, RoleSpec};
+use routing_core::access::{ApiKey, SecretDigest};
 use routing_core::config::{
     AfterMaxWait, AgentConfig, AgentLostPolicy, CentreConfig, Channel, ConnectorConfig,
     DEFAULT_OFFER_TIMEOUT_MS, MaxWait, PauseLimits, QueueConfig, Reminder, RoutingMode,
     RoutingStrategy, TransferDeclined,
 };
-use routing_core::{AgentId, ConnectorId, QueueId};
+use routing_core::{AgentId, ConnectorId, KeyId, QueueId};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -51,6 +53,23 @@ struct File {
     agents: Vec<Spanned<AgentEntry>>,
     #[serde(default)]
     connectors: Vec<Spanned<ConnectorEntry>>,
+    #[serde(default)]
+    api_keys: Vec<Spanned<ApiKeyEntry>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApiKeyEntry {
+    id: Spanned<String>,
+    name: Option<String>,
+    /// "connector", "agent", "supervisor", "auditor" or "admin", bound as [`RoleSpec`] says.
+    role: RoleName,
+    agent: Option<String>,
+    users: Option<Vec<String>>,
+    queues: Option<Vec<String>>,
+    connectors: Option<Vec<String>>,
+    /// The SHA-256 of the secret, in hexadecimal; never the secret itself.
+    secret_sha256: Spanned<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -471,6 +490,49 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             ));
         }
     }
+    let mut digests = BTreeSet::new();
+    for key in &file.api_keys {
+        let entry = key.get_ref();
+        let id = check_id(&entry.id).map_err(|m| at(entry.id.span().start, m))?;
+        let secret_sha256 =
+            SecretDigest::try_from(entry.secret_sha256.get_ref().clone()).map_err(|e| {
+                at(
+                    entry.secret_sha256.span().start,
+                    format!("API key '{id}': {e}"),
+                )
+            })?;
+        if !digests.insert(secret_sha256.clone()) {
+            return Err(at(
+                entry.secret_sha256.span().start,
+                format!("API key '{id}' has the same secret as another key"),
+            ));
+        }
+        let role = RoleSpec {
+            role: entry.role,
+            agent: entry.agent.clone(),
+            users: entry.users.clone(),
+            queues: entry.queues.clone(),
+            connectors: entry.connectors.clone(),
+        }
+        .into_role()
+        .and_then(|role| {
+            role.check(&config)
+                .map(|()| role)
+                .map_err(|e| e.to_string())
+        })
+        .map_err(|m| at(key.span().start, format!("API key '{id}': {m}")))?;
+        let api_key = ApiKey {
+            name: entry.name.clone().unwrap_or_else(|| id.clone()),
+            role,
+            secret_sha256,
+        };
+        if config.api_keys.insert(KeyId::new(&id), api_key).is_some() {
+            return Err(at(
+                entry.id.span().start,
+                format!("API key '{id}' is defined twice"),
+            ));
+        }
+    }
     Ok(config)
 }
 
@@ -716,5 +778,55 @@ skills = ["spanish"]
         );
         assert!(error.contains("line 5"), "{error}");
         assert!(error.contains("defined twice"), "{error}");
+    }
+
+    #[test]
+    fn api_keys_are_read_with_their_roles_and_checked() {
+        let base = "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n[[agents]]\nid = \"ada\"\nqueues = [\"support\"]\n";
+        let digest = "ab".repeat(32);
+        let config = parse(
+            Path::new("centre.toml"),
+            &format!(
+                "{base}[[api_keys]]\nid = \"ada-console\"\nrole = \"agent\"\nagent = \"ada\"\nsecret_sha256 = \"{digest}\"\n"
+            ),
+        )
+        .unwrap();
+        let key = &config.api_keys[&KeyId::new("ada-console")];
+        assert_eq!(
+            key.role,
+            routing_core::access::Role::Agent {
+                agent: AgentId::new("ada")
+            }
+        );
+        assert_eq!(key.secret_sha256.as_str(), digest);
+
+        let key = |body: &str| format!("{base}[[api_keys]]\nid = \"k\"\n{body}\n");
+        let error = error_of(&key(&format!(
+            "role = \"agent\"\nagent = \"bo\"\nsecret_sha256 = \"{digest}\""
+        )));
+        assert!(
+            error.contains("line 7") && error.contains("agent 'bo' is not configured"),
+            "{error}"
+        );
+        let error = error_of(&key(&format!(
+            "role = \"supervisor\"\nqueues = [\"sales\"]\nsecret_sha256 = \"{digest}\""
+        )));
+        assert!(error.contains("queue 'sales' is not configured"), "{error}");
+        let error = error_of(&key(
+            "role = \"admin\"\nsecret_sha256 = \"sb_plain_secret\"",
+        ));
+        assert!(
+            error.contains("line 10") && error.contains("64 hexadecimal digits"),
+            "{error}"
+        );
+        let error = error_of(&key(&format!(
+            "role = \"auditor\"\nagent = \"ada\"\nsecret_sha256 = \"{digest}\""
+        )));
+        assert!(error.contains("`agent` goes only with role"), "{error}");
+        let twice = format!(
+            "{}[[api_keys]]\nid = \"k2\"\nrole = \"admin\"\nsecret_sha256 = \"{digest}\"\n",
+            key(&format!("role = \"admin\"\nsecret_sha256 = \"{digest}\""))
+        );
+        assert!(error_of(&twice).contains("same secret as another key"));
     }
 }

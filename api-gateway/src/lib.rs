@@ -4,6 +4,7 @@
 //! Nothing here decides routing or lifecycle rules: the engine asks `routing-core`, the read models
 //! live in `projections`, and the log in `event-store`.
 
+pub mod access;
 pub mod cli;
 pub mod clock;
 pub mod config_file;

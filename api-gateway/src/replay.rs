@@ -36,6 +36,7 @@ pub fn compare(live: &ReadModels, rebuilt: &ReadModels) -> Comparison {
         ("queues", live.queues == rebuilt.queues),
         ("focus", live.focus == rebuilt.focus),
         ("interactions", live.interactions == rebuilt.interactions),
+        ("keys", live.keys == rebuilt.keys),
         ("checkpoint", live.checkpoint() == rebuilt.checkpoint()),
     ]
 }

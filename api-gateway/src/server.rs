@@ -4,7 +4,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
-use crate::http::{AppState, Metrics, app};
+use crate::http::{AppState, ConfiguredKeys, Metrics, app};
 use crate::{config_file, feed, snapshot};
 use anyhow::Context as _;
 use event_store::{EventStore, Store};
@@ -93,6 +93,7 @@ pub async fn serve(
         engine,
         views,
         store: store.clone(),
+        keys: Arc::new(ConfiguredKeys::of(&config)),
         config: Arc::new(config),
         clock,
         metrics: Metrics::new(),

@@ -46,6 +46,7 @@ fn centre(agents: usize) -> CentreConfig {
         )]
         .into(),
         heartbeat_timeout_ms: None,
+        api_keys: Default::default(),
         pause_limits: Default::default(),
     }
 }

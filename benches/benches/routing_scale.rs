@@ -61,6 +61,7 @@ fn centre(agents: usize) -> CentreConfig {
         )]
         .into(),
         heartbeat_timeout_ms: None,
+        api_keys: Default::default(),
         pause_limits: Default::default(),
     }
 }

@@ -278,7 +278,9 @@ impl ConversationsView {
             | EventKind::AgentHeartbeatRecorded(_)
             | EventKind::AgentDisconnected(_)
             | EventKind::ActivityFocused(_)
-            | EventKind::ActivityBlurred(_) => {}
+            | EventKind::ActivityBlurred(_)
+            | EventKind::ApiKeyIssued(_)
+            | EventKind::ApiKeyRevoked(_) => {}
         }
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);

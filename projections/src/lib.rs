@@ -14,6 +14,7 @@ pub mod conversations;
 pub mod export;
 pub mod focus;
 pub mod interactions;
+pub mod keys;
 pub mod missed;
 pub mod postponed;
 pub mod queues;
@@ -29,7 +30,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 6;
+pub const SNAPSHOT_FORMAT: u32 = 7;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,7 @@ pub struct ReadModels {
     pub queues: queues::QueuesView,
     pub focus: focus::FocusView,
     pub interactions: interactions::InteractionsView,
+    pub keys: keys::KeysView,
 }
 
 impl ReadModels {
@@ -68,6 +70,7 @@ impl ReadModels {
             queues: queues::QueuesView::default(),
             focus: focus::FocusView::default(),
             interactions: interactions::InteractionsView::default(),
+            keys: keys::KeysView::default(),
         }
     }
 
@@ -125,6 +128,7 @@ impl ReadModels {
         self.queues.apply(event);
         self.focus.apply(event);
         self.interactions.apply(event);
+        self.keys.apply(event);
         if let Some(conversation) = event.kind.conversation() {
             let nobody = std::collections::BTreeSet::new();
             let in_it = match self.conversations.get(&conversation) {

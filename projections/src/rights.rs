@@ -6,33 +6,9 @@
 //! needs both. This module only answers "may they see it"; it must never decide who has which
 //! rights (the caller's credentials do).
 
+pub use routing_core::access::Scope;
 use routing_core::{AgentId, QueueId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
-
-/// Everything, or only some.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Scope<T: Ord> {
-    All,
-    Only(BTreeSet<T>),
-}
-
-impl<T: Ord> Scope<T> {
-    pub fn allows(&self, item: &T) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Only(items) => items.contains(item),
-        }
-    }
-
-    /// For a row that may have no such item: one without it is only seen with rights to all.
-    pub fn allows_optional(&self, item: Option<&T>) -> bool {
-        match item {
-            Some(item) => self.allows(item),
-            None => matches!(self, Scope::All),
-        }
-    }
-}
 
 /// The users and queues a caller may see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -151,7 +151,9 @@ impl WaitingView {
             | EventKind::TeamNotified(_)
             | EventKind::PauseLimitExceeded(_)
             | EventKind::ActivityFocused(_)
-            | EventKind::ActivityBlurred(_) => {}
+            | EventKind::ActivityBlurred(_)
+            | EventKind::ApiKeyIssued(_)
+            | EventKind::ApiKeyRevoked(_) => {}
         }
     }
 

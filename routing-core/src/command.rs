@@ -3,8 +3,11 @@
 //! A command carries everything a decision needs that the core cannot know by itself: the time
 //! and any fresh ids travel in its [`Context`], never fetched from the environment.
 
+use crate::access::{Role, SecretDigest};
 use crate::config::Channel;
-use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, MessageId, QueueId};
+use crate::ids::{
+    AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, MessageId, QueueId,
+};
 use crate::time::Timestamp;
 
 /// What the caller supplies with every command: the time of the decision and the ids the
@@ -157,6 +160,20 @@ pub enum Command {
     /// The agent's console lost the agent's attention: another module, another window.
     Blur {
         agent: AgentId,
+    },
+    /// An administrator issues an API key. The caller draws the secret and hands in only its
+    /// digest.
+    IssueApiKey {
+        key: KeyId,
+        name: String,
+        role: Role,
+        secret_sha256: SecretDigest,
+        by: KeyId,
+    },
+    /// An administrator revokes an API key, configured or issued: it opens nothing from now on.
+    RevokeApiKey {
+        key: KeyId,
+        by: KeyId,
     },
     /// Time has passed: fire every deadline at or before the context's `now`.
     Tick,

@@ -3,7 +3,8 @@
 //! Parsing a file is the service's job; this module only holds validated data in deterministic
 //! (`BTreeMap`) order. Configuration is an input of every decision, like the commands themselves.
 
-use crate::ids::{AgentId, ConnectorId, QueueId};
+use crate::access::ApiKey;
+use crate::ids::{AgentId, ConnectorId, KeyId, QueueId};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -257,6 +258,8 @@ pub struct CentreConfig {
     pub heartbeat_timeout_ms: Option<u64>,
     /// How long a pause may last before supervisors are told it overran, per pause reason.
     pub pause_limits: PauseLimits,
+    /// The API keys the configuration file defines; more are issued over the API.
+    pub api_keys: BTreeMap<KeyId, ApiKey>,
 }
 
 /// How long pauses may last: by reason, with a default for reasons not listed. `None` means a

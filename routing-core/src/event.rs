@@ -5,8 +5,11 @@
 //! own (see [`crate::codec`]). An event never holds anything the core could not reproduce from the
 //! same commands: no wall-clock reading, no random id.
 
+use crate::access::{Role, SecretDigest};
 use crate::config::{Channel, RoutingMode, RoutingStrategy};
-use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, MessageId, QueueId};
+use crate::ids::{
+    AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, MessageId, QueueId,
+};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +25,7 @@ pub struct Event {
 pub enum StreamOf<'a> {
     Conversation(&'a ConversationId),
     Agent(&'a AgentId),
+    Key(&'a KeyId),
 }
 
 impl StreamOf<'_> {
@@ -29,6 +33,7 @@ impl StreamOf<'_> {
         match self {
             StreamOf::Conversation(id) => format!("conversation-{id}"),
             StreamOf::Agent(id) => format!("agent-{id}"),
+            StreamOf::Key(id) => format!("key-{id}"),
         }
     }
 }
@@ -433,6 +438,24 @@ pub struct AgentPaused {
     pub automatic: bool,
 }
 
+/// An administrator issued an API key. Only the digest of its secret is recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyIssued {
+    pub key: KeyId,
+    pub name: String,
+    #[serde(flatten)]
+    pub role: Role,
+    pub secret_sha256: SecretDigest,
+    pub issued_by: KeyId,
+}
+
+/// An administrator revoked an API key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRevoked {
+    pub key: KeyId,
+    pub revoked_by: KeyId,
+}
+
 /// Declares the event kinds once: the enum, each kind's stored name and its current schema
 /// version. The codec and the stream mapping are derived from this list.
 macro_rules! event_kinds {
@@ -528,6 +551,8 @@ event_kinds! {
     PauseLimitExceeded => 1,
     ActivityFocused => 1,
     ActivityBlurred => 1,
+    ApiKeyIssued => 1,
+    ApiKeyRevoked => 1,
 }
 
 impl EventKind {
@@ -535,7 +560,7 @@ impl EventKind {
     pub fn conversation(&self) -> Option<ConversationId> {
         match self.stream() {
             StreamOf::Conversation(id) => Some(*id),
-            StreamOf::Agent(_) => None,
+            StreamOf::Agent(_) | StreamOf::Key(_) => None,
         }
     }
 
@@ -594,6 +619,8 @@ impl EventKind {
             EventKind::WaitLimitReached(e) => StreamOf::Conversation(&e.conversation),
             EventKind::CustomerLeft(e) => StreamOf::Conversation(&e.conversation),
             EventKind::PauseLimitExceeded(e) => StreamOf::Agent(&e.agent),
+            EventKind::ApiKeyIssued(e) => StreamOf::Key(&e.key),
+            EventKind::ApiKeyRevoked(e) => StreamOf::Key(&e.key),
         }
     }
 }

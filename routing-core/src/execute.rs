@@ -15,17 +15,20 @@ use crate::config::{
 use crate::event::{
     AcceptedFromWaiting, ActivityBlurred, ActivityFocused, AgentBecameReady, AgentDisconnected,
     AgentHeartbeatRecorded, AgentLeft, AgentLoggedIn, AgentLoggedOut, AgentMessageSent,
-    AgentPaused, AgentsReminded, ConversationClosed, ConversationEnqueued, ConversationExpired,
-    ConversationGrabbed, ConversationJoined, ConversationOverdue, ConversationPostponed,
-    ConversationReclaimed, ConversationResumed, ConversationSoonOverdue, ConversationStarted,
-    CustomerLeft as CustomerLeftEvent, CustomerMessageReceived, Event, EventKind, ImportanceMarked,
-    InviteOffered, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
-    OutboundConversationStarted, PauseLimitExceeded, ReclaimReason, ReminderReason, RescindReason,
-    TeamNotified, TransferOffered, TransferredToQueue, WaitLimitOutcome, WaitLimitReached,
+    AgentPaused, AgentsReminded, ApiKeyIssued, ApiKeyRevoked, ConversationClosed,
+    ConversationEnqueued, ConversationExpired, ConversationGrabbed, ConversationJoined,
+    ConversationOverdue, ConversationPostponed, ConversationReclaimed, ConversationResumed,
+    ConversationSoonOverdue, ConversationStarted, CustomerLeft as CustomerLeftEvent,
+    CustomerMessageReceived, Event, EventKind, ImportanceMarked, InviteOffered, OfferAccepted,
+    OfferRejected, OfferRescinded, OfferTimedOut, OutboundConversationStarted, PauseLimitExceeded,
+    ReclaimReason, ReminderReason, RescindReason, TeamNotified, TransferOffered,
+    TransferredToQueue, WaitLimitOutcome, WaitLimitReached,
 };
 use crate::ids::{AgentId, ConversationId};
 use crate::rejection::Rejection;
-use crate::state::{AgentState, Conversation, Deadline, Offer, OfferPurpose, Presence, State};
+use crate::state::{
+    AgentState, Conversation, Deadline, KeyStatus, Offer, OfferPurpose, Presence, State,
+};
 use crate::time::Timestamp;
 use std::collections::VecDeque;
 
@@ -743,6 +746,36 @@ impl Run<'_> {
                 self.known_agent(&agent)?;
                 self.emit(ActivityBlurred { agent });
             }
+            Command::IssueApiKey {
+                key,
+                name,
+                role,
+                secret_sha256,
+                by,
+            } => {
+                if name.trim().is_empty() {
+                    return Err(Rejection::KeyNameMissing);
+                }
+                if self.state.key(&key).is_some() {
+                    return Err(Rejection::KeyExists(key));
+                }
+                role.check(self.state.config())?;
+                self.emit(ApiKeyIssued {
+                    key,
+                    name,
+                    role,
+                    secret_sha256,
+                    issued_by: by,
+                });
+            }
+            Command::RevokeApiKey { key, by } => match self.state.key(&key) {
+                None => return Err(Rejection::UnknownKey(key)),
+                Some(KeyStatus::Revoked) => return Err(Rejection::KeyAlreadyRevoked(key)),
+                Some(KeyStatus::Live) => self.emit(ApiKeyRevoked {
+                    key,
+                    revoked_by: by,
+                }),
+            },
             Command::Tick => self.fire_deadlines(),
             Command::Rebalance => {
                 let mut waiting: Vec<_> = self

@@ -48,6 +48,10 @@ string_id!(
     ExternalContactId
 );
 string_id!(
+    /// An API key, as named in the configuration or given when it was issued. Not its secret.
+    KeyId
+);
+string_id!(
     /// A message id: the provider's for inbound messages, the service's for agent messages.
     MessageId
 );

@@ -11,6 +11,7 @@
 //! appends the events; if that fails, it rebuilds the state from the log. Nothing here knows how
 //! events are stored or sent over HTTP.
 
+pub mod access;
 pub mod codec;
 pub mod command;
 pub mod config;
@@ -29,7 +30,7 @@ pub use config::{
 };
 pub use event::{Event, EventKind};
 pub use execute::decide;
-pub use ids::{AgentId, ConnectorId, ConversationId, QueueId};
+pub use ids::{AgentId, ConnectorId, ConversationId, KeyId, QueueId};
 pub use rejection::Rejection;
 pub use state::State;
 pub use time::Timestamp;

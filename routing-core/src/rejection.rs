@@ -4,7 +4,7 @@
 //! person who sent the command.
 
 use crate::config::Channel;
-use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, QueueId};
+use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, QueueId};
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -118,4 +118,14 @@ pub enum Rejection {
         connector: ConnectorId,
         contact: ExternalContactId,
     },
+    #[error("a key's secret digest must be 64 hexadecimal digits (its SHA-256)")]
+    NotADigest,
+    #[error("API key '{0}' already exists")]
+    KeyExists(KeyId),
+    #[error("API key '{0}' does not exist")]
+    UnknownKey(KeyId),
+    #[error("API key '{0}' is already revoked")]
+    KeyAlreadyRevoked(KeyId),
+    #[error("an API key needs a name")]
+    KeyNameMissing,
 }

@@ -2,6 +2,7 @@
 //! the events it appended (so the caller can read its own writes).
 
 use super::ApiError;
+use super::auth::Caller;
 use super::extract::{Json, Path};
 use crate::engine::Receipt;
 use crate::http::AppState;
@@ -35,7 +36,7 @@ pub struct EventRef {
     pub event_type: &'static str,
 }
 
-fn accepted(receipt: &Receipt, conversation: Option<ConversationId>) -> CommandAccepted {
+pub(super) fn accepted(receipt: &Receipt, conversation: Option<ConversationId>) -> CommandAccepted {
     let events = match receipt {
         Receipt::Appended { events } => events
             .iter()
@@ -69,11 +70,14 @@ pub struct WebchatMessage {
 
 pub async fn webchat_message(
     State(state): State<AppState>,
+    caller: Caller,
     Path(connector): Path<String>,
     Json(body): Json<WebchatMessage>,
 ) -> Result<(StatusCode, axum::Json<CommandAccepted>), ApiError> {
+    let connector = ConnectorId::new(connector);
+    caller.brings_in(&connector)?;
     let command = Command::ReceiveCustomerMessage {
-        connector: ConnectorId::new(connector),
+        connector,
         channel: Channel::Webchat,
         contact: ExternalContactId::new(body.visitor),
         contact_name: body.name,
@@ -92,6 +96,13 @@ pub async fn webchat_message(
     Ok((status, axum::Json(accepted(&receipt, conversation))))
 }
 
+/// The agent a command acts as, once the caller may act as them.
+fn acting(caller: &Caller, agent: String) -> Result<AgentId, ApiError> {
+    let agent = AgentId::new(agent);
+    caller.acts_as(&agent)?;
+    Ok(agent)
+}
+
 async fn run(
     state: &AppState,
     command: Command,
@@ -103,10 +114,11 @@ async fn run(
 
 pub async fn log_in(
     State(state): State<AppState>,
+    caller: Caller,
     Path((agent, queue)): Path<(String, String)>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::LogIn {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
         queue: QueueId::new(queue),
     };
     run(&state, command, None).await
@@ -114,10 +126,11 @@ pub async fn log_in(
 
 pub async fn log_out(
     State(state): State<AppState>,
+    caller: Caller,
     Path((agent, queue)): Path<(String, String)>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::LogOut {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
         queue: QueueId::new(queue),
     };
     run(&state, command, None).await
@@ -125,30 +138,33 @@ pub async fn log_out(
 
 pub async fn ready(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::GoReady {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
     };
     run(&state, command, None).await
 }
 
 pub async fn heartbeat(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Heartbeat {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
     };
     run(&state, command, None).await
 }
 
 pub async fn disconnect(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Disconnect {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
     };
     run(&state, command, None).await
 }
@@ -161,11 +177,12 @@ pub struct FocusBody {
 
 pub async fn focus(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
     Json(body): Json<FocusBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Focus {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
         conversation: body.conversation,
     };
     run(&state, command, None).await
@@ -173,10 +190,11 @@ pub async fn focus(
 
 pub async fn blur(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Blur {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
     };
     run(&state, command, None).await
 }
@@ -192,11 +210,12 @@ pub struct PauseBody {
 
 pub async fn pause(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
     Json(body): Json<PauseBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Pause {
-        agent: AgentId::new(agent),
+        agent: acting(&caller, agent)?,
         reason: body.reason,
         paid: body.paid,
     };
@@ -211,11 +230,12 @@ pub struct AgentBody {
 
 pub async fn accept(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::AcceptOffer {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -223,11 +243,12 @@ pub async fn accept(
 
 pub async fn reject(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::RejectOffer {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -235,11 +256,12 @@ pub async fn reject(
 
 pub async fn accept_from_waiting(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::AcceptFromWaiting {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -247,11 +269,12 @@ pub async fn accept_from_waiting(
 
 pub async fn grab(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Grab {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -259,11 +282,12 @@ pub async fn grab(
 
 pub async fn join(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Join {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -278,11 +302,14 @@ pub struct WebchatLeft {
 
 pub async fn webchat_left(
     State(state): State<AppState>,
+    caller: Caller,
     Path(connector): Path<String>,
     Json(body): Json<WebchatLeft>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let connector = ConnectorId::new(connector);
+    caller.brings_in(&connector)?;
     let command = Command::CustomerLeft {
-        connector: ConnectorId::new(connector),
+        connector,
         contact: ExternalContactId::new(body.visitor),
     };
     let receipt = state.engine.execute(command).await?;
@@ -316,12 +343,13 @@ impl HandOverBody {
 
 pub async fn transfer(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<HandOverBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Transfer {
         to: body.target()?,
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -329,12 +357,13 @@ pub async fn transfer(
 
 pub async fn invite(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<HandOverBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Invite {
         to: body.target()?,
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -342,11 +371,12 @@ pub async fn invite(
 
 pub async fn leave(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Leave {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -354,11 +384,12 @@ pub async fn leave(
 
 pub async fn postpone(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Postpone {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -366,11 +397,12 @@ pub async fn postpone(
 
 pub async fn resume(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Resume {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
     };
     run(&state, command, Some(conversation)).await
@@ -391,11 +423,12 @@ fn yes() -> bool {
 
 pub async fn mark_important(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<ImportantBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::MarkImportant {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
         important: body.important,
     };
@@ -415,10 +448,11 @@ pub struct OutboundBody {
 
 pub async fn start_outbound(
     State(state): State<AppState>,
+    caller: Caller,
     Json(body): Json<OutboundBody>,
 ) -> Result<(StatusCode, axum::Json<CommandAccepted>), ApiError> {
     let command = Command::StartOutbound {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         connector: ConnectorId::new(body.connector),
         contact: ExternalContactId::new(body.contact),
         message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
@@ -447,11 +481,12 @@ pub struct AgentMessageBody {
 
 pub async fn agent_message(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<AgentMessageBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::SendAgentMessage {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
         message_id: MessageId::new(uuid::Uuid::now_v7().to_string()),
         text: body.text,
@@ -471,11 +506,12 @@ pub struct CloseBody {
 
 pub async fn close(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Json(body): Json<CloseBody>,
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     let command = Command::Close {
-        agent: AgentId::new(body.agent),
+        agent: acting(&caller, body.agent)?,
         conversation,
         status: body.status,
     };

@@ -4,8 +4,9 @@
 //! rights; the view selects, the export module writes. Nothing here filters or sorts a row.
 
 use super::AppState;
+use super::auth::Caller;
 use super::problem::ApiError;
-use super::queries::{callers_rights, configured_agent, configured_queue, start_of_day};
+use super::queries::{configured_agent, configured_queue, start_of_day};
 use crate::feed::READ_YOUR_WRITES_LIMIT;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -110,6 +111,7 @@ fn filter(state: &AppState, query: &ListQuery, now: Timestamp) -> Result<Filter,
 
 pub async fn list(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<ListAnswer>, ApiError> {
     if query.format.is_some() {
@@ -131,7 +133,7 @@ pub async fn list(
         })?),
         None => None,
     };
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| ListAnswer {
@@ -153,6 +155,7 @@ pub async fn list(
 
 pub async fn export(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     if query.cursor.is_some() || query.limit.is_some() {
@@ -163,7 +166,7 @@ pub async fn export(
     let format = query.format.unwrap_or(Format::Csv);
     let now = state.clock.now();
     let filter = filter(&state, &query, now)?;
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let rows = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {

@@ -3,13 +3,16 @@
 //! Handlers parse, call the engine or a read model, and map errors; they hold no business rule.
 //! Only this module knows HTTP.
 
+mod auth;
 mod commands;
 mod extract;
 mod interactions;
+mod keys;
 mod metrics;
 mod problem;
 mod queries;
 
+pub use auth::ConfiguredKeys;
 pub use metrics::Metrics;
 pub use problem::ApiError;
 
@@ -38,6 +41,8 @@ pub struct AppState {
     pub config: Arc<CentreConfig>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// The configured API keys by digest.
+    pub keys: Arc<ConfiguredKeys>,
 }
 
 /// The API's routes over `state`.
@@ -80,6 +85,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents", get(queries::agents))
         .route("/v1/agents/{agent}/postponed", get(queries::postponed))
         .route("/v1/log", get(queries::log))
+        .route("/v1/me", get(keys::me))
+        .route("/v1/keys", get(keys::list).post(keys::issue))
+        .route("/v1/keys/{key}", axum::routing::delete(keys::revoke))
         .route(
             "/v1/conversations/{conversation}",
             get(queries::conversation),

@@ -38,6 +38,15 @@ pub enum ApiError {
     /// The caller has no rights to what they asked for.
     #[error("{0}")]
     NoRights(String),
+    /// No key, a malformed one, or one that is unknown or revoked.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller's role may not call this endpoint at all.
+    #[error("{0}")]
+    WrongRole(String),
+    /// Something this service needs failed; the detail goes to the log, not to the caller.
+    #[error("{0}")]
+    Internal(String),
 }
 
 #[derive(Serialize)]
@@ -68,6 +77,12 @@ impl ApiError {
             ),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             ApiError::NoRights(_) => (StatusCode::FORBIDDEN, "no-rights", "No rights"),
+            ApiError::Unauthenticated(_) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Not authenticated",
+            ),
+            ApiError::WrongRole(_) => (StatusCode::FORBIDDEN, "wrong-role", "Wrong role"),
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::Export(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -91,7 +106,7 @@ impl ApiError {
                 "fenced",
                 "Another server has taken over this contact centre's log",
             ),
-            ApiError::Engine(_) | ApiError::Store(_) => (
+            ApiError::Engine(_) | ApiError::Store(_) | ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "Internal error",
@@ -271,6 +286,18 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "message-empty",
             "Message empty",
         ),
+        R::NotADigest | R::KeyNameMissing => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-key",
+            "Invalid API key",
+        ),
+        R::KeyExists(_) => (StatusCode::CONFLICT, "key-exists", "API key exists"),
+        R::UnknownKey(_) => (StatusCode::NOT_FOUND, "unknown-key", "Unknown API key"),
+        R::KeyAlreadyRevoked(_) => (
+            StatusCode::CONFLICT,
+            "key-already-revoked",
+            "API key already revoked",
+        ),
     }
 }
 
@@ -292,7 +319,14 @@ impl IntoResponse for ApiError {
         } else {
             self.to_string()
         };
-        problem(status, kind, title, detail)
+        let mut response = problem(status, kind, title, detail);
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"switchboard\""),
+            );
+        }
+        response
     }
 }
 

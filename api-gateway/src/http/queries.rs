@@ -1,6 +1,7 @@
 //! Query endpoints: read models and a conversation's history from the log.
 
 use super::ApiError;
+use super::auth::Caller;
 use super::extract::{Path, Query};
 use crate::feed::READ_YOUR_WRITES_LIMIT;
 use crate::http::AppState;
@@ -71,11 +72,12 @@ pub struct WaitingList {
 
 pub async fn waiting(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<WaitingQuery>,
 ) -> Result<Json<WaitingList>, ApiError> {
     let queue = configured_queue(&state, query.queue)?;
     let agent = configured_agent(&state, query.agent)?.and_then(|id| state.config.agents.get(&id));
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let now = state.clock.now();
     let answer = state
         .views
@@ -158,17 +160,13 @@ fn may_see_conversation(
     }
 }
 
-/// Rights come with API keys (a later issue): until then every caller sees everything.
-pub(super) fn callers_rights() -> Visible {
-    Visible::everything()
-}
-
 pub async fn missed(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<MissedQuery>,
 ) -> Result<Json<MissedList>, ApiError> {
     let queue = configured_queue(&state, query.queue)?;
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| MissedList {
@@ -193,6 +191,7 @@ pub struct PostponedList {
 
 pub async fn postponed(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<PostponedList>, ApiError> {
@@ -202,7 +201,7 @@ pub async fn postponed(
             "agent '{id}' is not configured"
         )));
     }
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -247,6 +246,7 @@ pub struct Board {
 
 pub async fn board(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<BoardQuery>,
 ) -> Result<Json<Board>, ApiError> {
     let team = configured_queue(&state, query.team)?;
@@ -256,7 +256,7 @@ pub async fn board(
         team,
         status: query.status,
     };
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let thresholds = state
         .config
         .queues
@@ -301,6 +301,7 @@ pub struct QueueList {
 
 pub async fn queues(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<QueuesQuery>,
 ) -> Result<Json<QueueList>, ApiError> {
     let now = state.clock.now();
@@ -310,7 +311,7 @@ pub async fn queues(
         })?,
         None => start_of_day(now),
     };
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| QueueList {
@@ -342,9 +343,10 @@ pub struct AgentList {
 
 pub async fn agents(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<Consistency>,
 ) -> Result<Json<AgentList>, ApiError> {
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| AgentList {
@@ -368,11 +370,12 @@ pub struct FocusList {
 
 pub async fn focus(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<FocusList>, ApiError> {
     let now = state.clock.now();
-    let visible = callers_rights();
+    let visible = caller.rights(&state.config)?;
     let (queue, answer) = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -404,6 +407,7 @@ pub struct AgentView {
 
 pub async fn agent(
     State(state): State<AppState>,
+    caller: Caller,
     Path(agent): Path<String>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<AgentView>, ApiError> {
@@ -413,7 +417,7 @@ pub async fn agent(
         .agents
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?;
-    if !callers_rights().users.allows(&id) {
+    if !caller.rights(&state.config)?.users.allows(&id) {
         return Err(ApiError::NoRights(format!("no rights to agent '{id}'")));
     }
     let summary = state
@@ -433,6 +437,7 @@ pub async fn agent(
 
 pub async fn conversation(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
@@ -443,7 +448,11 @@ pub async fn conversation(
         })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
-    may_see_conversation(&callers_rights(), conversation, summary.queue.as_ref())?;
+    may_see_conversation(
+        &caller.rights(&state.config)?,
+        conversation,
+        summary.queue.as_ref(),
+    )?;
     Ok(Json(summary))
 }
 
@@ -488,6 +497,7 @@ const HISTORY_PAGE_LIMIT: usize = 1000;
 
 pub async fn history(
     State(state): State<AppState>,
+    caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<History>, ApiError> {
@@ -508,7 +518,7 @@ pub async fn history(
         .await?;
     // A conversation without a queue (or not in the read models yet) is for callers with rights
     // to every queue, as rows without a queue are.
-    may_see_conversation(&callers_rights(), conversation, queue.as_ref())?;
+    may_see_conversation(&caller.rights(&state.config)?, conversation, queue.as_ref())?;
     let stream = StreamOf::Conversation(&conversation).name();
     let mut stored = state
         .store
@@ -582,8 +592,10 @@ const LOG_WAIT_LIMIT_MS: u64 = 30_000;
 /// The global log, in position order, a page at a time.
 pub async fn log(
     State(state): State<AppState>,
+    caller: Caller,
     Query(query): Query<LogQuery>,
 ) -> Result<Json<LogPage>, ApiError> {
+    caller.reads_the_log()?;
     let limit = query.limit.unwrap_or(LOG_PAGE_LIMIT);
     if limit == 0 || limit > LOG_PAGE_LIMIT {
         return Err(ApiError::BadRequest(format!(

@@ -14,17 +14,106 @@ pub fn example_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../switchboard.toml")
 }
 
-/// Writes a configuration file into `dir` and returns its path.
+/// The demo keys of the example configuration (their secrets are in the README).
+pub const ADMIN: &str = "sb_demo_admin";
+pub const ALICE: &str = "sb_demo_alice";
+pub const BOB: &str = "sb_demo_bob";
+pub const WEBSITE: &str = "sb_demo_website";
+pub const SUPERVISOR: &str = "sb_demo_supervisor";
+pub const AUDITOR: &str = "sb_demo_auditor";
+
+/// The configuration entry of the demo admin key, which every test configuration gets.
+const ADMIN_KEY_ENTRY: &str = "\n[[api_keys]]\nid = \"demo-admin\"\nrole = \"admin\"\nsecret_sha256 = \"268dc68b38427163badfac353a447f88eacf56b478e7224e349474a7a41a6b71\"\n";
+
+/// Writes a configuration file into `dir` (with the demo admin key added, unless it has keys of
+/// its own) and returns its path.
 pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("centre.toml");
-    std::fs::write(&path, text).unwrap();
+    let admin = if text.contains("[[api_keys]]") {
+        ""
+    } else {
+        ADMIN_KEY_ENTRY
+    };
+    std::fs::write(&path, format!("{text}{admin}")).unwrap();
     path
+}
+
+/// An HTTP client of the server that sends one API key (or none) with every request.
+pub struct Api {
+    base: String,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    fn new(base: &str, key: Option<&str>) -> Api {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = key {
+            headers.insert(
+                reqwest::header::AUTHORIZATION,
+                format!("Bearer {key}").parse().unwrap(),
+            );
+        }
+        Api {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self.http.get(self.url(path)).send().await.unwrap();
+        read(response).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        let response = self.http.delete(self.url(path)).send().await.unwrap();
+        read(response).await
+    }
+
+    /// Posts `body` as it is (malformed JSON included); answers the status, the content type
+    /// and the body.
+    pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, String, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let (status, body) = read(response).await;
+        (status, content_type, body)
+    }
 }
 
 /// A running server process; killed when dropped.
 pub struct Server {
     child: Child,
     pub base: String,
+    /// The admin's client; [`Server::as_key`] gives others.
+    admin: Api,
     pub http: reqwest::Client,
     /// Where a server on PostgreSQL keeps its read-model snapshots (the default would be the
     /// working directory); an embedded store keeps them beside its log.
@@ -77,50 +166,39 @@ impl Server {
         let base = address
             .recv_timeout(Duration::from_secs(60))
             .expect("the server prints its address");
+        let admin = Api::new(&base, Some(ADMIN));
         Server {
             child,
+            http: admin.http.clone(),
+            admin,
             base,
-            http: reqwest::Client::new(),
             _snapshots: snapshots,
         }
     }
 
+    /// A client that sends `key` (`None`: no key at all).
+    pub fn as_key(&self, key: Option<&str>) -> Api {
+        Api::new(&self.base, key)
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
+        self.admin.url(path)
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(self.url(path)).send().await.unwrap();
-        read(response).await
+        self.admin.get(path).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        read(response).await
+        self.admin.post(path, body).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.admin.delete(path).await
     }
 
     pub async fn post_raw(&self, path: &str, body: &'static str) -> (u16, String, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        let (status, body) = read(response).await;
-        (status, content_type, body)
+        self.admin.post_raw(path, body).await
     }
 
     /// Reads the global log after `after` until an event of type `event_type` about

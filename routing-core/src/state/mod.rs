@@ -8,7 +8,7 @@ mod index;
 
 use crate::config::{CentreConfig, Channel, QueueConfig};
 use crate::event::{Event, EventKind};
-use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, QueueId};
+use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, QueueId};
 use crate::time::Timestamp;
 use index::Indexes;
 
@@ -276,6 +276,13 @@ impl Conversation {
     }
 }
 
+/// Whether an API key still opens anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStatus {
+    Live,
+    Revoked,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
     config: CentreConfig,
@@ -303,6 +310,10 @@ pub struct State {
     offers_made: u64,
     /// How many events have been applied.
     applied: u64,
+    /// API keys issued over the API (configured ones are in the configuration), and every key
+    /// revoked so far, configured or issued.
+    keys_issued: BTreeSet<KeyId>,
+    keys_revoked: BTreeSet<KeyId>,
 }
 
 impl State {
@@ -360,7 +371,21 @@ impl State {
             indexes: Indexes::default(),
             offers_made: 0,
             applied: 0,
+            keys_issued: BTreeSet::new(),
+            keys_revoked: BTreeSet::new(),
         }
+    }
+
+    /// Whether an API key by this id exists (configured or issued), and whether it is revoked.
+    pub fn key(&self, id: &KeyId) -> Option<KeyStatus> {
+        let exists = self.config.api_keys.contains_key(id) || self.keys_issued.contains(id);
+        exists.then(|| {
+            if self.keys_revoked.contains(id) {
+                KeyStatus::Revoked
+            } else {
+                KeyStatus::Live
+            }
+        })
     }
 
     pub fn config(&self) -> &CentreConfig {
@@ -758,6 +783,12 @@ impl State {
             }
             // Where the agent looks decides nothing here; the read models measure it.
             EventKind::ActivityFocused(_) | EventKind::ActivityBlurred(_) => {}
+            EventKind::ApiKeyIssued(e) => {
+                self.keys_issued.insert(e.key.clone());
+            }
+            EventKind::ApiKeyRevoked(e) => {
+                self.keys_revoked.insert(e.key.clone());
+            }
             EventKind::AgentDisconnected(e) => {
                 self.change_agent(&e.agent, |agent| {
                     agent.presence = Presence::Disconnected;

@@ -141,6 +141,7 @@ pub fn centre() -> CentreConfig {
         ]
         .into(),
         heartbeat_timeout_ms: None,
+        api_keys: Default::default(),
         pause_limits: routing_core::PauseLimits {
             default_ms: None,
             by_reason: [("break".to_owned(), 600_000)].into(),
