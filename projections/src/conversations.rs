@@ -87,7 +87,7 @@ impl ConversationSummary {
     }
 
     /// A conversation that has just started: inbound, waiting, nobody in it.
-    fn started(
+    pub(crate) fn started(
         conversation: ConversationId,
         connector: &ConnectorId,
         channel: Channel,

@@ -6,6 +6,7 @@
 //! needs both. This module only answers "may they see it"; it must never decide who has which
 //! rights (the caller's credentials do).
 
+use crate::conversations::ConversationSummary;
 pub use routing_core::access::Scope;
 use routing_core::{AgentId, QueueId};
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,14 @@ impl Visible {
     pub fn allows(&self, queue: Option<&QueueId>, user: Option<&AgentId>) -> bool {
         self.queues.allows_optional(queue) && user.is_none_or(|user| self.users.allows(user))
     }
+
+    /// Whether a conversation may be seen: its queue, and, when agents are in it, at least one
+    /// of them. One nobody is in (waiting, or not yet taken) is judged by its queue alone.
+    pub fn sees_conversation(&self, conversation: &ConversationSummary) -> bool {
+        self.queues.allows_optional(conversation.queue.as_ref())
+            && (conversation.agents.is_empty()
+                || conversation.agents.iter().any(|a| self.users.allows(a)))
+    }
 }
 
 #[cfg(test)]
@@ -53,5 +62,38 @@ mod tests {
         assert!(!visible.allows(Some(&support), Some(&ada)));
         assert!(!visible.allows(None, None));
         assert!(Visible::everything().allows(None, None));
+    }
+
+    #[test]
+    fn a_conversation_needs_its_queue_and_one_of_the_agents_in_it() {
+        use routing_core::ids::ExternalContactId;
+        use routing_core::{Channel, ConnectorId, Timestamp};
+        let (ada, bo) = (AgentId::new("ada"), AgentId::new("bo"));
+        let mut row = ConversationSummary::started(
+            crate::testing::id(1),
+            &ConnectorId::new("web"),
+            Channel::Webchat,
+            &ExternalContactId::new("v-1"),
+            Timestamp::from_millis(0),
+        );
+        let ada_in_sales = Visible {
+            users: Scope::Only([ada.clone()].into()),
+            queues: Scope::Only([QueueId::new("sales")].into()),
+        };
+        assert!(!ada_in_sales.sees_conversation(&row), "no queue yet");
+        row.queue = Some(QueueId::new("sales"));
+        assert!(
+            ada_in_sales.sees_conversation(&row),
+            "waiting, nobody in it"
+        );
+        row.agents = [bo.clone()].into();
+        assert!(
+            !ada_in_sales.sees_conversation(&row),
+            "only another agent in it"
+        );
+        row.agents = [bo, ada].into();
+        assert!(ada_in_sales.sees_conversation(&row));
+        row.queue = Some(QueueId::new("support"));
+        assert!(!ada_in_sales.sees_conversation(&row), "another queue");
     }
 }

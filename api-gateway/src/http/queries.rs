@@ -15,7 +15,6 @@ use projections::focus::ActivityFocus;
 use projections::missed::MissedRow;
 use projections::postponed::PostponedRow;
 use projections::queues::QueueFigures;
-use projections::rights::Visible;
 use projections::waiting::WaitingRow;
 use routing_core::event::StreamOf;
 use routing_core::{AgentId, Channel, ConversationId, QueueId, Timestamp};
@@ -145,17 +144,13 @@ pub(super) fn configured_agent(
     }
 }
 
-/// Refuses a conversation in a queue the caller has no rights to.
-fn may_see_conversation(
-    visible: &Visible,
-    conversation: ConversationId,
-    queue: Option<&QueueId>,
-) -> Result<(), ApiError> {
-    if visible.allows(queue, None) {
+/// Refuses a conversation the caller's rights do not show (`Visible::sees_conversation`).
+fn may_see_conversation(conversation: ConversationId, seen: bool) -> Result<(), ApiError> {
+    if seen {
         Ok(())
     } else {
         Err(ApiError::NoRights(format!(
-            "no rights to the queue of conversation {conversation}"
+            "no rights to conversation {conversation}: neither its queue nor the agents in it"
         )))
     }
 }
@@ -376,12 +371,12 @@ pub async fn focus(
 ) -> Result<Json<FocusList>, ApiError> {
     let now = state.clock.now();
     let visible = caller.rights(&state.config)?;
-    let (queue, answer) = state
+    let (seen, answer) = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
             models.conversations.get(&conversation).map(|summary| {
                 (
-                    summary.queue.clone(),
+                    visible.sees_conversation(summary),
                     FocusList {
                         position: models.checkpoint(),
                         activities: models.focus.of(&conversation, now),
@@ -391,7 +386,7 @@ pub async fn focus(
         })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
-    may_see_conversation(&visible, conversation, queue.as_ref())?;
+    may_see_conversation(conversation, seen)?;
     Ok(Json(answer))
 }
 
@@ -449,9 +444,8 @@ pub async fn conversation(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
     may_see_conversation(
-        &caller.rights(&state.config)?,
         conversation,
-        summary.queue.as_ref(),
+        caller.rights(&state.config)?.sees_conversation(&summary),
     )?;
     Ok(Json(summary))
 }
@@ -507,18 +501,21 @@ pub async fn history(
             "`limit` must be between 1 and {HISTORY_PAGE_LIMIT}"
         )));
     }
-    let queue = state
+    let visible = caller.rights(&state.config)?;
+    // A conversation not in the read models yet is for callers with rights to every queue, as
+    // rows without a queue are.
+    let seen = state
         .views
         .read(None, READ_YOUR_WRITES_LIMIT, |models| {
             models
                 .conversations
                 .get(&conversation)
-                .and_then(|summary| summary.queue.clone())
+                .map_or(visible.allows(None, None), |summary| {
+                    visible.sees_conversation(summary)
+                })
         })
         .await?;
-    // A conversation without a queue (or not in the read models yet) is for callers with rights
-    // to every queue, as rows without a queue are.
-    may_see_conversation(&caller.rights(&state.config)?, conversation, queue.as_ref())?;
+    may_see_conversation(conversation, seen)?;
     let stream = StreamOf::Conversation(&conversation).name();
     let mut stored = state
         .store
