@@ -12,7 +12,7 @@ use event_store::{EventStore, Position, Subscription};
 use projections::ReadModels;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// How many events are applied per read, so a long catch-up does not hold the lock for long.
 const PAGE: usize = 1024;
@@ -34,7 +34,12 @@ pub struct Snapshots {
 pub struct Views {
     models: Arc<RwLock<ReadModels>>,
     checkpoint: watch::Receiver<u64>,
+    /// Every page, once applied: what live notifications follow.
+    applied: broadcast::Sender<Arc<Decoded>>,
 }
+
+/// How many applied pages a slow listener may fall behind before it must read the log instead.
+const APPLIED_PAGES_KEPT: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 #[error(
@@ -91,6 +96,13 @@ impl Views {
     pub fn checkpoint(&self) -> u64 {
         *self.checkpoint.borrow()
     }
+
+    /// Pages as they are applied, from now on: each event with its position, the views already
+    /// holding it. A receiver that falls behind is told how many pages it lost (and reads those
+    /// from the log).
+    pub fn applied(&self) -> broadcast::Receiver<Arc<Decoded>> {
+        self.applied.subscribe()
+    }
 }
 
 /// Starts the task that keeps `models` up to date with `store` until `shutdown` turns true,
@@ -103,9 +115,11 @@ pub fn start<S: EventStore + Clone>(
 ) -> (Views, tokio::task::JoinHandle<Result<(), EngineError>>) {
     let (checkpoint_tx, checkpoint) = watch::channel(models.checkpoint());
     let models = Arc::new(RwLock::new(models));
+    let (applied, _) = broadcast::channel(APPLIED_PAGES_KEPT);
     let views = Views {
         models: Arc::clone(&models),
         checkpoint,
+        applied: applied.clone(),
     };
     let task = tokio::spawn(async move {
         let after = *checkpoint_tx.borrow();
@@ -144,6 +158,8 @@ pub fn start<S: EventStore + Clone>(
                     },
                 );
             }
+            // Nobody listening is not an error.
+            let _ = applied.send(Arc::new(page));
         };
         reader.abort();
         if let Some(keeper) = keeper {
@@ -158,7 +174,7 @@ pub fn start<S: EventStore + Clone>(
 const PAGES_AHEAD: usize = 4;
 
 /// A decoded page: each event's position, id and content.
-type Decoded = Vec<(u64, uuid::Uuid, routing_core::Event)>;
+pub type Decoded = Vec<(u64, uuid::Uuid, routing_core::Event)>;
 
 /// Reads the log from `after` on and decodes it, a page at a time, until the store or the
 /// receiver goes away; an event that cannot be decoded is sent as the error that stops the feed.

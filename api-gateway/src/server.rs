@@ -94,6 +94,7 @@ pub async fn serve(
         views,
         store: store.clone(),
         keys: Arc::new(ConfiguredKeys::of(&config)),
+        shutdown: stopping.clone(),
         config: Arc::new(config),
         clock,
         metrics: Metrics::new(),

@@ -81,7 +81,7 @@ pub fn board(
                 .team
                 .as_ref()
                 .is_none_or(|team| summary.queue.as_ref() == Some(team))
-            && visible.allows(summary.queue.as_ref(), None)
+            && visible.sees_conversation(summary)
     };
     let source: Box<dyn Iterator<Item = &ConversationSummary>> =
         if filter.status == Some(BoardStatus::Closed) {

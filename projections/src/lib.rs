@@ -16,6 +16,7 @@ pub mod focus;
 pub mod interactions;
 pub mod keys;
 pub mod missed;
+pub mod notifications;
 pub mod postponed;
 pub mod queues;
 pub mod rfc3339;

@@ -11,6 +11,7 @@ mod keys;
 mod metrics;
 mod problem;
 mod queries;
+mod streams;
 
 pub use auth::ConfiguredKeys;
 pub use metrics::Metrics;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The configured API keys by digest.
     pub keys: Arc<ConfiguredKeys>,
+    /// Turns true when the server begins to stop: live streams end then.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The API's routes over `state`.
@@ -86,6 +89,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agents/{agent}/postponed", get(queries::postponed))
         .route("/v1/log", get(queries::log))
         .route("/v1/me", get(keys::me))
+        .route("/v1/agents/{agent}/stream", get(streams::agent))
+        .route("/v1/dashboard/stream", get(streams::dashboard))
         .route("/v1/keys", get(keys::list).post(keys::issue))
         .route("/v1/keys/{key}", axum::routing::delete(keys::revoke))
         .route(

@@ -292,3 +292,90 @@ pub fn postgres_store(test: &str) -> Option<String> {
     let separator = if url.contains('?') { '&' } else { '?' };
     Some(format!("{url}{separator}schema={schema}"))
 }
+
+/// One Server-Sent Events message.
+#[derive(Debug, Clone, Default)]
+pub struct SseMessage {
+    pub id: Option<String>,
+    pub event: String,
+    pub data: Value,
+}
+
+/// Reads Server-Sent Events from a streaming response, one message at a time.
+pub struct SseReader {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl SseReader {
+    /// Opens `path` with `key`, sending `Last-Event-ID` if given; panics unless it is a 200 stream.
+    pub async fn open(api: &Api, path: &str, last_event_id: Option<u64>) -> SseReader {
+        let mut request = api.http.get(api.url(path));
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        SseReader {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next message (keep-alive comments skipped); panics after 10 s without one.
+    pub async fn next(&mut self) -> SseMessage {
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut message = SseMessage::default();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(id) = line.strip_prefix("id:") {
+                        message.id = Some(id.trim().to_owned());
+                    } else if let Some(event) = line.strip_prefix("event:") {
+                        message.event = event.trim().to_owned();
+                    } else if let Some(more) = line.strip_prefix("data:") {
+                        data.push_str(more.trim_start());
+                    }
+                }
+                if message.event.is_empty() && data.is_empty() {
+                    continue;
+                }
+                message.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return message;
+            }
+            let chunk = tokio::time::timeout_at(give_up, self.response.chunk())
+                .await
+                .expect("a message within 10 s")
+                .unwrap()
+                .expect("the stream is still open");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// Waits (at most 10 s) for the server to end the stream, dropping whatever else comes.
+    pub async fn ended(mut self) -> bool {
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(give_up, self.response.chunk()).await {
+                Ok(Ok(Some(_))) => continue,
+                Ok(Ok(None)) | Ok(Err(_)) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Reads until a message of `event` arrives and returns it with every message read on the way.
+    pub async fn until(&mut self, event: &str) -> (SseMessage, Vec<SseMessage>) {
+        let mut seen = Vec::new();
+        loop {
+            let message = self.next().await;
+            if message.event == event {
+                return (message, seen);
+            }
+            seen.push(message);
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! Live notifications over Server-Sent Events: an agent's stream (offers with the time left to
+//! answer, messages, reminders, transfers, invitations, their presence) and a dashboard's stream
+//! (conversations, queues and agents to redraw).
+//!
+//! Every message's `id` is a log position. A client that reconnects with `Last-Event-ID` (browsers
+//! do it by themselves) or `?after=` gets everything after that position: the stream reads the
+//! log up to the read models' checkpoint, then follows the pages the feed has applied, reading the
+//! log again for any page it fell behind on. Positions at or below the last one sent are skipped,
+//! so nothing is lost or sent twice. SSE rather than WebSocket: the traffic is one-way (commands
+//! are plain requests), SSE reconnects and resumes on its own, and it passes every proxy that
+//! passes HTTP. Which events concern whom is the read models' to say
+//! (`projections::notifications`); this module only follows and formats.
+
+use super::auth::Caller;
+use super::extract::{Path, Query};
+use super::queries::start_of_day;
+use super::{ApiError, AppState};
+use crate::engine::decode;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as Message, KeepAlive, Sse};
+use event_store::{EventStore, Position};
+use projections::ReadModels;
+use projections::board::{BoardRow, BoardStatus};
+use projections::notifications::{Touched, concerns_agent};
+use projections::rights::Visible;
+use routing_core::{AgentId, Event, EventKind, Timestamp};
+use serde::{Deserialize, Serialize};
+use std::convert::Infallible;
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+/// How many events are read from the log per page while catching up.
+const CATCH_UP_PAGE: usize = 1024;
+/// How many messages may wait for a slow client before the stream waits for it.
+const BUFFERED_MESSAGES: usize = 1024;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    /// Start after this position (as `Last-Event-ID` does; the header wins). Without either, the
+    /// stream starts at the read models' position: only what happens from now on.
+    pub after: Option<u64>,
+}
+
+type Stream =
+    Sse<axum::response::sse::KeepAliveStream<ReceiverStream<Result<Message, Infallible>>>>;
+
+/// `GET /v1/agents/{agent}/stream`: what the agent's console must hear about.
+pub async fn agent(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(agent): Path<String>,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Stream, ApiError> {
+    let agent = AgentId::new(agent);
+    if !state.config.agents.contains_key(&agent) {
+        return Err(ApiError::NotFound(format!(
+            "agent '{agent}' is not configured"
+        )));
+    }
+    caller.acts_as(&agent)?;
+    let after = start(&state, &headers, query.after)?;
+    let clock = state.clock.clone();
+    Ok(follow(state, after, move |models, events| {
+        let now = clock.now();
+        events
+            .iter()
+            .filter(|(_, event)| concerns_agent(models, &agent, event))
+            .filter_map(|(position, event)| notice(models, *position, event, now))
+            .collect()
+    }))
+}
+
+/// One event an agent hears about: the event as the log holds it, with what a console needs
+/// beside it.
+#[derive(Debug, Serialize)]
+struct Notice<'a> {
+    position: u64,
+    #[serde(rename = "type")]
+    event_type: &'static str,
+    time: String,
+    payload: serde_json::Value,
+    /// For offers, transfers and invitations: how long is left to answer (0 once it expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_left_ms: Option<u64>,
+    /// The conversation as it stands now, for events about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conversation: Option<&'a projections::conversations::ConversationSummary>,
+}
+
+fn notice(models: &ReadModels, position: u64, event: &Event, now: Timestamp) -> Option<Message> {
+    let expires_at = match &event.kind {
+        EventKind::ConversationOffered(e) => Some(e.expires_at),
+        EventKind::TransferOffered(e) => Some(e.expires_at),
+        EventKind::InviteOffered(e) => Some(e.expires_at),
+        _ => None,
+    };
+    let payload = routing_core::codec::encode(event)
+        .ok()
+        .and_then(|encoded| serde_json::from_slice(&encoded.payload).ok())?;
+    let body = Notice {
+        position,
+        event_type: event.kind.name(),
+        time: projections::rfc3339::format(event.at),
+        payload,
+        time_left_ms: expires_at.map(|at| at.millis_since(now)),
+        conversation: event
+            .kind
+            .conversation()
+            .and_then(|c| models.conversations.get(&c)),
+    };
+    Message::default()
+        .id(position.to_string())
+        .event(event.kind.name())
+        .json_data(body)
+        .ok()
+}
+
+/// `GET /v1/dashboard/stream`: after each run of events, the conversations (as board rows),
+/// queues (their figures for today) and agents it changed, within the caller's rights.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
+) -> Result<Stream, ApiError> {
+    let visible = caller.rights(&state.config)?;
+    let after = start(&state, &headers, query.after)?;
+    let clock = state.clock.clone();
+    Ok(follow(state, after, move |models, events| {
+        let mut touched = Touched::default();
+        for (_, event) in events {
+            touched.add(models, event);
+        }
+        let Some((last, _)) = events.last() else {
+            return Vec::new();
+        };
+        redraw(models, &touched, &visible, *last, clock.now())
+    }))
+}
+
+fn redraw(
+    models: &ReadModels,
+    touched: &Touched,
+    visible: &Visible,
+    position: u64,
+    now: Timestamp,
+) -> Vec<Message> {
+    let mut messages: Vec<Message> = Vec::new();
+    for conversation in &touched.conversations {
+        if let Some(summary) = models.conversations.get(conversation)
+            && visible.sees_conversation(summary)
+        {
+            let row = BoardRow {
+                board_status: BoardStatus::of(summary),
+                conversation: summary.clone(),
+            };
+            messages.extend(message("conversation", &row));
+        }
+    }
+    let figures = models.queues.figures(
+        &touched.queues,
+        &models.waiting,
+        visible,
+        start_of_day(now),
+        now,
+    );
+    for queue in &figures {
+        messages.extend(message("queue", queue));
+    }
+    for agent in &touched.agents {
+        if visible.users.allows(agent)
+            && let Some(summary) = models.agents.get(agent)
+        {
+            messages.extend(message("agent", summary));
+        }
+    }
+    // The position goes on the last message only: a client cut off half-way through a run
+    // resumes before it and is sent the whole run again.
+    let checkpoint = Message::default()
+        .id(position.to_string())
+        .event("position")
+        .data(position.to_string());
+    messages.push(checkpoint);
+    messages
+}
+
+/// A dashboard message without an id: the run's last message carries it.
+fn message(kind: &str, body: &impl Serialize) -> Option<Message> {
+    Message::default().event(kind).json_data(body).ok()
+}
+
+/// Where a stream starts: `Last-Event-ID`, else `?after=`, else the read models' position.
+fn start(state: &AppState, headers: &HeaderMap, after: Option<u64>) -> Result<u64, ApiError> {
+    let last = headers
+        .get("last-event-id")
+        .map(|value| {
+            value
+                .to_str()
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::BadRequest("Last-Event-ID must be a log position".to_owned())
+                })
+        })
+        .transpose()?;
+    Ok(last.or(after).unwrap_or_else(|| state.views.checkpoint()))
+}
+
+/// Starts the task that follows the log from `after` and sends what `render` makes of each run
+/// of events, until the client goes away or the server stops.
+fn follow<F>(state: AppState, after: u64, render: F) -> Stream
+where
+    F: FnMut(&ReadModels, &[(u64, Event)]) -> Vec<Message> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(BUFFERED_MESSAGES);
+    tokio::spawn(async move {
+        let mut follower = Follower {
+            state,
+            after,
+            render,
+            tx,
+        };
+        if let Err(error) = follower.run().await {
+            tracing::warn!(%error, "a live stream stopped");
+        }
+    });
+    Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default())
+}
+
+struct Follower<F> {
+    state: AppState,
+    /// The last position sent.
+    after: u64,
+    render: F,
+    tx: mpsc::Sender<Result<Message, Infallible>>,
+}
+
+/// Why a stream ended other than by the client leaving or the server stopping.
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    #[error(transparent)]
+    Store(#[from] event_store::StoreError),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+impl<F> Follower<F>
+where
+    F: FnMut(&ReadModels, &[(u64, Event)]) -> Vec<Message> + Send + 'static,
+{
+    async fn run(&mut self) -> Result<(), FollowError> {
+        // Listening before catching up, so that nothing applied meanwhile is missed.
+        let mut live = self.state.views.applied();
+        let mut stopping = self.state.shutdown.clone();
+        let checkpoint = self.state.views.checkpoint();
+        if !self.catch_up(checkpoint).await? {
+            return Ok(());
+        }
+        loop {
+            let page = tokio::select! {
+                page = live.recv() => page,
+                _ = stopping.wait_for(|stop| *stop) => return Ok(()),
+                () = self.tx.closed() => return Ok(()),
+            };
+            let page = match page {
+                Ok(page) => page,
+                // Fell behind: the log has what was dropped, up to the views' checkpoint.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let checkpoint = self.state.views.checkpoint();
+                    if !self.catch_up(checkpoint).await? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            };
+            let Some(&(first, _, _)) = page.first() else {
+                continue;
+            };
+            if first > self.after + 1 && !self.catch_up(first - 1).await? {
+                return Ok(());
+            }
+            let events: Vec<(u64, Event)> = page
+                .iter()
+                .filter(|(position, _, _)| *position > self.after)
+                .map(|(position, _, event)| (*position, event.clone()))
+                .collect();
+            if !self.send(&events).await {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Sends what the log holds after the last position sent, up to `to`. False once the client
+    /// has gone.
+    async fn catch_up(&mut self, to: u64) -> Result<bool, FollowError> {
+        while self.after < to {
+            let stored = self
+                .state
+                .store
+                .read_all(Position(self.after), CATCH_UP_PAGE)
+                .await?;
+            let events = stored
+                .iter()
+                .take_while(|stored| stored.position.0 <= to)
+                .map(|stored| decode(stored).map(|event| (stored.position.0, event)))
+                .collect::<Result<Vec<_>, _>>()?;
+            if events.is_empty() {
+                break;
+            }
+            if !self.send(&events).await {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Renders `events` against the views (which already hold them) and sends the messages.
+    async fn send(&mut self, events: &[(u64, Event)]) -> bool {
+        let Some(&(last, _)) = events.last() else {
+            return true;
+        };
+        let render = &mut self.render;
+        let messages = self
+            .state
+            .views
+            .read(None, std::time::Duration::ZERO, |models| {
+                render(models, events)
+            })
+            .await
+            .unwrap_or_default();
+        for message in messages {
+            if self.tx.send(Ok(message)).await.is_err() {
+                return false;
+            }
+        }
+        self.after = last;
+        true
+    }
+}

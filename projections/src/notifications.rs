@@ -1,0 +1,222 @@
+//! Live notifications: which events an agent's console must hear about, and which conversations,
+//! queues and agents a dashboard must redraw after some events.
+//!
+//! Both are read off the views as they stand once the events are applied: who is in a
+//! conversation is the conversations view's to say, which queues an agent is logged in to the
+//! agents view's. This module never decides anything and never formats a message; the API does.
+
+use crate::ReadModels;
+use routing_core::event::StreamOf;
+use routing_core::{AgentId, ConversationId, Event, EventKind, QueueId};
+use std::collections::BTreeSet;
+
+/// The agents an event names as actors or addressees (not those merely in its conversation).
+fn named_agents(kind: &EventKind) -> Vec<&AgentId> {
+    use EventKind as K;
+    match kind {
+        K::ConversationOffered(e) => vec![&e.agent],
+        K::OfferAccepted(e) => vec![&e.agent],
+        K::OfferRejected(e) => vec![&e.agent],
+        K::OfferTimedOut(e) => vec![&e.agent],
+        K::OfferRescinded(e) => vec![&e.agent],
+        K::AcceptedFromWaiting(e) => vec![&e.agent],
+        K::TransferOffered(e) => vec![&e.from, &e.to],
+        K::TransferredToQueue(e) => vec![&e.agent],
+        K::InviteOffered(e) => vec![&e.by, &e.to],
+        K::AgentLeft(e) => vec![&e.agent],
+        K::ConversationPostponed(e) => vec![&e.agent],
+        K::ConversationResumed(e) => vec![&e.agent],
+        K::ConversationClosed(e) => vec![&e.agent],
+        K::ConversationJoined(e) => vec![&e.agent],
+        K::ConversationGrabbed(e) => vec![&e.agent],
+        K::OutboundConversationStarted(e) => vec![&e.agent],
+        K::TeamNotified(e) => e.agents.iter().collect(),
+        K::AgentsReminded(e) => e.agents.iter().collect(),
+        K::ConversationReclaimed(e) => e.agents.iter().collect(),
+        _ => match kind.stream() {
+            StreamOf::Agent(agent) => vec![agent],
+            StreamOf::Conversation(_) | StreamOf::Key(_) => Vec::new(),
+        },
+    }
+}
+
+/// Whether `agent`'s console must hear about `event`: offers, transfers and invitations to or
+/// from them and how they end, their team's notifications and grabs, reminders, their own
+/// presence, and whatever happens in a conversation they are in (messages above all). Heartbeats
+/// and focus changes are the console's own doing and are left out.
+pub fn concerns_agent(models: &ReadModels, agent: &AgentId, event: &Event) -> bool {
+    match &event.kind {
+        EventKind::AgentHeartbeatRecorded(_)
+        | EventKind::ActivityFocused(_)
+        | EventKind::ActivityBlurred(_)
+        | EventKind::ApiKeyIssued(_)
+        | EventKind::ApiKeyRevoked(_) => return false,
+        // Who won a grab matters to the whole team it was offered to.
+        EventKind::ConversationGrabbed(e)
+            if models
+                .agents
+                .get(agent)
+                .is_some_and(|a| a.queues.contains(&e.queue)) =>
+        {
+            return true;
+        }
+        // An agent's own message is not news to them.
+        EventKind::AgentMessageSent(e) if &e.agent == agent => return false,
+        _ => {}
+    }
+    if named_agents(&event.kind).contains(&agent) {
+        return true;
+    }
+    event.kind.conversation().is_some_and(|conversation| {
+        models
+            .conversations
+            .get(&conversation)
+            .is_some_and(|summary| summary.agents.contains(agent))
+    })
+}
+
+/// What a run of events changed, for a dashboard to redraw: conversations, the queues they are
+/// (or were) in, and agents whose work changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub conversations: BTreeSet<ConversationId>,
+    pub queues: BTreeSet<QueueId>,
+    pub agents: BTreeSet<AgentId>,
+}
+
+impl Touched {
+    pub fn add(&mut self, models: &ReadModels, event: &Event) {
+        if matches!(
+            event.kind,
+            EventKind::AgentHeartbeatRecorded(_)
+                | EventKind::ApiKeyIssued(_)
+                | EventKind::ApiKeyRevoked(_)
+        ) {
+            return;
+        }
+        self.agents
+            .extend(named_agents(&event.kind).into_iter().cloned());
+        match &event.kind {
+            EventKind::ConversationEnqueued(e) => {
+                self.queues.insert(e.queue.clone());
+            }
+            EventKind::WaitLimitReached(e) => {
+                self.queues.insert(e.queue.clone());
+            }
+            EventKind::TransferredToQueue(e) => {
+                self.queues.insert(e.queue.clone());
+            }
+            _ => {}
+        }
+        if let Some(conversation) = event.kind.conversation() {
+            self.conversations.insert(conversation);
+            if let Some(summary) = models.conversations.get(&conversation) {
+                self.queues.extend(summary.queue.iter().cloned());
+                self.agents.extend(summary.agents.iter().cloned());
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty() && self.queues.is_empty() && self.agents.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{arrival, at, id};
+    use routing_core::event::{
+        AgentHeartbeatRecorded, AgentMessageSent, ConversationOffered, CustomerMessageReceived,
+        OfferAccepted, TieBreak,
+    };
+    use routing_core::ids::MessageId;
+    use routing_core::{RoutingStrategy, Timestamp};
+
+    fn models_with(events: &[Event]) -> ReadModels {
+        let mut models = ReadModels::new([AgentId::new("ada"), AgentId::new("bo")]);
+        for (n, event) in events.iter().enumerate() {
+            models.apply(n as u64 + 1, event);
+        }
+        models
+    }
+
+    fn offered(to: &str) -> Event {
+        at(
+            20,
+            ConversationOffered {
+                conversation: id(1),
+                queue: QueueId::new("support"),
+                agent: AgentId::new(to),
+                strategy: RoutingStrategy::LongestIdle,
+                candidates: vec![AgentId::new(to)],
+                eligible: 1,
+                tie_break: TieBreak::OnlyEligible,
+                expires_at: Timestamp::from_millis(30_020),
+            },
+        )
+    }
+
+    fn customer_writes() -> Event {
+        at(
+            40,
+            CustomerMessageReceived {
+                conversation: id(1),
+                message_id: MessageId::new("m-2"),
+                text: "still there?".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn an_agent_hears_of_offers_to_them_and_of_messages_in_conversations_they_are_in() {
+        let (ada, bo) = (AgentId::new("ada"), AgentId::new("bo"));
+        let mut events: Vec<Event> = arrival(1, "support", 10).into();
+        let models = models_with(&events);
+        assert!(concerns_agent(&models, &ada, &offered("ada")));
+        assert!(!concerns_agent(&models, &bo, &offered("ada")));
+        assert!(
+            !concerns_agent(&models, &ada, &customer_writes()),
+            "not in it yet"
+        );
+
+        events.push(offered("ada"));
+        events.push(at(
+            30,
+            OfferAccepted {
+                conversation: id(1),
+                agent: ada.clone(),
+            },
+        ));
+        let models = models_with(&events);
+        assert!(concerns_agent(&models, &ada, &customer_writes()));
+        assert!(!concerns_agent(&models, &bo, &customer_writes()));
+        let own = at(
+            50,
+            AgentMessageSent {
+                conversation: id(1),
+                agent: ada.clone(),
+                message_id: MessageId::new("a-1"),
+                text: "yes".into(),
+                template: None,
+            },
+        );
+        assert!(!concerns_agent(&models, &ada, &own), "their own message");
+        let beat = at(60, AgentHeartbeatRecorded { agent: ada.clone() });
+        assert!(!concerns_agent(&models, &ada, &beat));
+    }
+
+    #[test]
+    fn a_dashboard_redraws_the_conversation_its_queue_and_the_agents_in_it() {
+        let mut events: Vec<Event> = arrival(1, "support", 10).into();
+        events.push(offered("ada"));
+        let models = models_with(&events);
+        let mut touched = Touched::default();
+        for event in &events {
+            touched.add(&models, event);
+        }
+        assert_eq!(touched.conversations, [id(1)].into());
+        assert_eq!(touched.queues, [QueueId::new("support")].into());
+        assert_eq!(touched.agents, [AgentId::new("ada")].into());
+    }
+}
