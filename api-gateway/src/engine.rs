@@ -9,6 +9,7 @@
 //! `routing-core`.
 
 use crate::clock::Clock;
+use crate::http::EngineMetrics;
 use event_store::{
     AppendError, AppendOutcome, AppendRequest, EventStore, NewEvent, Position, StoreError,
     WriterEpoch,
@@ -27,6 +28,10 @@ use uuid::Uuid;
 const QUEUE_DEPTH: usize = 1024;
 /// How long to wait before firing deadlines again after a failure.
 const TICK_RETRY_MS: i64 = 1_000;
+/// The most commands decided together and appended in one batch, and the most events a batch
+/// grows to before it is appended (the store takes at most `MAX_EVENTS_PER_APPEND` at once).
+const MAX_BATCH_COMMANDS: usize = 256;
+const MAX_BATCH_EVENTS: usize = event_store::MAX_EVENTS_PER_APPEND / 2;
 /// How many events are read per page while replaying the log at start-up.
 pub const REPLAY_PAGE: usize = 4096;
 
@@ -53,12 +58,18 @@ pub enum EngineError {
     /// The engine stopped on a fatal error, already answered to the command that met it.
     #[error("{0}")]
     Halted(String),
+    /// What failed a batch, told to every command in it.
+    #[error(transparent)]
+    Batch(Arc<EngineError>),
 }
 
 impl EngineError {
     /// Whether the engine cannot go on: the store has failed or shut down, or the log cannot be
     /// read back. The server stops rather than answer from a state it cannot trust.
     pub fn is_fatal(&self) -> bool {
+        if let EngineError::Batch(inner) = self {
+            return inner.is_fatal();
+        }
         matches!(
             self,
             EngineError::Store(
@@ -122,6 +133,7 @@ impl Engine {
         config: CentreConfig,
         store: S,
         clock: Arc<dyn Clock>,
+        metrics: EngineMetrics,
     ) -> Result<(Self, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
         let epoch = store.claim_writer().await?;
         tracing::info!(%epoch, "claimed the log as its writer");
@@ -138,6 +150,7 @@ impl Engine {
             clock,
             epoch,
             stale: false,
+            metrics,
         };
         let task = tokio::spawn(writer.run(queue));
         Ok((Self { jobs }, task))
@@ -197,6 +210,21 @@ struct Writer<S> {
     /// Set while the state holds events the log may not: after a failed append, the state is
     /// rebuilt from the log before the next command.
     stale: bool,
+    metrics: EngineMetrics,
+}
+
+/// A command decided in a batch, waiting for the batch's append.
+struct Pending {
+    command: Command,
+    reply: oneshot::Sender<Result<Receipt, EngineError>>,
+    outcome: PendingOutcome,
+}
+
+enum PendingOutcome {
+    /// Its events, the first at this offset in the batch.
+    Events { events: Vec<Event>, offset: usize },
+    /// A redelivery of a message earlier in the same batch, whose event is at this offset.
+    Duplicate { offset: usize, original: Event },
 }
 
 impl<S: EventStore> Writer<S> {
@@ -223,11 +251,7 @@ impl<S: EventStore> Writer<S> {
             tokio::select! {
                 job = queue.recv() => {
                     let Some(job) = job else { break };
-                    let outcome = self.handle(job.command).await;
-                    let fatal = outcome.as_ref().err().filter(|e| e.is_fatal()).map(ToString::to_string);
-                    // A caller that gave up waiting does not undo the command.
-                    let _ = job.reply.send(outcome);
-                    if let Some(error) = fatal {
+                    if let Err(error) = self.handle_batch(job, &mut queue).await {
                         tracing::error!(%error, "the engine stops");
                         return Err(EngineError::Halted(error));
                     }
@@ -269,6 +293,211 @@ impl<S: EventStore> Writer<S> {
             position,
             original: decode(&stored)?,
         })
+    }
+
+    /// Decides `first` and every command queued behind it (up to the batch limits) against the
+    /// state in turn, appends all their events in one append, and answers each. Commands arrive
+    /// faster than a disk syncs, so one sync then serves many commands: this is the engine's
+    /// group commit. Rejections and redeliveries are answered at once; the rest only once the
+    /// batch is durable, and all fail together if it is not (the state is then rebuilt from the
+    /// log). Returns the error that must stop the engine, if one occurred.
+    async fn handle_batch(
+        &mut self,
+        first: Job,
+        queue: &mut mpsc::Receiver<Job>,
+    ) -> Result<(), String> {
+        if self.stale {
+            match replay(self.config.clone(), &self.store).await {
+                Ok(state) => {
+                    self.state = state;
+                    self.stale = false;
+                }
+                Err(error) => {
+                    let fatal = error.to_string();
+                    let _ = first.reply.send(Err(error));
+                    return Err(fatal);
+                }
+            }
+        }
+        let mut batch: Vec<NewEvent> = Vec::new();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut keys_in_batch: std::collections::HashMap<String, (usize, Event)> =
+            std::collections::HashMap::new();
+        let mut failed: Option<EngineError> = None;
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match self
+                .decide(job.command.clone(), &mut batch, &mut keys_in_batch)
+                .await
+            {
+                Ok(Decided::Answer(receipt)) => {
+                    // A caller that gave up waiting does not undo the command.
+                    let _ = job.reply.send(Ok(receipt));
+                }
+                Ok(Decided::Pending(outcome)) => pending.push(Pending {
+                    command: job.command,
+                    reply: job.reply,
+                    outcome,
+                }),
+                Err(DecideError::Refused(error)) => {
+                    let fatal = error.is_fatal().then(|| error.to_string());
+                    let _ = job.reply.send(Err(error));
+                    if let Some(fatal) = fatal {
+                        return Err(fatal);
+                    }
+                }
+                // The state holds events that cannot be stored: nothing of this batch may be.
+                Err(DecideError::Poisoned(error)) => {
+                    let _ = job.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
+                    failed = Some(EngineError::Batch(error));
+                    break;
+                }
+            }
+            if pending.len() < MAX_BATCH_COMMANDS && batch.len() < MAX_BATCH_EVENTS {
+                next = queue.try_recv().ok();
+            }
+        }
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if let Some(error) = failed {
+            for p in pending {
+                let _ = p.reply.send(Err(match &error {
+                    EngineError::Batch(inner) => EngineError::Batch(Arc::clone(inner)),
+                    _ => EngineError::Stopped,
+                }));
+            }
+            return Ok(());
+        }
+        let events = batch.len();
+        let started = std::time::Instant::now();
+        let outcome = self
+            .store
+            .append(AppendRequest {
+                events: batch,
+                expectations: Vec::new(),
+                writer: Some(self.epoch),
+            })
+            .await;
+        self.metrics
+            .append_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.metrics.batch_commands.observe(pending.len() as f64);
+        match outcome {
+            Ok(AppendOutcome::Appended { first, last })
+                if last.0 - first.0 + 1 == events as u64 =>
+            {
+                self.stale = false;
+                for p in pending {
+                    let receipt = match p.outcome {
+                        PendingOutcome::Events { events, offset } => Receipt::Appended {
+                            events: events
+                                .into_iter()
+                                .enumerate()
+                                .map(|(n, event)| (Position(first.0 + (offset + n) as u64), event))
+                                .collect(),
+                        },
+                        PendingOutcome::Duplicate { offset, original } => Receipt::Duplicate {
+                            position: Position(first.0 + offset as u64),
+                            original,
+                        },
+                    };
+                    let _ = p.reply.send(Ok(receipt));
+                }
+                Ok(())
+            }
+            Ok(AppendOutcome::Appended { first, last }) => {
+                let error = Arc::new(EngineError::from(StoreError::Corrupt {
+                    position: first.0,
+                    reason: format!("{events} events were appended at positions {first} to {last}"),
+                }));
+                for p in pending {
+                    let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
+                }
+                Err(error.to_string())
+            }
+            // A message of the batch was stored meanwhile by another writer (a race the key
+            // checks cannot see): rebuild, then decide the batch again one command at a time.
+            Ok(AppendOutcome::AlreadyAppended { .. }) => {
+                for p in pending {
+                    let outcome = self.handle(p.command).await;
+                    let fatal = outcome
+                        .as_ref()
+                        .err()
+                        .filter(|e| e.is_fatal())
+                        .map(ToString::to_string);
+                    let _ = p.reply.send(outcome);
+                    if let Some(fatal) = fatal {
+                        return Err(fatal);
+                    }
+                }
+                Ok(())
+            }
+            Err(error) => {
+                let error = Arc::new(EngineError::from(error));
+                for p in pending {
+                    let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
+                }
+                if error.is_fatal() {
+                    Err(error.to_string())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Decides one command of a batch: its events join `batch`, or it is answered at once.
+    async fn decide(
+        &mut self,
+        command: Command,
+        batch: &mut Vec<NewEvent>,
+        keys_in_batch: &mut std::collections::HashMap<String, (usize, Event)>,
+    ) -> Result<Decided, DecideError> {
+        let idempotency_key = self
+            .state
+            .idempotency_key(&command)
+            .map_err(EngineError::from)?;
+        if let Some(key) = &idempotency_key {
+            if let Some((offset, original)) = keys_in_batch.get(key) {
+                return Ok(Decided::Pending(PendingOutcome::Duplicate {
+                    offset: *offset,
+                    original: original.clone(),
+                }));
+            }
+            if let Some(position) = self
+                .store
+                .find_idempotency_key(key)
+                .await
+                .map_err(EngineError::from)?
+            {
+                return Ok(Decided::Answer(self.duplicate_of(position).await?));
+            }
+        }
+        let context = Context {
+            now: self.clock.now(),
+            new_conversation_id: ConversationId::from_uuid(Uuid::now_v7()),
+        };
+        let events = self
+            .state
+            .execute(command, &context)
+            .map_err(EngineError::from)?;
+        if events.is_empty() {
+            return Ok(Decided::Answer(Receipt::Appended { events: Vec::new() }));
+        }
+        // From here on the state holds the events: until they are durable it must be rebuilt
+        // should anything fail.
+        self.stale = true;
+        let offset = batch.len();
+        let encoded = encode_batch(&events, idempotency_key.as_deref())
+            .map_err(|e| DecideError::Poisoned(Arc::new(e)))?;
+        if let Some(key) = idempotency_key
+            && let Some(n) = encoded.iter().position(|e| e.idempotency_key.is_some())
+        {
+            keys_in_batch.insert(key, (offset + n, events[n].clone()));
+        }
+        batch.extend(encoded);
+        Ok(Decided::Pending(PendingOutcome::Events { events, offset }))
     }
 
     async fn handle(&mut self, command: Command) -> Result<Receipt, EngineError> {
@@ -329,6 +558,26 @@ impl<S: EventStore> Writer<S> {
     }
 }
 
+/// What deciding one command of a batch came to.
+enum Decided {
+    /// Nothing to append: answer now.
+    Answer(Receipt),
+    Pending(PendingOutcome),
+}
+
+enum DecideError {
+    /// Refused (or a duplicate's original could not be read): answered now, the batch goes on.
+    Refused(EngineError),
+    /// The state took events that cannot be stored: the batch must not be appended.
+    Poisoned(Arc<EngineError>),
+}
+
+impl From<EngineError> for DecideError {
+    fn from(error: EngineError) -> Self {
+        DecideError::Refused(error)
+    }
+}
+
 /// The store's form of a command's events. Only the customer's message itself carries the
 /// provider's id: it is what a redelivery would repeat.
 fn encode_batch(
@@ -359,4 +608,116 @@ fn encode_batch(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use event_store::embedded::EmbeddedStore;
+    use routing_core::ids::{ExternalContactId, MessageId};
+    use routing_core::{Channel, ConnectorId, EventKind};
+
+    fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn centre() -> CentreConfig {
+        ok(crate::config_file::parse(
+            std::path::Path::new("centre.toml"),
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n\
+             [[agents]]\nid = \"ada\"\nqueues = [\"support\"]\ncapacity = { webchat = 1000 }\n\
+             [[connectors]]\nid = \"web\"\nchannel = \"webchat\"\nqueue = \"support\"\n",
+        ))
+    }
+
+    fn message(visitor: &str, id: &str) -> Command {
+        Command::ReceiveCustomerMessage {
+            connector: ConnectorId::new("web"),
+            channel: Channel::Webchat,
+            contact: ExternalContactId::new(visitor),
+            contact_name: None,
+            message_id: MessageId::new(id),
+            text: "hello".into(),
+        }
+    }
+
+    /// Many commands at once are decided in batches: each is answered with exactly its own
+    /// events at the positions the log holds them, a message delivered twice in one batch is
+    /// stored once, and a restart rebuilds the same state.
+    #[tokio::test]
+    async fn concurrent_commands_share_appends_and_each_gets_its_own_positions() {
+        let dir = ok(tempfile::tempdir());
+        let store = ok(EmbeddedStore::open(dir.path()));
+        let metrics = crate::http::Metrics::new();
+        let (engine, _task) = ok(Engine::start(
+            centre(),
+            store.clone(),
+            Arc::new(SystemClock),
+            metrics.engine.clone(),
+        )
+        .await);
+        let mut calls = Vec::new();
+        for n in 0..200 {
+            let engine = engine.clone();
+            // Every tenth message is delivered twice, at the same moment.
+            let copies = if n % 10 == 0 { 2 } else { 1 };
+            for _ in 0..copies {
+                let engine = engine.clone();
+                calls.push(tokio::spawn(async move {
+                    engine
+                        .execute(message(&format!("v-{n}"), &format!("m-{n}")))
+                        .await
+                }));
+            }
+        }
+        let mut stored = 0;
+        let mut duplicates = 0;
+        let mut positions = std::collections::BTreeSet::new();
+        for call in calls {
+            match ok(ok(call.await)) {
+                Receipt::Appended { events } => {
+                    stored += 1;
+                    for (position, event) in events {
+                        assert!(positions.insert(position.0), "position {position} twice");
+                        let on_disk = ok(store.read_all(Position(position.0 - 1), 1).await);
+                        assert_eq!(ok(decode(&on_disk[0])), event, "at {position}");
+                    }
+                }
+                Receipt::Duplicate { original, .. } => {
+                    duplicates += 1;
+                    assert!(matches!(
+                        original.kind,
+                        EventKind::CustomerMessageReceived(_)
+                    ));
+                }
+            }
+        }
+        assert_eq!((stored, duplicates), (200, 20));
+        assert_eq!(positions.len() as u64, store.head().borrow().0);
+        assert_eq!(
+            positions.iter().copied().collect::<Vec<_>>(),
+            (1..=positions.len() as u64).collect::<Vec<_>>(),
+            "gapless"
+        );
+        let rebuilt = ok(replay(centre(), &store).await);
+        assert_eq!(rebuilt.events_applied(), positions.len() as u64);
+        let mut body = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut body, &{
+            let mut registry = prometheus_client::registry::Registry::default();
+            registry.register("batch", "", metrics.engine.batch_commands.clone());
+            registry
+        });
+        let figure = |name: &str| -> f64 {
+            body.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {body}"))
+        };
+        let (batches, commands) = (figure("batch_count "), figure("batch_sum "));
+        assert!(
+            batches < commands,
+            "{commands} commands in {batches} batches: some were decided together"
+        );
+    }
 }

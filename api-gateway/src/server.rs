@@ -48,10 +48,15 @@ pub async fn serve(
         .context("the event store could not be opened")?;
     tracing::info!(store = %store.describe(), "event store open");
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (engine, mut engine_task) =
-        Engine::start(config.clone(), store.clone(), Arc::clone(&clock))
-            .await
-            .context("the routing state could not be rebuilt from the log")?;
+    let metrics = Metrics::new();
+    let (engine, mut engine_task) = Engine::start(
+        config.clone(),
+        store.clone(),
+        Arc::clone(&clock),
+        metrics.engine.clone(),
+    )
+    .await
+    .context("the routing state could not be rebuilt from the log")?;
     // Two signals: `stop` begins the HTTP drain; `stop_workers` ends the feed once the HTTP
     // server is done, so that it never stops under requests still being answered.
     let (stop, stopping) = watch::channel(false);
@@ -97,7 +102,7 @@ pub async fn serve(
         shutdown: stopping.clone(),
         config: Arc::new(config),
         clock,
-        metrics: Metrics::new(),
+        metrics,
     };
     let signal_stop = stop.clone();
     let signal = tokio::spawn(async move {

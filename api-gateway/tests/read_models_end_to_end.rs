@@ -101,6 +101,31 @@ async fn read_models_resume_from_their_snapshot_and_count_nothing_twice() {
     assert_eq!(figure("switchboard_log_head"), head);
     assert_eq!(figure("switchboard_read_models_checkpoint"), head);
     assert_eq!(figure("switchboard_read_models_lag_events"), 0);
+    // Requests by route template and status, their durations, the engine's appends, and what
+    // waits per queue.
+    assert!(
+        metrics.contains(
+            "switchboard_http_requests_total{route=\"/v1/webchat/{connector}/messages\",method=\"POST\",status=\"201\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_http_request_duration_seconds_count{route=\"/v1/waiting\""),
+        "{metrics}"
+    );
+    assert!(figure("switchboard_append_duration_seconds_count") > 0);
+    assert!(figure("switchboard_engine_batch_commands_count") > 0);
+    let waiting: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("switchboard_waiting_conversations{queue=\"support\"} "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    let (_, listed) = server.get("/v1/waiting?queue=support").await;
+    assert_eq!(
+        waiting as usize,
+        listed["waiting"].as_array().unwrap().len()
+    );
 
     // A graceful stop writes the views at the log's head.
     assert!(server.stop().success());

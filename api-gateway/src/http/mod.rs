@@ -14,7 +14,7 @@ mod queries;
 mod streams;
 
 pub use auth::ConfiguredKeys;
-pub use metrics::Metrics;
+pub use metrics::{EngineMetrics, Metrics};
 pub use problem::ApiError;
 
 use crate::clock::Clock;
@@ -50,6 +50,7 @@ pub struct AppState {
 
 /// The API's routes over `state`.
 pub fn app(state: AppState) -> Router {
+    let recorded = axum::middleware::from_fn_with_state(state.clone(), metrics::record);
     Router::new()
         .route("/healthz", get(queries::health))
         .route("/readyz", get(queries::ready))
@@ -156,6 +157,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(recorded)
         .layer(axum::middleware::from_fn(time_limit))
         .with_state(state)
 }

@@ -94,24 +94,51 @@ impl ApiError {
                 "not-caught-up",
                 "Read model not caught up",
             ),
-            ApiError::Engine(EngineError::Rejected(rejection)) => rejection_parts(rejection),
-            ApiError::Engine(EngineError::Busy) => {
-                (StatusCode::SERVICE_UNAVAILABLE, "busy", "Engine busy")
-            }
-            ApiError::Engine(EngineError::Append(
-                event_store::AppendError::WrongExpectedVersion { .. },
-            )) => (StatusCode::CONFLICT, "conflict", "Concurrent change"),
-            ApiError::Engine(EngineError::Append(event_store::AppendError::Fenced { .. })) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "fenced",
-                "Another server has taken over this contact centre's log",
-            ),
-            ApiError::Engine(_) | ApiError::Store(_) | ApiError::Internal(_) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-            ),
+            ApiError::Engine(error) => engine_parts(error),
+            ApiError::Store(_) | ApiError::Internal(_) => INTERNAL,
         }
+    }
+}
+
+const INTERNAL: (StatusCode, &str, &str) = (
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "internal",
+    "Internal error",
+);
+
+fn engine_parts(error: &EngineError) -> (StatusCode, &'static str, &'static str) {
+    match error {
+        EngineError::Batch(inner) => engine_parts(inner),
+        EngineError::Rejected(rejection) => rejection_parts(rejection),
+        EngineError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Engine busy"),
+        EngineError::Append(event_store::AppendError::WrongExpectedVersion { .. }) => {
+            (StatusCode::CONFLICT, "conflict", "Concurrent change")
+        }
+        EngineError::Append(event_store::AppendError::Fenced { .. }) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "fenced",
+            "Another server has taken over this contact centre's log",
+        ),
+        _ => INTERNAL,
+    }
+}
+
+/// Whether a server-side failure's message may be shown to the caller: it says what to do
+/// (wait, retry, go to the other server) and reveals nothing of the internals.
+fn told(error: &ApiError) -> bool {
+    fn engine(error: &EngineError) -> bool {
+        match error {
+            EngineError::Batch(inner) => engine(inner),
+            EngineError::Busy | EngineError::Append(event_store::AppendError::Fenced { .. }) => {
+                true
+            }
+            _ => false,
+        }
+    }
+    match error {
+        ApiError::NotCaughtUp(_) | ApiError::Timeout(_) => true,
+        ApiError::Engine(inner) => engine(inner),
+        _ => false,
     }
 }
 
@@ -304,16 +331,7 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, kind, title) = self.parts();
-        let detail = if status.is_server_error()
-            && !matches!(
-                self,
-                ApiError::NotCaughtUp(_)
-                    | ApiError::Engine(EngineError::Busy)
-                    | ApiError::Engine(EngineError::Append(
-                        event_store::AppendError::Fenced { .. }
-                    ))
-                    | ApiError::Timeout(_)
-            ) {
+        let detail = if status.is_server_error() && !told(&self) {
             tracing::error!(error = %self, "request failed");
             "an internal error occurred; it has been logged".to_owned()
         } else {

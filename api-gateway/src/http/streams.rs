@@ -216,6 +216,8 @@ where
     F: FnMut(&ReadModels, &[(u64, Event)]) -> Vec<Message> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BUFFERED_MESSAGES);
+    let open = state.metrics.streams.clone();
+    open.inc();
     tokio::spawn(async move {
         let mut follower = Follower {
             state,
@@ -226,6 +228,7 @@ where
         if let Err(error) = follower.run().await {
             tracing::warn!(%error, "a live stream stopped");
         }
+        open.dec();
     });
     Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default())
 }
