@@ -251,9 +251,21 @@ impl<S: EventStore> Writer<S> {
             tokio::select! {
                 job = queue.recv() => {
                     let Some(job) = job else { break };
-                    if let Err(error) = self.handle_batch(job, &mut queue).await {
-                        tracing::error!(%error, "the engine stops");
-                        return Err(EngineError::Halted(error));
+                    let mut jobs = vec![job];
+                    while jobs.len() < MAX_BATCH_COMMANDS {
+                        match queue.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    while !jobs.is_empty() {
+                        jobs = match self.handle_batch(jobs).await {
+                            Ok(rest) => rest,
+                            Err(error) => {
+                                tracing::error!(%error, "the engine stops");
+                                return Err(EngineError::Halted(error));
+                            }
+                        };
                     }
                 }
                 () = sleep => {
@@ -295,17 +307,14 @@ impl<S: EventStore> Writer<S> {
         })
     }
 
-    /// Decides `first` and every command queued behind it (up to the batch limits) against the
-    /// state in turn, appends all their events in one append, and answers each. Commands arrive
-    /// faster than a disk syncs, so one sync then serves many commands: this is the engine's
-    /// group commit. Rejections and redeliveries are answered at once; the rest only once the
-    /// batch is durable, and all fail together if it is not (the state is then rebuilt from the
-    /// log). Returns the error that must stop the engine, if one occurred.
-    async fn handle_batch(
-        &mut self,
-        first: Job,
-        queue: &mut mpsc::Receiver<Job>,
-    ) -> Result<(), String> {
+    /// Decides `jobs` against the state in turn, appends all their events in one append, and
+    /// answers each. Commands arrive faster than a disk syncs, so one sync then serves many
+    /// commands: this is the engine's group commit. The idempotency keys of the inbound messages
+    /// among them are looked up in the log in one call. Rejections and redeliveries are answered
+    /// at once; the rest only once the batch is durable, and all fail together if it is not (the
+    /// state is then rebuilt from the log). Returns the jobs left for the next batch (when this
+    /// one grew to its event limit), or the error that must stop the engine.
+    async fn handle_batch(&mut self, jobs: Vec<Job>) -> Result<Vec<Job>, String> {
         if self.stale {
             match replay(self.config.clone(), &self.store).await {
                 Ok(state) => {
@@ -314,20 +323,58 @@ impl<S: EventStore> Writer<S> {
                 }
                 Err(error) => {
                     let fatal = error.to_string();
-                    let _ = first.reply.send(Err(error));
+                    for job in jobs {
+                        let _ = job.reply.send(Err(EngineError::Stopped));
+                    }
                     return Err(fatal);
                 }
             }
         }
+        // Keys first (a malformed message is refused here), then one lookup for all of them.
+        let mut keyed: Vec<(Job, Option<String>)> = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match self.state.idempotency_key(&job.command) {
+                Ok(key) => keyed.push((job, key)),
+                Err(rejection) => {
+                    let _ = job.reply.send(Err(rejection.into()));
+                }
+            }
+        }
+        let wanted: Vec<String> = keyed.iter().filter_map(|(_, key)| key.clone()).collect();
+        let mut stored = match self.store.find_idempotency_keys(&wanted).await {
+            Ok(found) => found.into_iter(),
+            Err(error) => {
+                let error = Arc::new(EngineError::from(error));
+                for (job, _) in keyed {
+                    let _ = job.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
+                }
+                return if error.is_fatal() {
+                    Err(error.to_string())
+                } else {
+                    Ok(Vec::new())
+                };
+            }
+        };
         let mut batch: Vec<NewEvent> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut keys_in_batch: std::collections::HashMap<String, (usize, Event)> =
             std::collections::HashMap::new();
         let mut failed: Option<EngineError> = None;
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
+        let mut rest: Vec<Job> = Vec::new();
+        let mut keyed = keyed.into_iter();
+        for (job, key) in keyed.by_ref() {
+            let known = match &key {
+                Some(_) => stored.next().flatten(),
+                None => None,
+            };
             match self
-                .decide(job.command.clone(), &mut batch, &mut keys_in_batch)
+                .decide(
+                    job.command.clone(),
+                    key,
+                    known,
+                    &mut batch,
+                    &mut keys_in_batch,
+                )
                 .await
             {
                 Ok(Decided::Answer(receipt)) => {
@@ -353,12 +400,15 @@ impl<S: EventStore> Writer<S> {
                     break;
                 }
             }
-            if pending.len() < MAX_BATCH_COMMANDS && batch.len() < MAX_BATCH_EVENTS {
-                next = queue.try_recv().ok();
+            if batch.len() >= MAX_BATCH_EVENTS {
+                break;
             }
         }
+        // What the event limit left over is decided in the next batch (its keys looked up again
+        // then: this batch's messages will be in the log by then).
+        rest.extend(keyed.map(|(job, _)| job));
         if pending.is_empty() {
-            return Ok(());
+            return Ok(rest);
         }
         if let Some(error) = failed {
             for p in pending {
@@ -367,7 +417,7 @@ impl<S: EventStore> Writer<S> {
                     _ => EngineError::Stopped,
                 }));
             }
-            return Ok(());
+            return Ok(rest);
         }
         let events = batch.len();
         let started = std::time::Instant::now();
@@ -404,7 +454,7 @@ impl<S: EventStore> Writer<S> {
                     };
                     let _ = p.reply.send(Ok(receipt));
                 }
-                Ok(())
+                Ok(rest)
             }
             Ok(AppendOutcome::Appended { first, last }) => {
                 let error = Arc::new(EngineError::from(StoreError::Corrupt {
@@ -431,7 +481,7 @@ impl<S: EventStore> Writer<S> {
                         return Err(fatal);
                     }
                 }
-                Ok(())
+                Ok(rest)
             }
             Err(error) => {
                 let error = Arc::new(EngineError::from(error));
@@ -441,38 +491,32 @@ impl<S: EventStore> Writer<S> {
                 if error.is_fatal() {
                     Err(error.to_string())
                 } else {
-                    Ok(())
+                    Ok(rest)
                 }
             }
         }
     }
 
     /// Decides one command of a batch: its events join `batch`, or it is answered at once.
+    /// `stored` is where the log holds the command's idempotency key, if it does.
     async fn decide(
         &mut self,
         command: Command,
+        idempotency_key: Option<String>,
+        stored: Option<Position>,
         batch: &mut Vec<NewEvent>,
         keys_in_batch: &mut std::collections::HashMap<String, (usize, Event)>,
     ) -> Result<Decided, DecideError> {
-        let idempotency_key = self
-            .state
-            .idempotency_key(&command)
-            .map_err(EngineError::from)?;
-        if let Some(key) = &idempotency_key {
-            if let Some((offset, original)) = keys_in_batch.get(key) {
-                return Ok(Decided::Pending(PendingOutcome::Duplicate {
-                    offset: *offset,
-                    original: original.clone(),
-                }));
-            }
-            if let Some(position) = self
-                .store
-                .find_idempotency_key(key)
-                .await
-                .map_err(EngineError::from)?
-            {
-                return Ok(Decided::Answer(self.duplicate_of(position).await?));
-            }
+        if let Some(key) = &idempotency_key
+            && let Some((offset, original)) = keys_in_batch.get(key)
+        {
+            return Ok(Decided::Pending(PendingOutcome::Duplicate {
+                offset: *offset,
+                original: original.clone(),
+            }));
+        }
+        if let Some(position) = stored {
+            return Ok(Decided::Answer(self.duplicate_of(position).await?));
         }
         let context = Context {
             now: self.clock.now(),

@@ -35,7 +35,7 @@ pub struct Views {
     models: Arc<RwLock<ReadModels>>,
     checkpoint: watch::Receiver<u64>,
     /// Every page, once applied: what live notifications follow.
-    applied: broadcast::Sender<Arc<Decoded>>,
+    applied: broadcast::Sender<Arc<Applied>>,
 }
 
 /// How many applied pages a slow listener may fall behind before it must read the log instead.
@@ -100,7 +100,7 @@ impl Views {
     /// Pages as they are applied, from now on: each event with its position, the views already
     /// holding it. A receiver that falls behind is told how many pages it lost (and reads those
     /// from the log).
-    pub fn applied(&self) -> broadcast::Receiver<Arc<Decoded>> {
+    pub fn applied(&self) -> broadcast::Receiver<Arc<Applied>> {
         self.applied.subscribe()
     }
 }
@@ -139,14 +139,21 @@ pub fn start<S: EventStore + Clone>(
                 // The store shut down.
                 None => break Ok(()),
             };
-            let reached = {
+            let listened = applied.receiver_count() > 0;
+            let (reached, audiences) = {
                 let mut models = models
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                // Whom each event concerns, as the views stand right after it: once here rather
+                // than once per open stream, and only while someone listens.
+                let mut audiences = Vec::with_capacity(if listened { page.len() } else { 0 });
                 for (position, _, event) in &page {
                     models.apply(*position, event);
+                    if listened {
+                        audiences.push(projections::notifications::audience(&models, event));
+                    }
                 }
-                models.checkpoint()
+                (models.checkpoint(), audiences)
             };
             checkpoint_tx.send_replace(reached);
             if let (Some(keeper), Some((position, event_id, _))) = (keeper.as_mut(), page.last()) {
@@ -158,8 +165,13 @@ pub fn start<S: EventStore + Clone>(
                     },
                 );
             }
-            // Nobody listening is not an error.
-            let _ = applied.send(Arc::new(page));
+            if listened {
+                // A listener that went away meanwhile is not an error.
+                let _ = applied.send(Arc::new(Applied {
+                    events: page,
+                    audiences,
+                }));
+            }
         };
         reader.abort();
         if let Some(keeper) = keeper {
@@ -172,6 +184,13 @@ pub fn start<S: EventStore + Clone>(
 
 /// How many decoded pages may wait for the applying task.
 const PAGES_AHEAD: usize = 4;
+
+/// A page the views have applied, for live notifications: its events and, for each, the agents
+/// whose consoles must hear about it (`projections::notifications::audience`).
+pub struct Applied {
+    pub events: Decoded,
+    pub audiences: Vec<Vec<routing_core::AgentId>>,
+}
 
 /// A decoded page: each event's position, id and content.
 pub type Decoded = Vec<(u64, uuid::Uuid, routing_core::Event)>;

@@ -80,6 +80,16 @@ impl EventStore for Store {
         }
     }
 
+    async fn find_idempotency_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Position>>, StoreError> {
+        match self {
+            Store::Embedded(store) => store.find_idempotency_keys(keys).await,
+            Store::Postgres(store) => store.find_idempotency_keys(keys).await,
+        }
+    }
+
     async fn claim_writer(&self) -> Result<WriterEpoch, StoreError> {
         match self {
             Store::Embedded(store) => store.claim_writer().await,

@@ -56,6 +56,13 @@ pub trait EventStore: Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<Option<Position>, StoreError>> + Send;
 
+    /// The positions stored under several idempotency keys, one answer per key in order: one
+    /// round trip for a whole batch of inbound messages.
+    fn find_idempotency_keys(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<Option<Position>>, StoreError>> + Send;
+
     /// Claims the log for a new writer: the returned epoch is higher than every earlier claim,
     /// and from now on appends presenting an older epoch (or none) are refused with
     /// [`AppendError::Fenced`].

@@ -190,6 +190,7 @@ struct Statements {
     read_all: Statement,
     read_stream: Statement,
     find_key: Statement,
+    find_keys: Statement,
     claim: Statement,
 }
 
@@ -244,6 +245,12 @@ impl PostgresStore {
             find_key: reader
                 .prepare(&format!(
                     "SELECT position FROM {schema}.events WHERE idempotency_key = $1"
+                ))
+                .await?,
+            find_keys: reader
+                .prepare(&format!(
+                    "SELECT idempotency_key, position FROM {schema}.events \
+                     WHERE idempotency_key = ANY($1)"
                 ))
                 .await?,
             claim: reader
@@ -460,6 +467,25 @@ impl EventStore for PostgresStore {
             .query_opt(&self.inner.statements.find_key, &[&key])
             .await?;
         Ok(row.map(|row| Position(to_u64(row.get(0)))))
+    }
+
+    async fn find_idempotency_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Position>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .inner
+            .reader
+            .query(&self.inner.statements.find_keys, &[&keys])
+            .await?;
+        let found: std::collections::HashMap<String, Position> = rows
+            .iter()
+            .map(|row| (row.get::<_, String>(0), Position(to_u64(row.get(1)))))
+            .collect();
+        Ok(keys.iter().map(|key| found.get(key).copied()).collect())
     }
 
     async fn claim_writer(&self) -> Result<WriterEpoch, StoreError> {

@@ -200,6 +200,13 @@ mod tests {
             Ok(Vec::new())
         }
 
+        async fn find_idempotency_keys(
+            &self,
+            keys: &[String],
+        ) -> Result<Vec<Option<Position>>, StoreError> {
+            Ok(vec![None; keys.len()])
+        }
+
         async fn find_idempotency_key(&self, _: &str) -> Result<Option<Position>, StoreError> {
             Ok(None)
         }

@@ -143,6 +143,13 @@ async fn an_idempotency_key_is_stored_once<B: Backend>(backend: &mut B) {
         Some(Position(1))
     );
     assert_eq!(store.find_idempotency_key("wamid.2").await.unwrap(), None);
+    // Many at once: one answer per key, in the order asked.
+    let keys = ["wamid.2", "wamid.1", "wamid.1", "unknown"].map(str::to_owned);
+    assert_eq!(
+        store.find_idempotency_keys(&keys).await.unwrap(),
+        [None, Some(Position(1)), Some(Position(1)), None]
+    );
+    assert_eq!(store.find_idempotency_keys(&[]).await.unwrap(), []);
 }
 
 async fn concurrent_appenders_get_distinct_gapless_positions<B: Backend>(backend: &mut B) {

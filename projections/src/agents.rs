@@ -42,6 +42,29 @@ pub struct AgentSummary {
     pub load: BTreeMap<Channel, u32>,
 }
 
+/// An agent's part in one conversation: what their lists and load count of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Part {
+    offered: bool,
+    inside: bool,
+    postponed: bool,
+}
+
+impl Part {
+    fn of(mirror: Option<&Mirror>, agent: &AgentId) -> Part {
+        mirror.map_or_else(Part::default, |mirror| Part {
+            offered: mirror.offered_to.as_ref() == Some(agent),
+            inside: mirror.agents.contains(agent),
+            postponed: mirror.postponed,
+        })
+    }
+
+    /// Offers and conversations count towards the load; postponed ones do not.
+    fn loads(self) -> bool {
+        self.offered || (self.inside && !self.postponed)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Mirror {
     channel: Channel,
@@ -157,14 +180,27 @@ impl AgentsView {
                     postponed: false,
                 },
             );
-            self.recount(&e.agent, id);
+            self.shift(
+                &e.agent,
+                id,
+                e.channel,
+                Part::default(),
+                Part::of(self.open.get(&id), &e.agent),
+            );
             return;
         }
         let Some(mirror) = self.open.get_mut(&id) else {
             return;
         };
-        let mut touched: BTreeSet<AgentId> = mirror.agents.clone();
-        touched.extend(mirror.offered_to.clone());
+        // Each agent's part in the conversation before the event; compared with the part after
+        // it, that is all an agent's lists and load can change by.
+        let channel = mirror.channel;
+        let mut touched: Vec<(AgentId, Part)> = mirror
+            .agents
+            .iter()
+            .chain(mirror.offered_to.as_ref())
+            .map(|agent| (agent.clone(), Part::of(Some(mirror), agent)))
+            .collect();
         match kind {
             EventKind::ConversationOffered(e) => mirror.offered_to = Some(e.agent.clone()),
             EventKind::TransferOffered(e) => {
@@ -224,51 +260,66 @@ impl AgentsView {
             _ => {}
         }
         if let Some(mirror) = self.open.get(&id) {
-            touched.extend(mirror.agents.iter().cloned());
-            touched.extend(mirror.offered_to.clone());
+            for agent in mirror.agents.iter().chain(mirror.offered_to.as_ref()) {
+                if !touched.iter().any(|(a, _)| a == agent) {
+                    touched.push((agent.clone(), Part::default()));
+                }
+            }
         }
-        for agent in touched {
-            self.recount(&agent, id);
+        for (agent, before) in touched {
+            let after = Part::of(self.open.get(&id), &agent);
+            self.shift(&agent, id, channel, before, after);
         }
     }
 
-    /// Recomputes an agent's offers, conversations, postponed list and load from the mirrors of
-    /// the conversations they were involved in plus `touched`.
-    fn recount(&mut self, id: &AgentId, touched: ConversationId) {
+    /// Moves an agent's lists and load from their `before` part in conversation `id` to their
+    /// `after` part: only what changed is touched, however many conversations the agent has.
+    fn shift(
+        &mut self,
+        id: &AgentId,
+        conversation: ConversationId,
+        channel: Channel,
+        before: Part,
+        after: Part,
+    ) {
+        if before == after {
+            return;
+        }
         let Some(agent) = self.agents.get_mut(id) else {
             return;
         };
-        let mut involved: BTreeSet<ConversationId> =
-            agent.offers.union(&agent.conversations).copied().collect();
-        involved.extend(agent.postponed.iter().copied());
-        involved.insert(touched);
-        agent.offers.clear();
-        agent.conversations.clear();
-        agent.postponed.clear();
-        agent.load.clear();
-        for conversation in involved {
-            let Some(mirror) = self.open.get(&conversation) else {
-                continue;
-            };
-            let offered = mirror.offered_to.as_ref() == Some(id);
-            let inside = mirror.agents.contains(id);
-            if offered {
-                agent.offers.insert(conversation);
+        let set = |list: &mut BTreeSet<ConversationId>, on: bool| {
+            if on {
+                list.insert(conversation);
+            } else {
+                list.remove(&conversation);
             }
-            if inside && mirror.postponed {
-                agent.postponed.insert(conversation);
-            } else if inside {
-                agent.conversations.insert(conversation);
+        };
+        set(&mut agent.offers, after.offered);
+        set(&mut agent.conversations, after.inside && !after.postponed);
+        set(&mut agent.postponed, after.inside && after.postponed);
+        match (before.loads(), after.loads()) {
+            (false, true) => *agent.load.entry(channel).or_default() += 1,
+            (true, false) => {
+                if let Some(load) = agent.load.get_mut(&channel) {
+                    *load = load.saturating_sub(1);
+                    if *load == 0 {
+                        agent.load.remove(&channel);
+                    }
+                }
             }
-            if offered || (inside && !mirror.postponed) {
-                *agent.load.entry(mirror.channel).or_default() += 1;
-            }
+            _ => {}
         }
     }
 
     /// The agents the view follows (the configured ones it was made for).
     pub fn ids(&self) -> impl Iterator<Item = &AgentId> {
         self.agents.keys()
+    }
+
+    /// Every agent, in id order.
+    pub fn all(&self) -> impl Iterator<Item = &AgentSummary> {
+        self.agents.values()
     }
 
     pub fn get(&self, id: &AgentId) -> Option<&AgentSummary> {

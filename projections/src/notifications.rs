@@ -10,69 +10,83 @@ use routing_core::event::StreamOf;
 use routing_core::{AgentId, ConversationId, Event, EventKind, QueueId};
 use std::collections::BTreeSet;
 
-/// The agents an event names as actors or addressees (not those merely in its conversation).
-fn named_agents(kind: &EventKind) -> Vec<&AgentId> {
+/// Calls `f` with each agent an event names as actor or addressee (not those merely in its
+/// conversation) until `f` returns true; returns whether it did. A visitor rather than a list: it
+/// runs for every event and every open stream, and must not allocate.
+fn any_named(kind: &EventKind, mut f: impl FnMut(&AgentId) -> bool) -> bool {
     use EventKind as K;
     match kind {
-        K::ConversationOffered(e) => vec![&e.agent],
-        K::OfferAccepted(e) => vec![&e.agent],
-        K::OfferRejected(e) => vec![&e.agent],
-        K::OfferTimedOut(e) => vec![&e.agent],
-        K::OfferRescinded(e) => vec![&e.agent],
-        K::AcceptedFromWaiting(e) => vec![&e.agent],
-        K::TransferOffered(e) => vec![&e.from, &e.to],
-        K::TransferredToQueue(e) => vec![&e.agent],
-        K::InviteOffered(e) => vec![&e.by, &e.to],
-        K::AgentLeft(e) => vec![&e.agent],
-        K::ConversationPostponed(e) => vec![&e.agent],
-        K::ConversationResumed(e) => vec![&e.agent],
-        K::ConversationClosed(e) => vec![&e.agent],
-        K::ConversationJoined(e) => vec![&e.agent],
-        K::ConversationGrabbed(e) => vec![&e.agent],
-        K::OutboundConversationStarted(e) => vec![&e.agent],
-        K::TeamNotified(e) => e.agents.iter().collect(),
-        K::AgentsReminded(e) => e.agents.iter().collect(),
-        K::ConversationReclaimed(e) => e.agents.iter().collect(),
+        K::ConversationOffered(e) => f(&e.agent),
+        K::OfferAccepted(e) => f(&e.agent),
+        K::OfferRejected(e) => f(&e.agent),
+        K::OfferTimedOut(e) => f(&e.agent),
+        K::OfferRescinded(e) => f(&e.agent),
+        K::AcceptedFromWaiting(e) => f(&e.agent),
+        K::TransferOffered(e) => f(&e.from) || f(&e.to),
+        K::TransferredToQueue(e) => f(&e.agent),
+        K::InviteOffered(e) => f(&e.by) || f(&e.to),
+        K::AgentLeft(e) => f(&e.agent),
+        K::ConversationPostponed(e) => f(&e.agent),
+        K::ConversationResumed(e) => f(&e.agent),
+        K::ConversationClosed(e) => f(&e.agent),
+        K::ConversationJoined(e) => f(&e.agent),
+        K::ConversationGrabbed(e) => f(&e.agent),
+        K::OutboundConversationStarted(e) => f(&e.agent),
+        K::TeamNotified(e) => e.agents.iter().any(f),
+        K::AgentsReminded(e) => e.agents.iter().any(f),
+        K::ConversationReclaimed(e) => e.agents.iter().any(f),
         _ => match kind.stream() {
-            StreamOf::Agent(agent) => vec![agent],
-            StreamOf::Conversation(_) | StreamOf::Key(_) => Vec::new(),
+            StreamOf::Agent(agent) => f(agent),
+            StreamOf::Conversation(_) | StreamOf::Key(_) => false,
         },
     }
 }
 
-/// Whether `agent`'s console must hear about `event`: offers, transfers and invitations to or
-/// from them and how they end, their team's notifications and grabs, reminders, their own
-/// presence, and whatever happens in a conversation they are in (messages above all). Heartbeats
-/// and focus changes are the console's own doing and are left out.
-pub fn concerns_agent(models: &ReadModels, agent: &AgentId, event: &Event) -> bool {
+/// The agents whose consoles must hear about `event`, read off the views as they stand once it
+/// is applied: offers, transfers and invitations to or from them and how they end, their team's
+/// notifications and grabs (who won matters to everyone logged in to the queue), reminders,
+/// their own presence, and whatever happens in a conversation they are in (messages above all).
+/// Heartbeats and focus changes are the console's own doing and are left out, and so is an
+/// agent's own message. In id order, each once.
+pub fn audience(models: &ReadModels, event: &Event) -> Vec<AgentId> {
+    let mut agents: Vec<AgentId> = Vec::new();
     match &event.kind {
         EventKind::AgentHeartbeatRecorded(_)
         | EventKind::ActivityFocused(_)
         | EventKind::ActivityBlurred(_)
         | EventKind::ApiKeyIssued(_)
-        | EventKind::ApiKeyRevoked(_) => return false,
-        // Who won a grab matters to the whole team it was offered to.
-        EventKind::ConversationGrabbed(e)
-            if models
+        | EventKind::ApiKeyRevoked(_) => return agents,
+        EventKind::ConversationGrabbed(e) => agents.extend(
+            models
                 .agents
-                .get(agent)
-                .is_some_and(|a| a.queues.contains(&e.queue)) =>
-        {
-            return true;
-        }
-        // An agent's own message is not news to them.
-        EventKind::AgentMessageSent(e) if &e.agent == agent => return false,
+                .all()
+                .filter(|a| a.queues.contains(&e.queue))
+                .map(|a| a.agent.clone()),
+        ),
         _ => {}
     }
-    if named_agents(&event.kind).contains(&agent) {
-        return true;
+    any_named(&event.kind, |named| {
+        agents.push(named.clone());
+        false
+    });
+    if let Some(summary) = event
+        .kind
+        .conversation()
+        .and_then(|c| models.conversations.get(&c))
+    {
+        agents.extend(summary.agents.iter().cloned());
     }
-    event.kind.conversation().is_some_and(|conversation| {
-        models
-            .conversations
-            .get(&conversation)
-            .is_some_and(|summary| summary.agents.contains(agent))
-    })
+    if let EventKind::AgentMessageSent(e) = &event.kind {
+        agents.retain(|a| a != &e.agent);
+    }
+    agents.sort();
+    agents.dedup();
+    agents
+}
+
+/// Whether `agent` is in the [`audience`] of `event`.
+pub fn concerns_agent(models: &ReadModels, agent: &AgentId, event: &Event) -> bool {
+    audience(models, event).contains(agent)
 }
 
 /// What a run of events changed, for a dashboard to redraw: conversations, the queues they are
@@ -94,8 +108,10 @@ impl Touched {
         ) {
             return;
         }
-        self.agents
-            .extend(named_agents(&event.kind).into_iter().cloned());
+        any_named(&event.kind, |named| {
+            self.agents.insert(named.clone());
+            false
+        });
         match &event.kind {
             EventKind::ConversationEnqueued(e) => {
                 self.queues.insert(e.queue.clone());

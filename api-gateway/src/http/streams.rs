@@ -67,8 +67,11 @@ pub async fn agent(
         let now = clock.now();
         events
             .iter()
-            .filter(|(_, event)| concerns_agent(models, &agent, event))
-            .filter_map(|(position, event)| notice(models, *position, event, now))
+            .filter(|item| match item.audience {
+                Some(audience) => audience.binary_search(&agent).is_ok(),
+                None => concerns_agent(models, &agent, item.event),
+            })
+            .filter_map(|item| notice(models, item.position, item.event, now))
             .collect()
     }))
 }
@@ -81,7 +84,7 @@ struct Notice<'a> {
     #[serde(rename = "type")]
     event_type: &'static str,
     time: String,
-    payload: serde_json::Value,
+    payload: Box<serde_json::value::RawValue>,
     /// For offers, transfers and invitations: how long is left to answer (0 once it expired).
     #[serde(skip_serializing_if = "Option::is_none")]
     time_left_ms: Option<u64>,
@@ -97,9 +100,11 @@ fn notice(models: &ReadModels, position: u64, event: &Event, now: Timestamp) -> 
         EventKind::InviteOffered(e) => Some(e.expires_at),
         _ => None,
     };
+    // The payload as the log stores it: JSON already, passed through without a second parse.
     let payload = routing_core::codec::encode(event)
         .ok()
-        .and_then(|encoded| serde_json::from_slice(&encoded.payload).ok())?;
+        .and_then(|encoded| String::from_utf8(encoded.payload).ok())
+        .and_then(|json| serde_json::value::RawValue::from_string(json).ok())?;
     let body = Notice {
         position,
         event_type: event.kind.name(),
@@ -131,13 +136,13 @@ pub async fn dashboard(
     let clock = state.clock.clone();
     Ok(follow(state, after, move |models, events| {
         let mut touched = Touched::default();
-        for (_, event) in events {
-            touched.add(models, event);
+        for item in events {
+            touched.add(models, item.event);
         }
-        let Some((last, _)) = events.last() else {
+        let Some(last) = events.last() else {
             return Vec::new();
         };
-        redraw(models, &touched, &visible, *last, clock.now())
+        redraw(models, &touched, &visible, last.position, clock.now())
     }))
 }
 
@@ -213,7 +218,7 @@ fn start(state: &AppState, headers: &HeaderMap, after: Option<u64>) -> Result<u6
 /// of events, until the client goes away or the server stops.
 fn follow<F>(state: AppState, after: u64, render: F) -> Stream
 where
-    F: FnMut(&ReadModels, &[(u64, Event)]) -> Vec<Message> + Send + 'static,
+    F: FnMut(&ReadModels, &[Item<'_>]) -> Vec<Message> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BUFFERED_MESSAGES);
     let open = state.metrics.streams.clone();
@@ -231,6 +236,15 @@ where
         open.dec();
     });
     Sse::new(ReceiverStream::new(rx)).keep_alive(KeepAlive::default())
+}
+
+/// One event for a stream to render.
+pub struct Item<'a> {
+    position: u64,
+    event: &'a Event,
+    /// Whom it concerns, as the feed worked out when it applied it; `None` for events read back
+    /// from the log while catching up (worked out then against the views as they are).
+    audience: Option<&'a [AgentId]>,
 }
 
 struct Follower<F> {
@@ -252,7 +266,7 @@ enum FollowError {
 
 impl<F> Follower<F>
 where
-    F: FnMut(&ReadModels, &[(u64, Event)]) -> Vec<Message> + Send + 'static,
+    F: FnMut(&ReadModels, &[Item<'_>]) -> Vec<Message> + Send + 'static,
 {
     async fn run(&mut self) -> Result<(), FollowError> {
         // Listening before catching up, so that nothing applied meanwhile is missed.
@@ -280,16 +294,23 @@ where
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ok(()),
             };
-            let Some(&(first, _, _)) = page.first() else {
+            let Some(&(first, _, _)) = page.events.first() else {
                 continue;
             };
             if first > self.after + 1 && !self.catch_up(first - 1).await? {
                 return Ok(());
             }
-            let events: Vec<(u64, Event)> = page
+            // Borrowed from the page every stream shares: never copied per stream.
+            let events: Vec<Item<'_>> = page
+                .events
                 .iter()
-                .filter(|(position, _, _)| *position > self.after)
-                .map(|(position, _, event)| (*position, event.clone()))
+                .enumerate()
+                .filter(|(_, (position, _, _))| *position > self.after)
+                .map(|(n, (position, _, event))| Item {
+                    position: *position,
+                    event,
+                    audience: page.audiences.get(n).map(Vec::as_slice),
+                })
                 .collect();
             if !self.send(&events).await {
                 return Ok(());
@@ -314,6 +335,14 @@ where
             if events.is_empty() {
                 break;
             }
+            let events: Vec<Item<'_>> = events
+                .iter()
+                .map(|(position, event)| Item {
+                    position: *position,
+                    event,
+                    audience: None,
+                })
+                .collect();
             if !self.send(&events).await {
                 return Ok(false);
             }
@@ -322,8 +351,8 @@ where
     }
 
     /// Renders `events` against the views (which already hold them) and sends the messages.
-    async fn send(&mut self, events: &[(u64, Event)]) -> bool {
-        let Some(&(last, _)) = events.last() else {
+    async fn send(&mut self, events: &[Item<'_>]) -> bool {
+        let Some(last) = events.last().map(|item| item.position) else {
             return true;
         };
         let render = &mut self.render;

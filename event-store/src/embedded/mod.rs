@@ -370,15 +370,37 @@ impl Reader {
     }
 
     fn find_key(&self, key: &str) -> Result<Option<Position>, StoreError> {
+        Ok(self
+            .find_keys(&[key.to_owned()])?
+            .into_iter()
+            .next()
+            .flatten())
+    }
+
+    fn find_keys(&self, wanted: &[String]) -> Result<Vec<Option<Position>>, StoreError> {
         let horizon = self.horizon.through();
-        let pending = memory::read(&self.memory).keys.get(key).copied();
+        // Memory first, then redb: an event leaves memory only after the commit that holds it.
+        let pending: Vec<Option<u64>> = {
+            let memory = memory::read(&self.memory);
+            wanted
+                .iter()
+                .map(|key| memory.keys.get(key.as_str()).copied())
+                .collect()
+        };
         let txn = self.db.begin_read().map_err(storage)?;
         let keys = txn.open_table(IDEMPOTENCY).map_err(storage)?;
-        if let Some(position) = keys.get(key).map_err(storage)? {
-            return Ok(Some(Position(position.value())));
-        }
-        // An event not yet durable is not there yet: its appender has not been answered either.
-        Ok(pending.filter(|p| *p <= horizon).map(Position))
+        wanted
+            .iter()
+            .zip(pending)
+            .map(|(key, pending)| {
+                if let Some(position) = keys.get(key.as_str()).map_err(storage)? {
+                    return Ok(Some(Position(position.value())));
+                }
+                // An event not yet durable is not there yet: its appender has not been
+                // answered either.
+                Ok(pending.filter(|p| *p <= horizon).map(Position))
+            })
+            .collect()
     }
 }
 
@@ -419,6 +441,17 @@ impl EventStore for EmbeddedStore {
     async fn find_idempotency_key(&self, key: &str) -> Result<Option<Position>, StoreError> {
         let key = key.to_owned();
         self.blocking(move |reader| reader.find_key(&key)).await
+    }
+
+    async fn find_idempotency_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Position>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        self.blocking(move |reader| reader.find_keys(&keys)).await
     }
 
     fn head(&self) -> watch::Receiver<Position> {
