@@ -88,7 +88,8 @@ struct Notice<'a> {
     /// For offers, transfers and invitations: how long is left to answer (0 once it expired).
     #[serde(skip_serializing_if = "Option::is_none")]
     time_left_ms: Option<u64>,
-    /// The conversation as it stands now, for events about one.
+    /// For offers, transfers and invitations: the conversation as it stands, so that the
+    /// console can show whom and what it is about without asking.
     #[serde(skip_serializing_if = "Option::is_none")]
     conversation: Option<&'a projections::conversations::ConversationSummary>,
 }
@@ -111,9 +112,8 @@ fn notice(models: &ReadModels, position: u64, event: &Event, now: Timestamp) -> 
         time: projections::rfc3339::format(event.at),
         payload,
         time_left_ms: expires_at.map(|at| at.millis_since(now)),
-        conversation: event
-            .kind
-            .conversation()
+        conversation: expires_at
+            .and(event.kind.conversation())
             .and_then(|c| models.conversations.get(&c)),
     };
     Message::default()
