@@ -84,7 +84,7 @@ fn conversation(n: usize, total: usize, days: i64) -> Vec<Event> {
             .into(),
         },
     ];
-    if n % 20 == 0 {
+    if n.is_multiple_of(20) {
         events.push(Event {
             at: at(wait),
             kind: CustomerLeft {

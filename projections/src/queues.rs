@@ -77,10 +77,11 @@ impl QueuesView {
             kind => {
                 if let Some(ended) = kind.ended_conversation() {
                     let queue = self.waiting.remove(&ended).map(|(queue, _)| queue);
-                    if self.open.remove(&ended) && !self.answered.remove(&ended) {
-                        if let Some(queue) = queue {
-                            self.minute(&queue, at).missed += 1;
-                        }
+                    if self.open.remove(&ended)
+                        && !self.answered.remove(&ended)
+                        && let Some(queue) = queue
+                    {
+                        self.minute(&queue, at).missed += 1;
                     }
                 }
             }

@@ -232,6 +232,9 @@ impl Run<'_> {
                 }
             }
             Command::CustomerLeft { connector, contact } => {
+                if !self.state.config().connectors.contains_key(&connector) {
+                    return Err(Rejection::UnknownConnector(connector));
+                }
                 let Some(conversation) = self.state.open_conversation_of(&connector, &contact)
                 else {
                     return Err(Rejection::NoOpenConversation { connector, contact });

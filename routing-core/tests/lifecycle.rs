@@ -1089,3 +1089,13 @@ fn a_known_customer_writing_again_within_the_window_is_offered_to_their_last_age
         7200s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":7230000}
     "#]].assert_eq(&run(config, 7_200));
 }
+
+#[test]
+fn a_customer_leaving_through_an_unknown_connector_names_the_connector() {
+    let mut state = given(vec![]);
+    let outcome = when(&mut state, at(10, customer_leaves("nowhere", "v-1")));
+    expect![[r#"
+        rejected: connector 'nowhere' is not configured
+    "#]]
+    .assert_eq(&outcome);
+}

@@ -15,7 +15,7 @@ use routing_core::{
 use serde::{Deserialize, Serialize};
 
 /// The answer to every command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct CommandAccepted {
     /// The position of the newest event the command appended (or, for a redelivered message, of
     /// the event stored the first time): pass it as `after` to a query to see the effect.
@@ -24,12 +24,13 @@ pub struct CommandAccepted {
     pub duplicate: bool,
     /// The conversation the command concerned, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<uuid::Uuid>)]
     pub conversation: Option<ConversationId>,
     /// What happened, in order.
     pub events: Vec<EventRef>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct EventRef {
     pub position: u64,
     #[serde(rename = "type")]
@@ -56,7 +57,7 @@ pub(super) fn accepted(receipt: &Receipt, conversation: Option<ConversationId>) 
 }
 
 /// A message from a web-chat visitor, in Switchboard's own web-chat format.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebchatMessage {
     /// The visitor's id, stable across their messages.
@@ -68,6 +69,15 @@ pub struct WebchatMessage {
     pub text: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webchat/{connector}/messages",
+    tag = "commands",
+    params(("connector" = String, Path)),
+    request_body = WebchatMessage,
+    responses((status = 201, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn webchat_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -112,6 +122,14 @@ async fn run(
     Ok(axum::Json(accepted(&receipt, conversation)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/queues/{queue}/login",
+    tag = "commands",
+    params(("agent" = String, Path), ("queue" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn log_in(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,6 +142,14 @@ pub async fn log_in(
     run(&state, command, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/queues/{queue}/logout",
+    tag = "commands",
+    params(("agent" = String, Path), ("queue" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn log_out(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,6 +162,14 @@ pub async fn log_out(
     run(&state, command, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/ready",
+    tag = "commands",
+    params(("agent" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn ready(
     State(state): State<AppState>,
     caller: Caller,
@@ -147,6 +181,14 @@ pub async fn ready(
     run(&state, command, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/heartbeat",
+    tag = "commands",
+    params(("agent" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn heartbeat(
     State(state): State<AppState>,
     caller: Caller,
@@ -158,6 +200,14 @@ pub async fn heartbeat(
     run(&state, command, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/disconnect",
+    tag = "commands",
+    params(("agent" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn disconnect(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,12 +219,22 @@ pub async fn disconnect(
     run(&state, command, None).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FocusBody {
+    #[schema(value_type = uuid::Uuid)]
     pub conversation: ConversationId,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/focus",
+    tag = "commands",
+    params(("agent" = String, Path)),
+    request_body = FocusBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn focus(
     State(state): State<AppState>,
     caller: Caller,
@@ -188,6 +248,14 @@ pub async fn focus(
     run(&state, command, None).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/blur",
+    tag = "commands",
+    params(("agent" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn blur(
     State(state): State<AppState>,
     caller: Caller,
@@ -199,7 +267,7 @@ pub async fn blur(
     run(&state, command, None).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseBody {
     pub reason: String,
@@ -208,6 +276,15 @@ pub struct PauseBody {
     pub paid: bool,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/agents/{agent}/pause",
+    tag = "commands",
+    params(("agent" = String, Path)),
+    request_body = PauseBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn pause(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,12 +299,21 @@ pub async fn pause(
     run(&state, command, None).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentBody {
     pub agent: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/accept",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn accept(
     State(state): State<AppState>,
     caller: Caller,
@@ -241,6 +327,15 @@ pub async fn accept(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/reject",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn reject(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,6 +349,15 @@ pub async fn reject(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/accept-from-waiting",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn accept_from_waiting(
     State(state): State<AppState>,
     caller: Caller,
@@ -267,6 +371,15 @@ pub async fn accept_from_waiting(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/grab",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn grab(
     State(state): State<AppState>,
     caller: Caller,
@@ -280,6 +393,15 @@ pub async fn grab(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/join",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn join(
     State(state): State<AppState>,
     caller: Caller,
@@ -294,12 +416,21 @@ pub async fn join(
 }
 
 /// A web-chat visitor ended the chat.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebchatLeft {
     pub visitor: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/webchat/{connector}/left",
+    tag = "commands",
+    params(("connector" = String, Path)),
+    request_body = WebchatLeft,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn webchat_left(
     State(state): State<AppState>,
     caller: Caller,
@@ -321,7 +452,7 @@ pub async fn webchat_left(
 }
 
 /// Where a transfer or an invitation goes: exactly one of `to_agent` and `to_queue`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandOverBody {
     pub agent: String,
@@ -341,6 +472,15 @@ impl HandOverBody {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/transfer",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = HandOverBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn transfer(
     State(state): State<AppState>,
     caller: Caller,
@@ -355,6 +495,15 @@ pub async fn transfer(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/invite",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = HandOverBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn invite(
     State(state): State<AppState>,
     caller: Caller,
@@ -369,6 +518,15 @@ pub async fn invite(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/leave",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn leave(
     State(state): State<AppState>,
     caller: Caller,
@@ -382,6 +540,15 @@ pub async fn leave(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/postpone",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn postpone(
     State(state): State<AppState>,
     caller: Caller,
@@ -395,6 +562,15 @@ pub async fn postpone(
     run(&state, command, Some(conversation)).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/resume",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn resume(
     State(state): State<AppState>,
     caller: Caller,
@@ -408,7 +584,7 @@ pub async fn resume(
     run(&state, command, Some(conversation)).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportantBody {
     pub agent: String,
@@ -421,6 +597,15 @@ fn yes() -> bool {
     true
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/important",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = ImportantBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn mark_important(
     State(state): State<AppState>,
     caller: Caller,
@@ -436,7 +621,7 @@ pub async fn mark_important(
 }
 
 /// An agent starts a conversation with a contact who has written before.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundBody {
     pub agent: String,
@@ -446,6 +631,14 @@ pub struct OutboundBody {
     pub template: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/outbound",
+    tag = "commands",
+    request_body = OutboundBody,
+    responses((status = 201, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn start_outbound(
     State(state): State<AppState>,
     caller: Caller,
@@ -470,7 +663,7 @@ pub async fn start_outbound(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AgentMessageBody {
     pub agent: String,
@@ -479,6 +672,15 @@ pub struct AgentMessageBody {
     pub template: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/messages",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = AgentMessageBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn agent_message(
     State(state): State<AppState>,
     caller: Caller,
@@ -495,7 +697,7 @@ pub async fn agent_message(
     run(&state, command, Some(conversation)).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     pub agent: String,
@@ -504,6 +706,15 @@ pub struct CloseBody {
     pub status: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/conversations/{conversation}/close",
+    tag = "commands",
+    params(("conversation" = uuid::Uuid, Path)),
+    request_body = CloseBody,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn close(
     State(state): State<AppState>,
     caller: Caller,

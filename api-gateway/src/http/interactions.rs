@@ -37,8 +37,9 @@ pub enum Format {
 }
 
 /// The list's filters, as query parameters.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// RFC 3339; by default the start of today (UTC).
     pub from: Option<String>,
@@ -50,14 +51,23 @@ pub struct ListQuery {
     pub contact: Option<String>,
     /// The customer's handle.
     pub sender: Option<String>,
+    /// `inbound` or `outbound`.
+    #[param(value_type = Option<String>)]
     pub direction: Option<Direction>,
     pub answered: Option<bool>,
     pub missed: Option<bool>,
+    /// Any column: `time`, `queue`, `user`, `contact`, `external_contact`, `title`, `answered`,
+    /// `wait_time`, `duration`, `ended_by`, `connector`, `missed`, `missed_time`, `direction`.
+    #[param(value_type = Option<String>)]
     pub sort: Option<Column>,
+    /// `asc` or `desc`.
+    #[param(value_type = Option<String>)]
     pub order: Option<Order>,
     pub limit: Option<usize>,
     pub cursor: Option<String>,
     /// Only for exports.
+    /// `csv` or `xlsx`.
+    #[param(value_type = Option<String>)]
     pub format: Option<Format>,
     pub after: Option<u64>,
 }
@@ -109,11 +119,21 @@ fn filter(state: &AppState, query: &ListQuery, now: Timestamp) -> Result<Filter,
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/interactions",
+    tag = "queries",
+    params(ListQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<ListAnswer>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     if query.format.is_some() {
         return Err(ApiError::BadRequest(
             "format: only /v1/interactions/export takes a format".into(),
@@ -133,7 +153,6 @@ pub async fn list(
         })?),
         None => None,
     };
-    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| ListAnswer {
@@ -153,11 +172,21 @@ pub async fn list(
     Ok(Json(answer))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/interactions/export",
+    tag = "queries",
+    params(ListQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     if query.cursor.is_some() || query.limit.is_some() {
         return Err(ApiError::BadRequest(
             "an export holds every selected row: no cursor or limit".into(),
@@ -166,7 +195,6 @@ pub async fn export(
     let format = query.format.unwrap_or(Format::Csv);
     let now = state.clock.now();
     let filter = filter(&state, &query, now)?;
-    let visible = caller.rights(&state.config)?;
     let rows = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {

@@ -19,7 +19,7 @@ use routing_core::{Command, KeyId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// A key to issue: a name people recognise and the role, bound as in the configuration file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
@@ -31,7 +31,7 @@ pub struct NewKey {
 }
 
 /// A role as the API shows it: omitted lists mean all, as when a key is configured or issued.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleView {
     pub role: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -72,8 +72,9 @@ impl From<&Role> for RoleView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
+    #[schema(value_type = String)]
     pub id: KeyId,
     pub name: String,
     #[serde(flatten)]
@@ -84,6 +85,14 @@ pub struct IssuedKey {
     pub position: u64,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/keys",
+    tag = "keys",
+    request_body = NewKey,
+    responses((status = 201, description = "the new key and its secret, shown once", body = IssuedKey), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn issue(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,6 +134,14 @@ pub async fn issue(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/v1/keys/{key}",
+    tag = "keys",
+    params(("key" = String, Path)),
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,6 +181,13 @@ pub struct KeyList {
     pub keys: Vec<KeyRow>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    tag = "keys",
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,6 +233,13 @@ pub struct Me {
 }
 
 /// Who the caller's key says they are: what a console shows after signing in.
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "keys",
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn me(caller: Caller) -> axum::Json<Me> {
     axum::Json(Me {
         role: RoleView::from(&caller.role),

@@ -187,6 +187,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     response
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "the answer"))
+)]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let head = state.store.head().borrow().0;
     let checkpoint = state.views.checkpoint();

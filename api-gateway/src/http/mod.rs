@@ -24,11 +24,14 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use event_store::Store;
 use routing_core::CentreConfig;
 use std::sync::Arc;
 use std::time::Duration;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The largest request body accepted; chat messages are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -48,111 +51,100 @@ pub struct AppState {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
+/// The OpenAPI document's frame; every path in it comes from the handlers' own annotations,
+/// registered together with their routes, so the document cannot miss one.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Switchboard",
+        description = "Routes customer conversations to contact-centre agents. Errors are `application/problem+json`; every endpoint but health, readiness, metrics and this document needs `Authorization: Bearer <key>`. See docs/api.md for roles and rights."
+    ),
+    modifiers(&BearerKeys),
+    components(schemas(problem::Problem))
+)]
+struct ApiDoc;
+
+struct BearerKeys;
+
+impl utoipa::Modify for BearerKeys {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
 /// The API's routes over `state`.
 pub fn app(state: AppState) -> Router {
     let recorded = axum::middleware::from_fn_with_state(state.clone(), metrics::record);
-    Router::new()
-        .route("/healthz", get(queries::health))
-        .route("/readyz", get(queries::ready))
-        .route("/metrics", get(metrics::metrics))
+    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(queries::health))
+        .routes(routes!(queries::ready))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(commands::webchat_message))
+        .routes(routes!(commands::webchat_left))
+        .routes(routes!(queries::agent))
+        .routes(routes!(commands::log_in))
+        .routes(routes!(commands::log_out))
+        .routes(routes!(commands::ready))
+        .routes(routes!(commands::pause))
+        .routes(routes!(commands::heartbeat))
+        .routes(routes!(commands::focus))
+        .routes(routes!(commands::blur))
+        .routes(routes!(commands::disconnect))
+        .routes(routes!(commands::start_outbound))
+        .routes(routes!(queries::waiting))
+        .routes(routes!(queries::missed))
+        .routes(routes!(queries::board))
+        .routes(routes!(interactions::list))
+        .routes(routes!(interactions::export))
+        .routes(routes!(queries::focus))
+        .routes(routes!(queries::queues))
+        .routes(routes!(queries::agents))
+        .routes(routes!(queries::postponed))
+        .routes(routes!(queries::log))
+        .routes(routes!(keys::me))
+        .routes(routes!(streams::agent))
+        .routes(routes!(streams::dashboard))
+        .routes(routes!(keys::list, keys::issue))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(queries::conversation))
+        .routes(routes!(queries::history))
+        .routes(routes!(commands::accept))
+        .routes(routes!(commands::reject))
+        .routes(routes!(commands::accept_from_waiting))
+        .routes(routes!(commands::grab))
+        .routes(routes!(commands::join))
+        .routes(routes!(commands::transfer))
+        .routes(routes!(commands::invite))
+        .routes(routes!(commands::leave))
+        .routes(routes!(commands::postpone))
+        .routes(routes!(commands::resume))
+        .routes(routes!(commands::mark_important))
+        .routes(routes!(commands::agent_message))
+        .routes(routes!(commands::close))
+        .split_for_parts();
+    // Serialising a document built from our own annotations cannot fail; if it ever did, the
+    // endpoint would say so rather than the server refuse to start.
+    let document = axum::body::Bytes::from(api.to_json().unwrap_or_else(|error| {
+        tracing::error!(%error, "the OpenAPI document could not be written");
+        String::from("{}")
+    }));
+    router
         .route(
-            "/v1/webchat/{connector}/messages",
-            post(commands::webchat_message),
-        )
-        .route("/v1/webchat/{connector}/left", post(commands::webchat_left))
-        .route("/v1/agents/{agent}", get(queries::agent))
-        .route(
-            "/v1/agents/{agent}/queues/{queue}/login",
-            post(commands::log_in),
-        )
-        .route(
-            "/v1/agents/{agent}/queues/{queue}/logout",
-            post(commands::log_out),
-        )
-        .route("/v1/agents/{agent}/ready", post(commands::ready))
-        .route("/v1/agents/{agent}/pause", post(commands::pause))
-        .route("/v1/agents/{agent}/heartbeat", post(commands::heartbeat))
-        .route("/v1/agents/{agent}/focus", post(commands::focus))
-        .route("/v1/agents/{agent}/blur", post(commands::blur))
-        .route("/v1/agents/{agent}/disconnect", post(commands::disconnect))
-        .route("/v1/outbound", post(commands::start_outbound))
-        .route("/v1/waiting", get(queries::waiting))
-        .route("/v1/missed", get(queries::missed))
-        .route("/v1/board", get(queries::board))
-        .route("/v1/interactions", get(interactions::list))
-        .route("/v1/interactions/export", get(interactions::export))
-        .route(
-            "/v1/conversations/{conversation}/focus",
-            get(queries::focus),
-        )
-        .route("/v1/queues", get(queries::queues))
-        .route("/v1/agents", get(queries::agents))
-        .route("/v1/agents/{agent}/postponed", get(queries::postponed))
-        .route("/v1/log", get(queries::log))
-        .route("/v1/me", get(keys::me))
-        .route("/v1/agents/{agent}/stream", get(streams::agent))
-        .route("/v1/dashboard/stream", get(streams::dashboard))
-        .route("/v1/keys", get(keys::list).post(keys::issue))
-        .route("/v1/keys/{key}", axum::routing::delete(keys::revoke))
-        .route(
-            "/v1/conversations/{conversation}",
-            get(queries::conversation),
-        )
-        .route(
-            "/v1/conversations/{conversation}/history",
-            get(queries::history),
-        )
-        .route(
-            "/v1/conversations/{conversation}/accept",
-            post(commands::accept),
-        )
-        .route(
-            "/v1/conversations/{conversation}/reject",
-            post(commands::reject),
-        )
-        .route(
-            "/v1/conversations/{conversation}/accept-from-waiting",
-            post(commands::accept_from_waiting),
-        )
-        .route(
-            "/v1/conversations/{conversation}/grab",
-            post(commands::grab),
-        )
-        .route(
-            "/v1/conversations/{conversation}/join",
-            post(commands::join),
-        )
-        .route(
-            "/v1/conversations/{conversation}/transfer",
-            post(commands::transfer),
-        )
-        .route(
-            "/v1/conversations/{conversation}/invite",
-            post(commands::invite),
-        )
-        .route(
-            "/v1/conversations/{conversation}/leave",
-            post(commands::leave),
-        )
-        .route(
-            "/v1/conversations/{conversation}/postpone",
-            post(commands::postpone),
-        )
-        .route(
-            "/v1/conversations/{conversation}/resume",
-            post(commands::resume),
-        )
-        .route(
-            "/v1/conversations/{conversation}/important",
-            post(commands::mark_important),
-        )
-        .route(
-            "/v1/conversations/{conversation}/messages",
-            post(commands::agent_message),
-        )
-        .route(
-            "/v1/conversations/{conversation}/close",
-            post(commands::close),
+            "/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        document,
+                    )
+                }
+            }),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -22,12 +22,19 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Every query accepts `after`: wait (briefly) until the read models include that position.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Consistency {
     pub after: Option<u64>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "the answer"))
+)]
 pub async fn health() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
@@ -37,6 +44,12 @@ pub const READY_LAG: u64 = 10_000;
 
 /// Ready to serve: the read models are no more than [`READY_LAG`] events behind the log (a load
 /// balancer should send nobody to a server still catching up).
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses((status = 200, description = "the answer"))
+)]
 pub async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
     let head = state.store.head().borrow().0;
     let checkpoint = state.views.checkpoint();
@@ -53,8 +66,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<Json<serde_json::Val
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WaitingQuery {
     pub queue: Option<String>,
     /// Only what this agent may accept: conversations in queues they have rights to.
@@ -69,14 +83,23 @@ pub struct WaitingList {
     pub waiting: Vec<WaitingRow>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/waiting",
+    tag = "queries",
+    params(WaitingQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn waiting(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<WaitingQuery>,
 ) -> Result<Json<WaitingList>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let queue = configured_queue(&state, query.queue)?;
     let agent = configured_agent(&state, query.agent)?.and_then(|id| state.config.agents.get(&id));
-    let visible = caller.rights(&state.config)?;
     let now = state.clock.now();
     let answer = state
         .views
@@ -94,8 +117,9 @@ pub async fn waiting(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct MissedQuery {
     pub queue: Option<String>,
     /// Also list those already contacted back (marked so).
@@ -155,13 +179,22 @@ fn may_see_conversation(conversation: ConversationId, seen: bool) -> Result<(), 
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/missed",
+    tag = "queries",
+    params(MissedQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn missed(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<MissedQuery>,
 ) -> Result<Json<MissedList>, ApiError> {
-    let queue = configured_queue(&state, query.queue)?;
+    // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
+    let queue = configured_queue(&state, query.queue)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| MissedList {
@@ -184,19 +217,28 @@ pub struct PostponedList {
     pub postponed: Vec<PostponedRow>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{agent}/postponed",
+    tag = "queries",
+    params(("agent" = String, Path), Consistency),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn postponed(
     State(state): State<AppState>,
     caller: Caller,
     Path(agent): Path<String>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<PostponedList>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let id = AgentId::new(agent);
     if !state.config.agents.contains_key(&id) {
         return Err(ApiError::NotFound(format!(
             "agent '{id}' is not configured"
         )));
     }
-    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -214,13 +256,16 @@ pub async fn postponed(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct BoardQuery {
     /// Joined: only conversations this agent is in.
     pub joined_by: Option<String>,
     /// One team's conversations (a team is a queue's agents).
     pub team: Option<String>,
+    /// `overdue`, `soon_overdue`, `rep_needed`, `pending`, `answered` or `closed`.
+    #[param(value_type = Option<String>)]
     pub status: Option<BoardStatus>,
     pub after: Option<u64>,
 }
@@ -239,11 +284,21 @@ pub struct Board {
     pub conversations: Vec<BoardRow>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/board",
+    tag = "queries",
+    params(BoardQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn board(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<BoardQuery>,
 ) -> Result<Json<Board>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let team = configured_queue(&state, query.team)?;
     let joined_by = configured_agent(&state, query.joined_by)?;
     let filter = BoardFilter {
@@ -251,7 +306,6 @@ pub async fn board(
         team,
         status: query.status,
     };
-    let visible = caller.rights(&state.config)?;
     let thresholds = state
         .config
         .queues
@@ -278,8 +332,9 @@ pub async fn board(
     Ok(Json(answer))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct QueuesQuery {
     /// The period's start, RFC 3339; by default the start of today (UTC).
     pub since: Option<String>,
@@ -294,11 +349,21 @@ pub struct QueueList {
     pub queues: Vec<QueueFigures>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/queues",
+    tag = "queries",
+    params(QueuesQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn queues(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<QueuesQuery>,
 ) -> Result<Json<QueueList>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let now = state.clock.now();
     let since = match &query.since {
         Some(text) => projections::rfc3339::parse(text).ok_or_else(|| {
@@ -306,7 +371,6 @@ pub async fn queues(
         })?,
         None => start_of_day(now),
     };
-    let visible = caller.rights(&state.config)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| QueueList {
@@ -336,11 +400,20 @@ pub struct AgentList {
     pub agents: Vec<AgentSummary>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents",
+    tag = "queries",
+    params(Consistency),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn agents(
     State(state): State<AppState>,
     caller: Caller,
     Query(query): Query<Consistency>,
 ) -> Result<Json<AgentList>, ApiError> {
+    // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
     let answer = state
         .views
@@ -363,14 +436,23 @@ pub struct FocusList {
     pub activities: Vec<ActivityFocus>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{conversation}/focus",
+    tag = "queries",
+    params(("conversation" = uuid::Uuid, Path), Consistency),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn focus(
     State(state): State<AppState>,
     caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<FocusList>, ApiError> {
-    let now = state.clock.now();
+    // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
+    let now = state.clock.now();
     let (seen, answer) = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -400,19 +482,29 @@ pub struct AgentView {
     pub rights: Vec<QueueId>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{agent}",
+    tag = "queries",
+    params(("agent" = String, Path), Consistency),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn agent(
     State(state): State<AppState>,
     caller: Caller,
     Path(agent): Path<String>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<AgentView>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let id = AgentId::new(agent);
     let config = state
         .config
         .agents
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("agent '{id}' is not configured")))?;
-    if !caller.rights(&state.config)?.users.allows(&id) {
+    if !visible.users.allows(&id) {
         return Err(ApiError::NoRights(format!("no rights to agent '{id}'")));
     }
     let summary = state
@@ -430,12 +522,22 @@ pub async fn agent(
     }))
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{conversation}",
+    tag = "queries",
+    params(("conversation" = uuid::Uuid, Path), Consistency),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn conversation(
     State(state): State<AppState>,
     caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<Consistency>,
 ) -> Result<Json<ConversationSummary>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let summary = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -443,10 +545,7 @@ pub async fn conversation(
         })
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
-    may_see_conversation(
-        conversation,
-        caller.rights(&state.config)?.sees_conversation(&summary),
-    )?;
+    may_see_conversation(conversation, visible.sees_conversation(&summary))?;
     Ok(Json(summary))
 }
 
@@ -476,8 +575,9 @@ pub struct History {
     pub next_after_version: u64,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Events after this stream version (default 0: from the start).
     #[serde(default)]
@@ -489,19 +589,28 @@ pub struct HistoryQuery {
 /// The most events one history page holds.
 const HISTORY_PAGE_LIMIT: usize = 1000;
 
+#[utoipa::path(
+    get,
+    path = "/v1/conversations/{conversation}/history",
+    tag = "queries",
+    params(("conversation" = uuid::Uuid, Path), HistoryQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn history(
     State(state): State<AppState>,
     caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<History>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
     let limit = query.limit.unwrap_or(HISTORY_PAGE_LIMIT);
     if limit == 0 || limit > HISTORY_PAGE_LIMIT {
         return Err(ApiError::BadRequest(format!(
             "`limit` must be between 1 and {HISTORY_PAGE_LIMIT}"
         )));
     }
-    let visible = caller.rights(&state.config)?;
     // A conversation not in the read models yet is for callers with rights to every queue, as
     // rows without a queue are.
     let seen = state
@@ -562,8 +671,9 @@ impl From<event_store::StoredEvent> for HistoryEntry {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
     /// Events after this position (default 0: from the start).
     #[serde(default)]
@@ -587,6 +697,14 @@ const LOG_PAGE_LIMIT: usize = 1000;
 const LOG_WAIT_LIMIT_MS: u64 = 30_000;
 
 /// The global log, in position order, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/v1/log",
+    tag = "queries",
+    params(LogQuery),
+    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn log(
     State(state): State<AppState>,
     caller: Caller,

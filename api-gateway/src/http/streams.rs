@@ -35,8 +35,9 @@ const CATCH_UP_PAGE: usize = 1024;
 /// How many messages may wait for a slow client before the stream waits for it.
 const BUFFERED_MESSAGES: usize = 1024;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
     /// Start after this position (as `Last-Event-ID` does; the header wins). Without either, the
     /// stream starts at the read models' position: only what happens from now on.
@@ -47,6 +48,14 @@ type Stream =
     Sse<axum::response::sse::KeepAliveStream<ReceiverStream<Result<Message, Infallible>>>>;
 
 /// `GET /v1/agents/{agent}/stream`: what the agent's console must hear about.
+#[utoipa::path(
+    get,
+    path = "/v1/agents/{agent}/stream",
+    tag = "streams",
+    params(("agent" = String, Path), StreamQuery),
+    responses((status = 200, description = "a stream of Server-Sent Events", content_type = "text/event-stream"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn agent(
     State(state): State<AppState>,
     caller: Caller,
@@ -125,6 +134,14 @@ fn notice(models: &ReadModels, position: u64, event: &Event, now: Timestamp) -> 
 
 /// `GET /v1/dashboard/stream`: after each run of events, the conversations (as board rows),
 /// queues (their figures for today) and agents it changed, within the caller's rights.
+#[utoipa::path(
+    get,
+    path = "/v1/dashboard/stream",
+    tag = "streams",
+    params(StreamQuery),
+    responses((status = 200, description = "a stream of Server-Sent Events", content_type = "text/event-stream"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
+    security(("bearer" = []))
+)]
 pub async fn dashboard(
     State(state): State<AppState>,
     caller: Caller,

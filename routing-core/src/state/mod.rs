@@ -926,12 +926,12 @@ impl State {
                 // agent's own books.
                 let channel = channel.or_else(|| state.channels.get(id).copied());
                 if let Some(channel) = channel {
-                    if before.loads() {
-                        if let Some(load) = state.load.get_mut(&channel) {
-                            *load = load.saturating_sub(1);
-                            if *load == 0 {
-                                state.load.remove(&channel);
-                            }
+                    if before.loads()
+                        && let Some(load) = state.load.get_mut(&channel)
+                    {
+                        *load = load.saturating_sub(1);
+                        if *load == 0 {
+                            state.load.remove(&channel);
                         }
                     }
                     if after.loads() {
