@@ -7,8 +7,9 @@
 //!   agent's stream (p50, p99, max), at a fixed 1,000 inbound messages per second;
 //! - the most inbound messages per second sustained with many customers writing at once, with
 //!   the same latency figures under that load;
-//! - as a baseline measured in the same run, `GET /healthz` round trips per second at the same
-//!   concurrency: the HTTP stack's own ceiling on this host.
+//! - as a baseline measured first in the same run, `GET /healthz` round trips per second at the
+//!   same concurrency: the HTTP stack's own ceiling on this host at that moment (the host is
+//!   shared: figures from different runs differ by 2x and more).
 //!
 //! Run: `cargo bench -p api-gateway --bench http_load` (`-- --quick` for a short run). The
 //! figures are recorded in `docs/performance.md`.
@@ -423,6 +424,8 @@ fn main() {
             .unwrap();
         }
         println!("http_load: {AGENTS} agents, each following its stream, capacity {CAPACITY}");
+        // First, on the fresh server: the HTTP stack's own ceiling on this host right now.
+        println!("  baseline: {}", healthz(&base, 256, 3).await);
         if !only_throughput {
             println!(
                 "  warm-up: {}",
@@ -441,7 +444,6 @@ fn main() {
             "  throughput: {}",
             flat_out(&base, &shared, 256, seconds).await
         );
-        println!("  baseline: {}", healthz(&base, 256, 3).await);
         println!(
             "  failed requests: {}",
             shared.failures.load(Ordering::Relaxed)
