@@ -67,8 +67,10 @@ impl EngineError {
     /// Whether the engine cannot go on: the store has failed or shut down, or the log cannot be
     /// read back. The server stops rather than answer from a state it cannot trust.
     pub fn is_fatal(&self) -> bool {
-        if let EngineError::Batch(inner) = self {
-            return inner.is_fatal();
+        match self {
+            EngineError::Batch(inner) => return inner.is_fatal(),
+            EngineError::Halted(_) => return true,
+            _ => {}
         }
         matches!(
             self,
@@ -231,7 +233,7 @@ impl<S: EventStore> Writer<S> {
     async fn run(mut self, mut queue: mpsc::Receiver<Job>) -> Result<(), EngineError> {
         // A configuration that changed since the log was written (more capacity, new agents)
         // takes effect before the first command.
-        self.handle(Command::Rebalance).await?;
+        self.own(Command::Rebalance).await?;
         // After a failed tick, wait a little before the next so a failing store is not hammered.
         let mut tick_retry_at: Option<Timestamp> = None;
         loop {
@@ -269,7 +271,7 @@ impl<S: EventStore> Writer<S> {
                     }
                 }
                 () = sleep => {
-                    match self.handle(Command::Tick).await {
+                    match self.own(Command::Tick).await {
                         Ok(_) => tick_retry_at = None,
                         Err(error) if error.is_fatal() => {
                             tracing::error!(%error, "the engine stops");
@@ -467,21 +469,19 @@ impl<S: EventStore> Writer<S> {
                 Err(error.to_string())
             }
             // A message of the batch was stored meanwhile by another writer (a race the key
-            // checks cannot see): rebuild, then decide the batch again one command at a time.
+            // lookup cannot see): nothing of the batch was appended. The state is rebuilt and the
+            // batch decided again first thing, when the stored message is found as a duplicate.
             Ok(AppendOutcome::AlreadyAppended { .. }) => {
-                for p in pending {
-                    let outcome = self.handle(p.command).await;
-                    let fatal = outcome
-                        .as_ref()
-                        .err()
-                        .filter(|e| e.is_fatal())
-                        .map(ToString::to_string);
-                    let _ = p.reply.send(outcome);
-                    if let Some(fatal) = fatal {
-                        return Err(fatal);
-                    }
-                }
-                Ok(rest)
+                self.stale = true;
+                let mut again: Vec<Job> = pending
+                    .into_iter()
+                    .map(|p| Job {
+                        command: p.command,
+                        reply: p.reply,
+                    })
+                    .collect();
+                again.extend(rest);
+                Ok(again)
             }
             Err(error) => {
                 let error = Arc::new(EngineError::from(error));
@@ -544,61 +544,14 @@ impl<S: EventStore> Writer<S> {
         Ok(Decided::Pending(PendingOutcome::Events { events, offset }))
     }
 
-    async fn handle(&mut self, command: Command) -> Result<Receipt, EngineError> {
-        if self.stale {
-            self.state = replay(self.config.clone(), &self.store).await?;
-            self.stale = false;
+    /// A command of the engine's own (a tick, a rebalance), decided like any other.
+    async fn own(&mut self, command: Command) -> Result<Receipt, EngineError> {
+        let (reply, mut answer) = oneshot::channel();
+        let mut jobs = vec![Job { command, reply }];
+        while !jobs.is_empty() {
+            jobs = self.handle_batch(jobs).await.map_err(EngineError::Halted)?;
         }
-        let idempotency_key = self.state.idempotency_key(&command)?;
-        if let Some(key) = &idempotency_key
-            && let Some(position) = self.store.find_idempotency_key(key).await?
-        {
-            return self.duplicate_of(position).await;
-        }
-        let context = Context {
-            now: self.clock.now(),
-            new_conversation_id: ConversationId::from_uuid(Uuid::now_v7()),
-        };
-        // A rejection leaves the state untouched; from here on the state holds the events, so
-        // any failure to make them durable means it must be rebuilt from the log.
-        let events = self.state.execute(command, &context)?;
-        if events.is_empty() {
-            return Ok(Receipt::Appended { events: Vec::new() });
-        }
-        self.stale = true;
-        let batch = encode_batch(&events, idempotency_key.as_deref())?;
-        let outcome = self
-            .store
-            .append(AppendRequest {
-                events: batch,
-                expectations: Vec::new(),
-                writer: Some(self.epoch),
-            })
-            .await?;
-        match outcome {
-            AppendOutcome::Appended { first, last } => {
-                if last.0 - first.0 + 1 != events.len() as u64 {
-                    return Err(StoreError::Corrupt {
-                        position: first.0,
-                        reason: format!(
-                            "{} events were appended at positions {first} to {last}",
-                            events.len()
-                        ),
-                    }
-                    .into());
-                }
-                self.stale = false;
-                let receipt = events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(offset, event)| (Position(first.0 + offset as u64), event))
-                    .collect();
-                Ok(Receipt::Appended { events: receipt })
-            }
-            // Stored before (a race the key check above cannot see): the state, which already
-            // holds this command's events, is rebuilt before the next command.
-            AppendOutcome::AlreadyAppended { position } => self.duplicate_of(position).await,
-        }
+        answer.try_recv().map_err(|_| EngineError::Stopped)?
     }
 }
 

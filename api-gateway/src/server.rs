@@ -4,7 +4,7 @@
 
 use crate::clock::{Clock, SystemClock};
 use crate::engine::Engine;
-use crate::http::{AppState, ConfiguredKeys, Metrics, app};
+use crate::http::{AppState, ConfiguredKeys, Metrics, Services, app};
 use crate::{config_file, feed, snapshot};
 use anyhow::Context as _;
 use event_store::{EventStore, Store};
@@ -94,7 +94,7 @@ pub async fn serve(
     println!("switchboard listening on http://{address}");
     tracing::info!(%address, "listening");
 
-    let state = AppState {
+    let state = AppState::new(Services {
         engine,
         views,
         store: store.clone(),
@@ -103,7 +103,7 @@ pub async fn serve(
         config: Arc::new(config),
         clock,
         metrics,
-    };
+    });
     let signal_stop = stop.clone();
     let signal = tokio::spawn(async move {
         shutdown.await;

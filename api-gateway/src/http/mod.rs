@@ -36,9 +36,27 @@ use utoipa_axum::routes;
 /// The largest request body accepted; chat messages are small.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
-/// What every handler may use.
+/// What every handler may use, behind one `Arc`: every request clones it (the middleware, the
+/// handler), and one reference count is cheaper than one per service.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services handlers use.
+pub struct Services {
     pub engine: Engine,
     pub views: Views,
     pub store: Store,
