@@ -32,6 +32,8 @@ const TICK_RETRY_MS: i64 = 1_000;
 /// grows to before it is appended (the store takes at most `MAX_EVENTS_PER_APPEND` at once).
 const MAX_BATCH_COMMANDS: usize = 256;
 const MAX_BATCH_EVENTS: usize = event_store::MAX_EVENTS_PER_APPEND / 2;
+/// How many times in a row a batch refused as already appended is decided again.
+const MAX_REQUEUES: u32 = 3;
 /// How many events are read per page while replaying the log at start-up.
 pub const REPLAY_PAGE: usize = 4096;
 
@@ -152,6 +154,7 @@ impl Engine {
             clock,
             epoch,
             stale: false,
+            requeued: 0,
             metrics,
         };
         let task = tokio::spawn(writer.run(queue));
@@ -212,6 +215,8 @@ struct Writer<S> {
     /// Set while the state holds events the log may not: after a failed append, the state is
     /// rebuilt from the log before the next command.
     stale: bool,
+    /// How many times in a row a batch was refused as already appended and decided again.
+    requeued: u32,
     metrics: EngineMetrics,
 }
 
@@ -227,6 +232,9 @@ enum PendingOutcome {
     Events { events: Vec<Event>, offset: usize },
     /// A redelivery of a message earlier in the same batch, whose event is at this offset.
     Duplicate { offset: usize, original: Event },
+    /// Decided with nothing to append (refused, or nothing to do), but against a state that held
+    /// the batch's earlier events: told only once those are durable, and failed with them.
+    Held(Result<Receipt, EngineError>),
 }
 
 impl<S: EventStore> Writer<S> {
@@ -379,15 +387,28 @@ impl<S: EventStore> Writer<S> {
                 )
                 .await
             {
-                Ok(Decided::Answer(receipt)) => {
+                // Nothing undurable decided yet: the answer rests on the log alone.
+                Ok(Decided::Answer(receipt)) if batch.is_empty() => {
                     // A caller that gave up waiting does not undo the command.
                     let _ = job.reply.send(Ok(receipt));
                 }
+                Ok(Decided::Answer(receipt)) => pending.push(Pending {
+                    command: job.command,
+                    reply: job.reply,
+                    outcome: PendingOutcome::Held(Ok(receipt)),
+                }),
                 Ok(Decided::Pending(outcome)) => pending.push(Pending {
                     command: job.command,
                     reply: job.reply,
                     outcome,
                 }),
+                Err(DecideError::Refused(error)) if !error.is_fatal() && !batch.is_empty() => {
+                    pending.push(Pending {
+                        command: job.command,
+                        reply: job.reply,
+                        outcome: PendingOutcome::Held(Err(error)),
+                    });
+                }
                 Err(DecideError::Refused(error)) => {
                     let fatal = error.is_fatal().then(|| error.to_string());
                     let _ = job.reply.send(Err(error));
@@ -440,8 +461,13 @@ impl<S: EventStore> Writer<S> {
                 if last.0 - first.0 + 1 == events as u64 =>
             {
                 self.stale = false;
+                self.requeued = 0;
                 for p in pending {
                     let receipt = match p.outcome {
+                        PendingOutcome::Held(outcome) => {
+                            let _ = p.reply.send(outcome);
+                            continue;
+                        }
                         PendingOutcome::Events { events, offset } => Receipt::Appended {
                             events: events
                                 .into_iter()
@@ -471,8 +497,21 @@ impl<S: EventStore> Writer<S> {
             // A message of the batch was stored meanwhile by another writer (a race the key
             // lookup cannot see): nothing of the batch was appended. The state is rebuilt and the
             // batch decided again first thing, when the stored message is found as a duplicate.
-            Ok(AppendOutcome::AlreadyAppended { .. }) => {
+            Ok(AppendOutcome::AlreadyAppended { position }) => {
                 self.stale = true;
+                self.requeued += 1;
+                if self.requeued > MAX_REQUEUES {
+                    // The lookup and the store disagree about a key: do not loop on it.
+                    self.requeued = 0;
+                    let error = Arc::new(EngineError::from(StoreError::Corrupt {
+                        position: position.0,
+                        reason: "the log refused a batch as already stored, again and again".into(),
+                    }));
+                    for p in pending {
+                        let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
+                    }
+                    return Ok(rest);
+                }
                 let mut again: Vec<Job> = pending
                     .into_iter()
                     .map(|p| Job {

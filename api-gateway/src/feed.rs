@@ -165,13 +165,13 @@ pub fn start<S: EventStore + Clone>(
                     },
                 );
             }
-            if listened {
-                // A listener that went away meanwhile is not an error.
-                let _ = applied.send(Arc::new(Applied {
-                    events: page,
-                    audiences,
-                }));
-            }
+            // Always sent, even when nobody listened as the page was applied: a stream opening
+            // meanwhile must get it (without audiences; it works them out itself). A listener
+            // that went away is not an error.
+            let _ = applied.send(Arc::new(Applied {
+                events: page,
+                audiences,
+            }));
         };
         reader.abort();
         if let Some(keeper) = keeper {

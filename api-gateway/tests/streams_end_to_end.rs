@@ -203,3 +203,43 @@ async fn a_dashboard_redraws_what_changed_within_its_rights() {
     assert!(again.ended().await, "the stream ended");
     assert!(stopping.join().unwrap().success());
 }
+
+#[tokio::test]
+async fn a_stream_ends_once_its_key_is_revoked_and_cannot_start_beyond_the_log() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let (status, issued) = server
+        .post(
+            "/v1/keys",
+            json!({"name": "Alice's tablet", "role": "agent", "agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let tablet = server.as_key(Some(issued["secret"].as_str().unwrap()));
+    let mut stream = SseReader::open(&tablet, "/v1/agents/alice/stream", None).await;
+    tablet
+        .post("/v1/agents/alice/queues/support/login", json!(null))
+        .await;
+    assert_eq!(stream.next().await.event, "AgentLoggedIn");
+
+    let (status, revoked) = server
+        .delete(&format!("/v1/keys/{}", issued["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(status, 200, "{revoked}");
+    // Alice (on her other key) goes on working; the revoked tablet hears none of it.
+    let (status, body) = server
+        .as_key(Some(ALICE))
+        .post("/v1/agents/alice/ready", json!(null))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(stream.ended().await, "the stream ended");
+
+    let response = server
+        .http
+        .get(server.url("/v1/agents/alice/stream"))
+        .header("last-event-id", "999999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}

@@ -274,6 +274,7 @@ mod tests {
         let support_only = Visible {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("support")].into()),
+            own: None,
         };
         let rows = board(&view, &support_only, &BoardFilter::default());
         assert!(

@@ -1070,6 +1070,7 @@ mod tests {
         let support_only = Visible {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("support")].into()),
+            own: None,
         };
         assert_eq!(
             listed(&models, &everything_in(0, 1_000_000), &support_only),
@@ -1079,6 +1080,7 @@ mod tests {
         let not_ada = Visible {
             users: Scope::Only([AgentId::new("bo")].into()),
             queues: Scope::All,
+            own: None,
         };
         assert_eq!(
             listed(&models, &everything_in(0, 1_000_000), &not_ada),
@@ -1210,6 +1212,7 @@ mod tests {
         let support_only = Visible {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("support")].into()),
+            own: None,
         };
         let theirs = models.interactions.all(
             &everything_in(0, 1_000_000),

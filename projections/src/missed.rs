@@ -339,6 +339,7 @@ mod tests {
         let sales_only = Visible {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("sales")].into()),
+            own: None,
         };
         let rows = view.list(&sales_only, true);
         assert_eq!(rows.len(), 1);

@@ -212,6 +212,7 @@ mod tests {
         let not_bo = Visible {
             users: Scope::Only([ada.clone()].into()),
             queues: Scope::All,
+            own: None,
         };
         assert!(view.of(&AgentId::new("bo"), &not_bo).is_empty());
     }

@@ -263,6 +263,7 @@ mod tests {
         let sales_only = Visible {
             users: Scope::All,
             queues: Scope::Only([sales.clone()].into()),
+            own: None,
         };
         let shown = figures(0, &sales_only);
         assert_eq!(shown.len(), 1);

@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub struct Visible {
     pub users: Scope<AgentId>,
     pub queues: Scope<QueueId>,
+    /// An agent's own work, seen whatever its queue: a conversation handed to them from a
+    /// queue they have no rights to is still theirs to read.
+    #[serde(default)]
+    pub own: Option<AgentId>,
 }
 
 impl Visible {
@@ -24,18 +28,29 @@ impl Visible {
         Self {
             users: Scope::All,
             queues: Scope::All,
+            own: None,
         }
     }
 
     /// Whether a row in `queue` (if it has one) handled by `user` (if anyone) may be seen. A row
     /// nobody handled is judged by its queue alone.
     pub fn allows(&self, queue: Option<&QueueId>, user: Option<&AgentId>) -> bool {
+        if user.is_some() && user == self.own.as_ref() {
+            return true;
+        }
         self.queues.allows_optional(queue) && user.is_none_or(|user| self.users.allows(user))
     }
 
     /// Whether a conversation may be seen: its queue, and, when agents are in it, at least one
     /// of them. One nobody is in (waiting, or not yet taken) is judged by its queue alone.
     pub fn sees_conversation(&self, conversation: &ConversationSummary) -> bool {
+        if self
+            .own
+            .as_ref()
+            .is_some_and(|own| conversation.agents.contains(own))
+        {
+            return true;
+        }
         self.queues.allows_optional(conversation.queue.as_ref())
             && (conversation.agents.is_empty()
                 || conversation.agents.iter().any(|a| self.users.allows(a)))
@@ -55,6 +70,7 @@ mod tests {
         let visible = Visible {
             users: Scope::Only([ada.clone()].into()),
             queues: Scope::Only([sales.clone()].into()),
+            own: None,
         };
         assert!(visible.allows(Some(&sales), Some(&ada)));
         assert!(visible.allows(Some(&sales), None));
@@ -79,6 +95,7 @@ mod tests {
         let ada_in_sales = Visible {
             users: Scope::Only([ada.clone()].into()),
             queues: Scope::Only([QueueId::new("sales")].into()),
+            own: None,
         };
         assert!(!ada_in_sales.sees_conversation(&row), "no queue yet");
         row.queue = Some(QueueId::new("sales"));
@@ -91,9 +108,18 @@ mod tests {
             !ada_in_sales.sees_conversation(&row),
             "only another agent in it"
         );
-        row.agents = [bo, ada].into();
+        row.agents = [bo, ada.clone()].into();
         assert!(ada_in_sales.sees_conversation(&row));
         row.queue = Some(QueueId::new("support"));
         assert!(!ada_in_sales.sees_conversation(&row), "another queue");
+        // Ada's own key: a conversation she is in is hers to read, whatever its queue.
+        let ada_herself = Visible {
+            own: Some(ada.clone()),
+            ..ada_in_sales.clone()
+        };
+        assert!(ada_herself.sees_conversation(&row));
+        assert!(ada_herself.allows(Some(&QueueId::new("support")), Some(&ada)));
+        row.agents = [AgentId::new("bo")].into();
+        assert!(!ada_herself.sees_conversation(&row));
     }
 }

@@ -53,7 +53,11 @@ impl FromRequestParts<AppState> for Caller {
         let secret = header
             .to_str()
             .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
+            // The scheme's name is case-insensitive (RFC 9110).
+            .and_then(|value| {
+                let (scheme, secret) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(secret)
+            })
             .map(str::trim)
             .filter(|secret| !secret.is_empty())
             .ok_or_else(|| {
@@ -124,6 +128,7 @@ impl Caller {
             Role::Supervisor { users, queues } => Ok(Visible {
                 users: users.clone(),
                 queues: queues.clone(),
+                own: None,
             }),
             Role::Agent { agent } => {
                 let queues = config
@@ -134,6 +139,7 @@ impl Caller {
                 Ok(Visible {
                     users: Scope::Only([agent.clone()].into()),
                     queues: Scope::Only(queues),
+                    own: Some(agent.clone()),
                 })
             }
             other @ Role::Connector { .. } => Err(self.wrong_role("read the read models", other)),

@@ -159,7 +159,8 @@ pub async fn revoke(
     Ok(axum::Json(accepted(&receipt, None)))
 }
 
-/// A key as listed: never its secret, never its digest.
+/// A key as listed: never its secret, nor its digest (the digest of an issued key is in the
+/// audit log, `ApiKeyIssued`, for auditors: harmless, the secret being 256 random bits).
 #[derive(Debug, Serialize)]
 pub struct KeyRow {
     pub id: KeyId,

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The caller's role may not call this endpoint at all.
     #[error("{0}")]
     WrongRole(String),
+    /// What was asked for is no longer kept.
+    #[error("{0}")]
+    Gone(String),
     /// Something this service needs failed; the detail goes to the log, not to the caller.
     #[error("{0}")]
     Internal(String),
@@ -84,6 +87,7 @@ impl ApiError {
                 "Not authenticated",
             ),
             ApiError::WrongRole(_) => (StatusCode::FORBIDDEN, "wrong-role", "Wrong role"),
+            ApiError::Gone(_) => (StatusCode::GONE, "gone", "No longer kept"),
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
             ApiError::Export(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -24,7 +24,7 @@ use projections::ReadModels;
 use projections::board::{BoardRow, BoardStatus};
 use projections::notifications::{Touched, concerns_agent};
 use projections::rights::Visible;
-use routing_core::{AgentId, Event, EventKind, Timestamp};
+use routing_core::{AgentId, Event, EventKind, KeyId, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 use tokio::sync::{broadcast, mpsc};
@@ -72,7 +72,7 @@ pub async fn agent(
     caller.acts_as(&agent)?;
     let after = start(&state, &headers, query.after)?;
     let clock = state.clock.clone();
-    Ok(follow(state, after, move |models, events| {
+    Ok(follow(state, caller.key, after, move |models, events| {
         let now = clock.now();
         events
             .iter()
@@ -151,7 +151,7 @@ pub async fn dashboard(
     let visible = caller.rights(&state.config)?;
     let after = start(&state, &headers, query.after)?;
     let clock = state.clock.clone();
-    Ok(follow(state, after, move |models, events| {
+    Ok(follow(state, caller.key, after, move |models, events| {
         let mut touched = Touched::default();
         for item in events {
             touched.add(models, item.event);
@@ -215,6 +215,10 @@ fn message(kind: &str, body: &impl Serialize) -> Option<Message> {
 }
 
 /// Where a stream starts: `Last-Event-ID`, else `?after=`, else the read models' position.
+/// How far back a stream may resume: a console gone longer reloads its state from the queries
+/// instead (reading a long stretch of the log back would hold up everyone's notifications).
+pub const RESUME_WINDOW: u64 = 100_000;
+
 fn start(state: &AppState, headers: &HeaderMap, after: Option<u64>) -> Result<u64, ApiError> {
     let last = headers
         .get("last-event-id")
@@ -228,12 +232,27 @@ fn start(state: &AppState, headers: &HeaderMap, after: Option<u64>) -> Result<u6
                 })
         })
         .transpose()?;
-    Ok(last.or(after).unwrap_or_else(|| state.views.checkpoint()))
+    let checkpoint = state.views.checkpoint();
+    let Some(from) = last.or(after) else {
+        return Ok(checkpoint);
+    };
+    let head = state.store.head().borrow().0;
+    if from > head {
+        return Err(ApiError::BadRequest(format!(
+            "position {from} is beyond the log's head ({head})"
+        )));
+    }
+    if checkpoint.saturating_sub(from) > RESUME_WINDOW {
+        return Err(ApiError::Gone(format!(
+            "cannot resume from position {from}: more than {RESUME_WINDOW} events ago; read the current state from the queries and reconnect without Last-Event-ID"
+        )));
+    }
+    Ok(from)
 }
 
 /// Starts the task that follows the log from `after` and sends what `render` makes of each run
 /// of events, until the client goes away or the server stops.
-fn follow<F>(state: AppState, after: u64, render: F) -> Stream
+fn follow<F>(state: AppState, key: KeyId, after: u64, render: F) -> Stream
 where
     F: FnMut(&ReadModels, &[Item<'_>]) -> Vec<Message> + Send + 'static,
 {
@@ -241,11 +260,14 @@ where
     let open = state.metrics.streams.clone();
     open.inc();
     tokio::spawn(async move {
+        let stopping = state.shutdown.clone();
         let mut follower = Follower {
             state,
+            key,
             after,
             render,
             tx,
+            stopping,
         };
         if let Err(error) = follower.run().await {
             tracing::warn!(%error, "a live stream stopped");
@@ -266,6 +288,9 @@ pub struct Item<'a> {
 
 struct Follower<F> {
     state: AppState,
+    /// The key the stream was opened with: once it is revoked, the stream ends.
+    key: KeyId,
+    stopping: tokio::sync::watch::Receiver<bool>,
     /// The last position sent.
     after: u64,
     render: F,
@@ -288,7 +313,7 @@ where
     async fn run(&mut self) -> Result<(), FollowError> {
         // Listening before catching up, so that nothing applied meanwhile is missed.
         let mut live = self.state.views.applied();
-        let mut stopping = self.state.shutdown.clone();
+        let mut stopping = self.stopping.clone();
         let checkpoint = self.state.views.checkpoint();
         if !self.catch_up(checkpoint).await? {
             return Ok(());
@@ -373,16 +398,32 @@ where
             return true;
         };
         let render = &mut self.render;
+        let key = &self.key;
         let messages = self
             .state
             .views
             .read(None, std::time::Duration::ZERO, |models| {
-                render(models, events)
+                // A key revoked since the stream opened hears nothing more.
+                models
+                    .keys
+                    .revocation(key)
+                    .is_none()
+                    .then(|| render(models, events))
             })
             .await
-            .unwrap_or_default();
+            .ok()
+            .flatten();
+        let Some(messages) = messages else {
+            tracing::info!(key = %self.key, "a live stream ended: its key was revoked");
+            return false;
+        };
         for message in messages {
-            if self.tx.send(Ok(message)).await.is_err() {
+            // A slow client must not hold up a stopping server.
+            let sent = tokio::select! {
+                sent = self.tx.send(Ok(message)) => sent.is_ok(),
+                _ = self.stopping.wait_for(|stop| *stop) => false,
+            };
+            if !sent {
                 return false;
             }
         }
