@@ -225,6 +225,18 @@ struct Pending {
     command: Command,
     reply: oneshot::Sender<Result<Receipt, EngineError>>,
     outcome: PendingOutcome,
+    /// How many of the batch's events precede its answer (its own included): once that many
+    /// are durable, it may be answered.
+    end: usize,
+}
+
+/// Why a batch's appends stopped before its end.
+enum Failure {
+    /// A message was already stored: rebuild and decide the rest again.
+    Again(Position),
+    Failed(Arc<EngineError>),
+    /// The log answered something impossible: the engine stops.
+    Fatal(Arc<EngineError>),
 }
 
 enum PendingOutcome {
@@ -396,17 +408,20 @@ impl<S: EventStore> Writer<S> {
                     command: job.command,
                     reply: job.reply,
                     outcome: PendingOutcome::Held(Ok(receipt)),
+                    end: batch.len(),
                 }),
                 Ok(Decided::Pending(outcome)) => pending.push(Pending {
                     command: job.command,
                     reply: job.reply,
                     outcome,
+                    end: batch.len(),
                 }),
                 Err(DecideError::Refused(error)) if !error.is_fatal() && !batch.is_empty() => {
                     pending.push(Pending {
                         command: job.command,
                         reply: job.reply,
                         outcome: PendingOutcome::Held(Err(error)),
+                        end: batch.len(),
                     });
                 }
                 Err(DecideError::Refused(error)) => {
@@ -442,96 +457,135 @@ impl<S: EventStore> Writer<S> {
             }
             return Ok(rest);
         }
-        let events = batch.len();
-        let started = std::time::Instant::now();
-        let outcome = self
-            .store
-            .append(AppendRequest {
-                events: batch,
-                expectations: Vec::new(),
-                writer: Some(self.epoch),
-            })
-            .await;
-        self.metrics
-            .append_seconds
-            .observe(started.elapsed().as_secs_f64());
+        // Appended in as few appends as the store's limit allows, cut between commands (a
+        // command's events are always appended together). Each append continues the last, the
+        // engine being the only writer.
+        let total = batch.len();
+        let mut cuts: Vec<usize> = Vec::new();
+        let mut chunk_start = 0;
+        let mut last_end = 0;
+        for p in &pending {
+            if p.end - chunk_start > event_store::MAX_EVENTS_PER_APPEND && last_end > chunk_start {
+                cuts.push(last_end);
+                chunk_start = last_end;
+            }
+            last_end = p.end;
+        }
+        cuts.push(total);
+        let mut durable = 0;
+        let mut first_position: Option<u64> = None;
+        let mut failure: Option<Failure> = None;
+        let mut unsent = batch;
+        for cut in cuts {
+            let chunk: Vec<NewEvent> = unsent.drain(..cut - durable).collect();
+            let size = chunk.len() as u64;
+            let started = std::time::Instant::now();
+            let outcome = self
+                .store
+                .append(AppendRequest {
+                    events: chunk,
+                    expectations: Vec::new(),
+                    writer: Some(self.epoch),
+                })
+                .await;
+            self.metrics
+                .append_seconds
+                .observe(started.elapsed().as_secs_f64());
+            match outcome {
+                Ok(AppendOutcome::Appended { first, last })
+                    if last.0 - first.0 + 1 == size
+                        && first_position.is_none_or(|f| first.0 == f + durable as u64) =>
+                {
+                    first_position.get_or_insert(first.0);
+                    durable = cut;
+                }
+                Ok(AppendOutcome::Appended { first, last }) => {
+                    failure = Some(Failure::Fatal(Arc::new(EngineError::from(
+                        StoreError::Corrupt {
+                            position: first.0,
+                            reason: format!(
+                                "{size} events were appended at positions {first} to {last}"
+                            ),
+                        },
+                    ))));
+                    break;
+                }
+                // A message was stored meanwhile by another writer (a race the key lookup
+                // cannot see): nothing of this append was stored.
+                Ok(AppendOutcome::AlreadyAppended { position }) => {
+                    failure = Some(Failure::Again(position));
+                    break;
+                }
+                Err(error) => {
+                    failure = Some(Failure::Failed(Arc::new(EngineError::from(error))));
+                    break;
+                }
+            }
+        }
         self.metrics.batch_commands.observe(pending.len() as f64);
-        match outcome {
-            Ok(AppendOutcome::Appended { first, last })
-                if last.0 - first.0 + 1 == events as u64 =>
-            {
-                self.stale = false;
+        if durable == total {
+            self.stale = false;
+            self.requeued = 0;
+        }
+        // Refused as already stored too often: the lookup and the store disagree about a key;
+        // do not loop on it.
+        if let Some(Failure::Again(position)) = &failure {
+            self.requeued += 1;
+            if self.requeued > MAX_REQUEUES {
                 self.requeued = 0;
-                for p in pending {
-                    let receipt = match p.outcome {
-                        PendingOutcome::Held(outcome) => {
-                            let _ = p.reply.send(outcome);
-                            continue;
-                        }
-                        PendingOutcome::Events { events, offset } => Receipt::Appended {
-                            events: events
-                                .into_iter()
-                                .enumerate()
-                                .map(|(n, event)| (Position(first.0 + (offset + n) as u64), event))
-                                .collect(),
-                        },
-                        PendingOutcome::Duplicate { offset, original } => Receipt::Duplicate {
-                            position: Position(first.0 + offset as u64),
-                            original,
-                        },
-                    };
-                    let _ = p.reply.send(Ok(receipt));
-                }
-                Ok(rest)
-            }
-            Ok(AppendOutcome::Appended { first, last }) => {
-                let error = Arc::new(EngineError::from(StoreError::Corrupt {
-                    position: first.0,
-                    reason: format!("{events} events were appended at positions {first} to {last}"),
-                }));
-                for p in pending {
-                    let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
-                }
-                Err(error.to_string())
-            }
-            // A message of the batch was stored meanwhile by another writer (a race the key
-            // lookup cannot see): nothing of the batch was appended. The state is rebuilt and the
-            // batch decided again first thing, when the stored message is found as a duplicate.
-            Ok(AppendOutcome::AlreadyAppended { position }) => {
-                self.stale = true;
-                self.requeued += 1;
-                if self.requeued > MAX_REQUEUES {
-                    // The lookup and the store disagree about a key: do not loop on it.
-                    self.requeued = 0;
-                    let error = Arc::new(EngineError::from(StoreError::Corrupt {
+                failure = Some(Failure::Failed(Arc::new(EngineError::from(
+                    StoreError::Corrupt {
                         position: position.0,
                         reason: "the log refused a batch as already stored, again and again".into(),
-                    }));
-                    for p in pending {
-                        let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
+                    },
+                ))));
+            }
+        }
+        let first = first_position.unwrap_or(0);
+        let mut again: Vec<Job> = Vec::new();
+        for p in pending {
+            // What the log holds is answered; the rest failed with the append that failed, or is
+            // decided again after a rebuild.
+            if p.end <= durable {
+                let receipt = match p.outcome {
+                    PendingOutcome::Held(outcome) => {
+                        let _ = p.reply.send(outcome);
+                        continue;
                     }
-                    return Ok(rest);
+                    PendingOutcome::Events { events, offset } => Receipt::Appended {
+                        events: events
+                            .into_iter()
+                            .enumerate()
+                            .map(|(n, event)| (Position(first + (offset + n) as u64), event))
+                            .collect(),
+                    },
+                    PendingOutcome::Duplicate { offset, original } => Receipt::Duplicate {
+                        position: Position(first + offset as u64),
+                        original,
+                    },
+                };
+                let _ = p.reply.send(Ok(receipt));
+                continue;
+            }
+            match &failure {
+                Some(Failure::Again(_)) => again.push(Job {
+                    command: p.command,
+                    reply: p.reply,
+                }),
+                Some(Failure::Failed(error) | Failure::Fatal(error)) => {
+                    let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(error))));
                 }
-                let mut again: Vec<Job> = pending
-                    .into_iter()
-                    .map(|p| Job {
-                        command: p.command,
-                        reply: p.reply,
-                    })
-                    .collect();
+                None => {
+                    let _ = p.reply.send(Err(EngineError::Stopped));
+                }
+            }
+        }
+        match failure {
+            Some(Failure::Fatal(error)) => Err(error.to_string()),
+            Some(Failure::Failed(error)) if error.is_fatal() => Err(error.to_string()),
+            _ => {
                 again.extend(rest);
                 Ok(again)
-            }
-            Err(error) => {
-                let error = Arc::new(EngineError::from(error));
-                for p in pending {
-                    let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
-                }
-                if error.is_fatal() {
-                    Err(error.to_string())
-                } else {
-                    Ok(rest)
-                }
             }
         }
     }
@@ -755,5 +809,78 @@ mod tests {
             batches < commands,
             "{commands} commands in {batches} batches: some were decided together"
         );
+    }
+
+    /// Two commands whose events together pass the store's limit on one append are appended in
+    /// two, each command's events together, and both callers are answered with the positions
+    /// the log holds.
+    #[tokio::test]
+    async fn a_batch_larger_than_one_append_is_cut_between_commands() {
+        let dir = ok(tempfile::tempdir());
+        let store = ok(EmbeddedStore::open(dir.path()));
+        let config = ok(crate::config_file::parse(
+            std::path::Path::new("centre.toml"),
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n\
+             [[agents]]\nid = \"ada\"\nqueues = [\"support\"]\ncapacity = { webchat = 400 }\n\
+             [[agents]]\nid = \"bo\"\nqueues = [\"support\"]\ncapacity = { webchat = 700 }\n\
+             [[connectors]]\nid = \"web\"\nchannel = \"webchat\"\nqueue = \"support\"\n",
+        ));
+        let metrics = crate::http::Metrics::new();
+        let (engine, _task) = ok(Engine::start(
+            config,
+            store.clone(),
+            Arc::new(SystemClock),
+            metrics.engine.clone(),
+        )
+        .await);
+        for n in 0..1300 {
+            ok(engine
+                .execute(message(&format!("v-{n}"), &format!("m-{n}")))
+                .await);
+        }
+        for agent in ["ada", "bo"] {
+            ok(engine
+                .execute(Command::LogIn {
+                    agent: routing_core::AgentId::new(agent),
+                    queue: routing_core::QueueId::new("support"),
+                })
+                .await);
+        }
+        // Both go ready at once (queued in the same poll): one batch, 1,100 offers, more than
+        // one append takes. Ada's 400 leave the batch under its limit, so Bo's join it.
+        let ready = |agent: &str| Command::GoReady {
+            agent: routing_core::AgentId::new(agent),
+        };
+        let (ada, bo) = tokio::join!(engine.execute(ready("ada")), engine.execute(ready("bo")));
+        let mut offered = 0;
+        for answer in [ada, bo] {
+            let Receipt::Appended { events } = ok(answer) else {
+                panic!("not a duplicate")
+            };
+            for (position, event) in &events {
+                let on_disk = ok(store.read_all(Position(position.0 - 1), 1).await);
+                assert_eq!(&ok(decode(&on_disk[0])), event, "at {position}");
+            }
+            offered += events.len();
+        }
+        assert!(
+            offered > event_store::MAX_EVENTS_PER_APPEND,
+            "{offered} events"
+        );
+        assert_eq!(store.head().borrow().0, 1300 * 3 + 2 + offered as u64);
+        // They were one batch: every earlier command came alone.
+        let mut body = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut body, &{
+            let mut registry = prometheus_client::registry::Registry::default();
+            registry.register("batch", "", metrics.engine.batch_commands.clone());
+            registry
+        });
+        let figure = |name: &str| -> f64 {
+            body.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {body}"))
+        };
+        assert_eq!(figure("batch_sum ") - figure("batch_count "), 1.0, "{body}");
     }
 }
