@@ -10,12 +10,15 @@ use crate::engine::{EngineError, decode};
 use crate::snapshot::{self, Anchor};
 use event_store::{EventStore, Position, Subscription};
 use projections::ReadModels;
+use projections::keys::KeysView;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, watch};
 
-/// How many events are applied per read, so a long catch-up does not hold the lock for long.
+/// How many events are read per page.
 const PAGE: usize = 1024;
+/// How many events are applied per hold of the views' lock: every request's query waits for it.
+const APPLY_CHUNK: usize = 64;
 /// A snapshot is written once this many events were applied since the last one (about a second
 /// of catch-up, so a restart replays at most that)...
 const SNAPSHOT_EVERY_EVENTS: u64 = 500_000;
@@ -34,6 +37,9 @@ pub struct Snapshots {
 pub struct Views {
     models: Arc<RwLock<ReadModels>>,
     checkpoint: watch::Receiver<u64>,
+    /// A copy of the keys view under a lock of its own: every request looks its key up, and
+    /// must not wait for the feed to finish applying events to the other views.
+    keys: Arc<RwLock<KeysView>>,
     /// Every page, once applied: what live notifications follow.
     applied: broadcast::Sender<Arc<Applied>>,
 }
@@ -97,6 +103,16 @@ impl Views {
         *self.checkpoint.borrow()
     }
 
+    /// Reads the keys view (as of the last key event applied).
+    pub fn keys<T>(&self, read: impl FnOnce(&KeysView) -> T) -> T {
+        read(
+            &self
+                .keys
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
     /// Pages as they are applied, from now on: each event with its position, the views already
     /// holding it. A receiver that falls behind is told how many pages it lost (and reads those
     /// from the log).
@@ -114,11 +130,13 @@ pub fn start<S: EventStore + Clone>(
     mut shutdown: watch::Receiver<bool>,
 ) -> (Views, tokio::task::JoinHandle<Result<(), EngineError>>) {
     let (checkpoint_tx, checkpoint) = watch::channel(models.checkpoint());
+    let keys = Arc::new(RwLock::new(models.keys.clone()));
     let models = Arc::new(RwLock::new(models));
     let (applied, _) = broadcast::channel(APPLIED_PAGES_KEPT);
     let views = Views {
         models: Arc::clone(&models),
         checkpoint,
+        keys: Arc::clone(&keys),
         applied: applied.clone(),
     };
     let task = tokio::spawn(async move {
@@ -140,21 +158,34 @@ pub fn start<S: EventStore + Clone>(
                 None => break Ok(()),
             };
             let listened = applied.receiver_count() > 0;
-            let (reached, audiences) = {
+            // Whom each event concerns, as the views stand right after it: once here rather
+            // than once per open stream, and only while someone listens.
+            let mut audiences = Vec::with_capacity(if listened { page.len() } else { 0 });
+            let mut reached = 0;
+            // A few events per hold of the lock, so that queries and streams never wait long.
+            for chunk in page.chunks(APPLY_CHUNK) {
                 let mut models = models
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                // Whom each event concerns, as the views stand right after it: once here rather
-                // than once per open stream, and only while someone listens.
-                let mut audiences = Vec::with_capacity(if listened { page.len() } else { 0 });
-                for (position, _, event) in &page {
+                for (position, _, event) in chunk {
                     models.apply(*position, event);
                     if listened {
                         audiences.push(projections::notifications::audience(&models, event));
                     }
                 }
-                (models.checkpoint(), audiences)
-            };
+                if chunk.iter().any(|(_, _, event)| {
+                    matches!(
+                        event.kind,
+                        routing_core::EventKind::ApiKeyIssued(_)
+                            | routing_core::EventKind::ApiKeyRevoked(_)
+                    )
+                }) {
+                    *keys
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = models.keys.clone();
+                }
+                reached = models.checkpoint();
+            }
             checkpoint_tx.send_replace(reached);
             if let (Some(keeper), Some((position, event_id, _))) = (keeper.as_mut(), page.last()) {
                 keeper.applied(

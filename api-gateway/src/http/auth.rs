@@ -65,27 +65,22 @@ impl FromRequestParts<AppState> for Caller {
             })?;
         let digest = access::digest(secret);
         let configured = state.keys.0.get(&digest);
-        let found = state
-            .views
-            .read(None, std::time::Duration::ZERO, |models| match configured {
-                Some(id) => models
-                    .keys
-                    .revocation(id)
-                    .is_none()
-                    .then(|| {
-                        state
-                            .config
-                            .api_keys
-                            .get(id)
-                            .map(|k| (id.clone(), k.name.clone(), k.role.clone()))
-                    })
-                    .flatten(),
-                None => models
-                    .keys
-                    .issued_with(&digest)
-                    .map(|k| (k.key.clone(), k.name.clone(), k.role.clone())),
-            })
-            .await?;
+        let found = state.views.keys(|keys| match configured {
+            Some(id) => keys
+                .revocation(id)
+                .is_none()
+                .then(|| {
+                    state
+                        .config
+                        .api_keys
+                        .get(id)
+                        .map(|k| (id.clone(), k.name.clone(), k.role.clone()))
+                })
+                .flatten(),
+            None => keys
+                .issued_with(&digest)
+                .map(|k| (k.key.clone(), k.name.clone(), k.role.clone())),
+        });
         let (key, name, role) = found.ok_or_else(|| {
             ApiError::Unauthenticated("the API key is unknown or has been revoked".into())
         })?;
