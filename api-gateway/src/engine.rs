@@ -721,6 +721,21 @@ mod tests {
         ))
     }
 
+    /// How many batches the engine appended, and how many commands they carried in all.
+    fn batches_and_commands(metrics: &crate::http::Metrics) -> (f64, f64) {
+        let mut body = String::new();
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("batch", "", metrics.engine.batch_commands.clone());
+        let _ = prometheus_client::encoding::text::encode(&mut body, &registry);
+        let figure = |name: &str| -> f64 {
+            body.lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in {body}"))
+        };
+        (figure("batch_count "), figure("batch_sum "))
+    }
+
     fn message(visitor: &str, id: &str) -> Command {
         Command::ReceiveCustomerMessage {
             connector: ConnectorId::new("web"),
@@ -792,19 +807,7 @@ mod tests {
         );
         let rebuilt = ok(replay(centre(), &store).await);
         assert_eq!(rebuilt.events_applied(), positions.len() as u64);
-        let mut body = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut body, &{
-            let mut registry = prometheus_client::registry::Registry::default();
-            registry.register("batch", "", metrics.engine.batch_commands.clone());
-            registry
-        });
-        let figure = |name: &str| -> f64 {
-            body.lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in {body}"))
-        };
-        let (batches, commands) = (figure("batch_count "), figure("batch_sum "));
+        let (batches, commands) = batches_and_commands(&metrics);
         assert!(
             batches < commands,
             "{commands} commands in {batches} batches: some were decided together"
@@ -869,18 +872,7 @@ mod tests {
         );
         assert_eq!(store.head().borrow().0, 1300 * 3 + 2 + offered as u64);
         // They were one batch: every earlier command came alone.
-        let mut body = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut body, &{
-            let mut registry = prometheus_client::registry::Registry::default();
-            registry.register("batch", "", metrics.engine.batch_commands.clone());
-            registry
-        });
-        let figure = |name: &str| -> f64 {
-            body.lines()
-                .find_map(|line| line.strip_prefix(name))
-                .and_then(|rest| rest.trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in {body}"))
-        };
-        assert_eq!(figure("batch_sum ") - figure("batch_count "), 1.0, "{body}");
+        let (batches, commands) = batches_and_commands(&metrics);
+        assert_eq!(commands - batches, 1.0);
     }
 }

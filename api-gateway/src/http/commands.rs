@@ -75,8 +75,7 @@ pub struct WebchatMessage {
     tag = "commands",
     params(("connector" = String, Path)),
     request_body = WebchatMessage,
-    responses((status = 201, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 201, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn webchat_message(
     State(state): State<AppState>,
@@ -127,8 +126,7 @@ async fn run(
     path = "/v1/agents/{agent}/queues/{queue}/login",
     tag = "commands",
     params(("agent" = String, Path), ("queue" = String, Path)),
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn log_in(
     State(state): State<AppState>,
@@ -147,8 +145,7 @@ pub async fn log_in(
     path = "/v1/agents/{agent}/queues/{queue}/logout",
     tag = "commands",
     params(("agent" = String, Path), ("queue" = String, Path)),
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn log_out(
     State(state): State<AppState>,
@@ -167,8 +164,7 @@ pub async fn log_out(
     path = "/v1/agents/{agent}/ready",
     tag = "commands",
     params(("agent" = String, Path)),
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn ready(
     State(state): State<AppState>,
@@ -186,8 +182,7 @@ pub async fn ready(
     path = "/v1/agents/{agent}/heartbeat",
     tag = "commands",
     params(("agent" = String, Path)),
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn heartbeat(
     State(state): State<AppState>,
@@ -205,8 +200,7 @@ pub async fn heartbeat(
     path = "/v1/agents/{agent}/disconnect",
     tag = "commands",
     params(("agent" = String, Path)),
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn disconnect(
     State(state): State<AppState>,
@@ -232,8 +226,7 @@ pub struct FocusBody {
     tag = "commands",
     params(("agent" = String, Path)),
     request_body = FocusBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn focus(
     State(state): State<AppState>,
@@ -253,8 +246,7 @@ pub async fn focus(
     path = "/v1/agents/{agent}/blur",
     tag = "commands",
     params(("agent" = String, Path)),
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn blur(
     State(state): State<AppState>,
@@ -282,8 +274,7 @@ pub struct PauseBody {
     tag = "commands",
     params(("agent" = String, Path)),
     request_body = PauseBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn pause(
     State(state): State<AppState>,
@@ -311,8 +302,7 @@ pub struct AgentBody {
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn accept(
     State(state): State<AppState>,
@@ -333,8 +323,7 @@ pub async fn accept(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn reject(
     State(state): State<AppState>,
@@ -355,8 +344,7 @@ pub async fn reject(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn accept_from_waiting(
     State(state): State<AppState>,
@@ -377,8 +365,7 @@ pub async fn accept_from_waiting(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn grab(
     State(state): State<AppState>,
@@ -399,8 +386,7 @@ pub async fn grab(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn join(
     State(state): State<AppState>,
@@ -428,8 +414,7 @@ pub struct WebchatLeft {
     tag = "commands",
     params(("connector" = String, Path)),
     request_body = WebchatLeft,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn webchat_left(
     State(state): State<AppState>,
@@ -478,8 +463,7 @@ impl HandOverBody {
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = HandOverBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn transfer(
     State(state): State<AppState>,
@@ -501,8 +485,7 @@ pub async fn transfer(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = HandOverBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn invite(
     State(state): State<AppState>,
@@ -524,8 +507,7 @@ pub async fn invite(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn leave(
     State(state): State<AppState>,
@@ -546,8 +528,7 @@ pub async fn leave(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn postpone(
     State(state): State<AppState>,
@@ -568,8 +549,7 @@ pub async fn postpone(
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn resume(
     State(state): State<AppState>,
@@ -603,8 +583,7 @@ fn yes() -> bool {
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = ImportantBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn mark_important(
     State(state): State<AppState>,
@@ -636,8 +615,7 @@ pub struct OutboundBody {
     path = "/v1/outbound",
     tag = "commands",
     request_body = OutboundBody,
-    responses((status = 201, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 201, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn start_outbound(
     State(state): State<AppState>,
@@ -678,8 +656,7 @@ pub struct AgentMessageBody {
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = AgentMessageBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn agent_message(
     State(state): State<AppState>,
@@ -712,8 +689,7 @@ pub struct CloseBody {
     tag = "commands",
     params(("conversation" = uuid::Uuid, Path)),
     request_body = CloseBody,
-    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
 )]
 pub async fn close(
     State(state): State<AppState>,

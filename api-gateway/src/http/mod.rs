@@ -77,28 +77,62 @@ pub struct Services {
         title = "Switchboard",
         description = "Routes customer conversations to contact-centre agents. Errors are `application/problem+json`; every endpoint but health, readiness, metrics and this document needs `Authorization: Bearer <key>`. See docs/api.md for roles and rights."
     ),
-    modifiers(&BearerKeys),
     components(schemas(problem::Problem))
 )]
 struct ApiDoc;
 
+/// The routes anyone may call: probes, Prometheus and the document itself carry no key.
+const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// What every operation but the open ones has in common, added once here rather than in each
+/// handler's annotation: the bearer key it needs and the problem+json it answers when it refuses.
 struct BearerKeys;
 
 impl utoipa::Modify for BearerKeys {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        let refused = ResponseBuilder::new()
+            .description("refused: problem+json with a precise `detail`")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if OPEN_PATHS.contains(&path.as_str()) {
+                continue;
+            }
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
+                operation
+                    .responses
+                    .responses
+                    .insert("4XX".to_owned(), refused.clone().into());
+            }
+        }
     }
 }
 
 /// The API's routes over `state`.
 pub fn app(state: AppState) -> Router {
     let recorded = axum::middleware::from_fn_with_state(state.clone(), metrics::record);
-    let (router, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(queries::health))
         .routes(routes!(queries::ready))
         .routes(routes!(metrics::metrics))
@@ -145,6 +179,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(commands::agent_message))
         .routes(routes!(commands::close))
         .split_for_parts();
+    // After the routes joined the document: the modifier applies to every operation.
+    utoipa::Modify::modify(&BearerKeys, &mut api);
     // Serialising a document built from our own annotations cannot fail; if it ever did, the
     // endpoint would say so rather than the server refuse to start.
     let document = axum::body::Bytes::from(api.to_json().unwrap_or_else(|error| {

@@ -88,8 +88,7 @@ pub struct WaitingList {
     path = "/v1/waiting",
     tag = "queries",
     params(WaitingQuery),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn waiting(
     State(state): State<AppState>,
@@ -156,11 +155,14 @@ pub(super) fn configured_agent(
     state: &AppState,
     name: Option<String>,
 ) -> Result<Option<AgentId>, ApiError> {
-    let Some(agent) = name.map(AgentId::new) else {
-        return Ok(None);
-    };
+    name.map(|name| known_agent(state, name)).transpose()
+}
+
+/// The agent a path names: it must be configured.
+pub(super) fn known_agent(state: &AppState, name: String) -> Result<AgentId, ApiError> {
+    let agent = AgentId::new(name);
     if state.config.agents.contains_key(&agent) {
-        Ok(Some(agent))
+        Ok(agent)
     } else {
         Err(ApiError::NotFound(format!(
             "agent '{agent}' is not configured"
@@ -184,8 +186,7 @@ fn may_see_conversation(conversation: ConversationId, seen: bool) -> Result<(), 
     path = "/v1/missed",
     tag = "queries",
     params(MissedQuery),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn missed(
     State(state): State<AppState>,
@@ -222,8 +223,7 @@ pub struct PostponedList {
     path = "/v1/agents/{agent}/postponed",
     tag = "queries",
     params(("agent" = String, Path), Consistency),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn postponed(
     State(state): State<AppState>,
@@ -233,12 +233,7 @@ pub async fn postponed(
 ) -> Result<Json<PostponedList>, ApiError> {
     // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
-    let id = AgentId::new(agent);
-    if !state.config.agents.contains_key(&id) {
-        return Err(ApiError::NotFound(format!(
-            "agent '{id}' is not configured"
-        )));
-    }
+    let id = known_agent(&state, agent)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| {
@@ -289,8 +284,7 @@ pub struct Board {
     path = "/v1/board",
     tag = "queries",
     params(BoardQuery),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn board(
     State(state): State<AppState>,
@@ -354,8 +348,7 @@ pub struct QueueList {
     path = "/v1/queues",
     tag = "queries",
     params(QueuesQuery),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn queues(
     State(state): State<AppState>,
@@ -405,8 +398,7 @@ pub struct AgentList {
     path = "/v1/agents",
     tag = "queries",
     params(Consistency),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn agents(
     State(state): State<AppState>,
@@ -441,8 +433,7 @@ pub struct FocusList {
     path = "/v1/conversations/{conversation}/focus",
     tag = "queries",
     params(("conversation" = uuid::Uuid, Path), Consistency),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn focus(
     State(state): State<AppState>,
@@ -487,8 +478,7 @@ pub struct AgentView {
     path = "/v1/agents/{agent}",
     tag = "queries",
     params(("agent" = String, Path), Consistency),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn agent(
     State(state): State<AppState>,
@@ -527,8 +517,7 @@ pub async fn agent(
     path = "/v1/conversations/{conversation}",
     tag = "queries",
     params(("conversation" = uuid::Uuid, Path), Consistency),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn conversation(
     State(state): State<AppState>,
@@ -594,8 +583,7 @@ const HISTORY_PAGE_LIMIT: usize = 1000;
     path = "/v1/conversations/{conversation}/history",
     tag = "queries",
     params(("conversation" = uuid::Uuid, Path), HistoryQuery),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn history(
     State(state): State<AppState>,
@@ -702,8 +690,7 @@ const LOG_WAIT_LIMIT_MS: u64 = 30_000;
     path = "/v1/log",
     tag = "queries",
     params(LogQuery),
-    responses((status = 200, description = "the answer"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "the answer"))
 )]
 pub async fn log(
     State(state): State<AppState>,

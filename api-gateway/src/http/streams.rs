@@ -13,7 +13,7 @@
 
 use super::auth::Caller;
 use super::extract::{Path, Query};
-use super::queries::start_of_day;
+use super::queries::{known_agent, start_of_day};
 use super::{ApiError, AppState};
 use crate::engine::decode;
 use axum::extract::State;
@@ -53,8 +53,7 @@ type Stream =
     path = "/v1/agents/{agent}/stream",
     tag = "streams",
     params(("agent" = String, Path), StreamQuery),
-    responses((status = 200, description = "a stream of Server-Sent Events", content_type = "text/event-stream"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "a stream of Server-Sent Events", content_type = "text/event-stream"))
 )]
 pub async fn agent(
     State(state): State<AppState>,
@@ -63,12 +62,7 @@ pub async fn agent(
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Stream, ApiError> {
-    let agent = AgentId::new(agent);
-    if !state.config.agents.contains_key(&agent) {
-        return Err(ApiError::NotFound(format!(
-            "agent '{agent}' is not configured"
-        )));
-    }
+    let agent = known_agent(&state, agent)?;
     caller.acts_as(&agent)?;
     let after = start(&state, &headers, query.after)?;
     let clock = state.clock.clone();
@@ -145,8 +139,7 @@ fn notice(models: &ReadModels, position: u64, event: &Event, now: Timestamp) -> 
     path = "/v1/dashboard/stream",
     tag = "streams",
     params(StreamQuery),
-    responses((status = 200, description = "a stream of Server-Sent Events", content_type = "text/event-stream"), (status = "4XX", description = "refused: problem+json with a precise `detail`", body = super::problem::Problem, content_type = "application/problem+json")),
-    security(("bearer" = []))
+    responses((status = 200, description = "a stream of Server-Sent Events", content_type = "text/event-stream"))
 )]
 pub async fn dashboard(
     State(state): State<AppState>,
