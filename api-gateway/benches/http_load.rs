@@ -292,8 +292,15 @@ async fn at_rate(base: &str, shared: &Arc<Shared>, rate: u64, seconds: u64, tag:
 
 /// Closed loop: `workers` customers each writing a new conversation as soon as the last was
 /// stored, for `seconds`.
-async fn flat_out(base: &str, shared: &Arc<Shared>, workers: usize, seconds: u64) -> String {
+async fn flat_out(
+    base: &str,
+    server: u32,
+    shared: &Arc<Shared>,
+    workers: usize,
+    seconds: u64,
+) -> String {
     let connector = client(CONNECTOR);
+    let cpu = CpuMeter::start(server);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let before = shared.inbound.load(Ordering::Relaxed);
     let started = Instant::now();
@@ -316,11 +323,56 @@ async fn flat_out(base: &str, shared: &Arc<Shared>, workers: usize, seconds: u64
     let elapsed = started.elapsed().as_secs_f64();
     let inbound = shared.inbound.load(Ordering::Relaxed) - before;
     let rate = inbound as f64 / elapsed;
+    let cpu = cpu.per_message(inbound, elapsed);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     format!(
-        "{rate:.0} inbound messages/s sustained over {elapsed:.1} s with {workers} customers at once; {}",
+        "{rate:.0} inbound messages/s sustained over {elapsed:.1} s with {workers} customers at once; {}\n  cost: {cpu}",
         latencies(shared).await
     )
+}
+
+/// CPU time (user and system) a process has used so far, from `/proc/<pid>/stat`; `None` where
+/// there is no procfs. Counted in clock ticks, 100 per second on Linux.
+fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let user: u64 = fields.get(11)?.parse().ok()?;
+    let system: u64 = fields.get(12)?.parse().ok()?;
+    Some(user + system)
+}
+
+/// Server's and generator's CPU per inbound message over a phase: what the figure costs, which
+/// unlike the rate does not depend on how much of the shared host the run was given.
+struct CpuMeter {
+    server: String,
+    started: (Option<u64>, Option<u64>),
+}
+
+impl CpuMeter {
+    fn start(server: u32) -> Self {
+        let server = server.to_string();
+        let started = (cpu_ticks(&server), cpu_ticks("self"));
+        Self { server, started }
+    }
+
+    fn per_message(&self, inbound: u64, elapsed: f64) -> String {
+        let ended = (cpu_ticks(&self.server), cpu_ticks("self"));
+        let (Some(s0), Some(g0), Some(s1), Some(g1)) =
+            (self.started.0, self.started.1, ended.0, ended.1)
+        else {
+            return "CPU not measured (no /proc)".to_owned();
+        };
+        let micros = |ticks: u64| ticks as f64 * 10_000.0 / inbound.max(1) as f64;
+        let cores = |ticks: u64| ticks as f64 / 100.0 / elapsed;
+        format!(
+            "server {:.0} µs CPU per inbound message ({:.2} cores), generator {:.0} µs ({:.2} cores)",
+            micros(s1 - s0),
+            cores(s1 - s0),
+            micros(g1 - g0),
+            cores(g1 - g0)
+        )
+    }
 }
 
 /// The baseline: `GET /healthz` round trips per second at the same concurrency.
@@ -442,7 +494,7 @@ fn main() {
         }
         println!(
             "  throughput: {}",
-            flat_out(&base, &shared, 256, seconds).await
+            flat_out(&base, server.child.id(), &shared, 256, seconds).await
         );
         println!(
             "  failed requests: {}",

@@ -7,6 +7,7 @@ use crate::engine::Engine;
 use crate::http::{AppState, ConfiguredKeys, Metrics, Services, app};
 use crate::{config_file, feed, snapshot};
 use anyhow::Context as _;
+use axum::serve::ListenerExt;
 use event_store::{EventStore, Store};
 use projections::ReadModels;
 use routing_core::AgentId;
@@ -110,6 +111,13 @@ pub async fn serve(
         signal_stop.send_replace(true);
     });
     let mut draining = stopping.clone();
+    // Without TCP_NODELAY a stream's small writes wait for the client's delayed ACK (up to
+    // 40 ms on Linux) whenever an earlier write is still unacknowledged: offers would stall.
+    let listener = listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY could not be set");
+        }
+    });
     let server = axum::serve(listener, app(state))
         .with_graceful_shutdown(async move {
             let _ = draining.wait_for(|stop| *stop).await;
