@@ -744,6 +744,8 @@ mod tests {
             contact_name: None,
             message_id: MessageId::new(id),
             text: "hello".into(),
+            kind: routing_core::MessageKind::Text,
+            attachments: Vec::new(),
         }
     }
 

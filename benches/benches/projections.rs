@@ -70,6 +70,8 @@ fn conversation(n: usize, total: usize, days: i64) -> Vec<Event> {
                 conversation: id,
                 message_id: MessageId::new(format!("wamid.{n}")),
                 text: "Hello, I have a question about my order".into(),
+                kind: routing_core::MessageKind::Text,
+                attachments: Vec::new(),
             }
             .into(),
         },
@@ -103,6 +105,7 @@ fn conversation(n: usize, total: usize, days: i64) -> Vec<Event> {
             message_id: MessageId::new(format!("a-{n}-{ms}")),
             text: text.into(),
             template: None,
+            email_fallback: None,
         }
         .into(),
     };
@@ -121,6 +124,8 @@ fn conversation(n: usize, total: usize, days: i64) -> Vec<Event> {
             conversation: id,
             message_id: MessageId::new(format!("wamid.{n}.2")),
             text: "Thank you".into(),
+            kind: routing_core::MessageKind::Text,
+            attachments: Vec::new(),
         }
         .into(),
     });

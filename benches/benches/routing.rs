@@ -99,6 +99,8 @@ impl Sim {
             contact_name: None,
             message_id: MessageId::new("m"),
             text: "hello".into(),
+            kind: routing_core::MessageKind::Text,
+            attachments: Vec::new(),
         });
         self.next_id += 1;
         let offer = events

@@ -108,6 +108,8 @@ impl Centre {
             contact_name: None,
             message_id: MessageId::new(format!("m-{}", self.next)),
             text: "hello".into(),
+            kind: routing_core::MessageKind::Text,
+            attachments: Vec::new(),
         });
         self.next += 1;
         events

@@ -154,6 +154,8 @@ mod tests {
                 conversation: id(n),
                 message_id: MessageId::new(format!("m-{n}")),
                 text: "Hello".into(),
+                kind: routing_core::MessageKind::Text,
+                attachments: Vec::new(),
             },
         );
         if let Some(agent) = agent {
@@ -194,6 +196,7 @@ mod tests {
                 message_id: MessageId::new("a-3"),
                 text: "Hi".into(),
                 template: None,
+                email_fallback: None,
             },
         );
         conversation(&mut view, 4, "sales", 50, Some("bo"));

@@ -280,7 +280,11 @@ impl ConversationsView {
             | EventKind::ActivityFocused(_)
             | EventKind::ActivityBlurred(_)
             | EventKind::ApiKeyIssued(_)
-            | EventKind::ApiKeyRevoked(_) => {}
+            | EventKind::ApiKeyRevoked(_)
+            | EventKind::MessageDispatched(_)
+            | EventKind::MessageDispatchFailed(_)
+            | EventKind::MessageStatusChanged(_)
+            | EventKind::CustomerPresenceChanged(_) => {}
         }
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);

@@ -37,7 +37,7 @@ fn any_named(kind: &EventKind, mut f: impl FnMut(&AgentId) -> bool) -> bool {
         K::ConversationReclaimed(e) => e.agents.iter().any(f),
         _ => match kind.stream() {
             StreamOf::Agent(agent) => f(agent),
-            StreamOf::Conversation(_) | StreamOf::Key(_) => false,
+            StreamOf::Conversation(_) | StreamOf::Key(_) | StreamOf::Contact(..) => false,
         },
     }
 }
@@ -180,6 +180,8 @@ mod tests {
                 conversation: id(1),
                 message_id: MessageId::new("m-2"),
                 text: "still there?".into(),
+                kind: routing_core::MessageKind::Text,
+                attachments: Vec::new(),
             },
         )
     }
@@ -215,6 +217,7 @@ mod tests {
                 message_id: MessageId::new("a-1"),
                 text: "yes".into(),
                 template: None,
+                email_fallback: None,
             },
         );
         assert!(!concerns_agent(&models, &ada, &own), "their own message");

@@ -153,7 +153,11 @@ impl WaitingView {
             | EventKind::ActivityFocused(_)
             | EventKind::ActivityBlurred(_)
             | EventKind::ApiKeyIssued(_)
-            | EventKind::ApiKeyRevoked(_) => {}
+            | EventKind::ApiKeyRevoked(_)
+            | EventKind::MessageDispatched(_)
+            | EventKind::MessageDispatchFailed(_)
+            | EventKind::MessageStatusChanged(_)
+            | EventKind::CustomerPresenceChanged(_) => {}
         }
     }
 

@@ -136,6 +136,11 @@ fn upcast_to_current(
                 fields.insert("expires_at".into(), expires_at.into());
                 fields.insert("tie_break".into(), tie_break.into());
             }
+            // v2 keeps the kind of message and its attachments; v1 knew only text.
+            ("CustomerMessageReceived", 1) => {
+                fields.insert("kind".into(), "text".into());
+                fields.insert("attachments".into(), serde_json::Value::Array(Vec::new()));
+            }
             // v2 tells the engine's automatic pauses from the agent's own; v1 had only the latter.
             ("AgentPaused", 1) => {
                 fields.insert("automatic".into(), false.into());

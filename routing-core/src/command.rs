@@ -5,6 +5,7 @@
 
 use crate::access::{Role, SecretDigest};
 use crate::config::Channel;
+use crate::content::{Attachment, DeliveryStatus, DispatchOutcome, MessageKind, ReceiptFor};
 use crate::ids::{
     AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, MessageId, QueueId,
 };
@@ -36,7 +37,32 @@ pub enum Command {
         contact: ExternalContactId,
         contact_name: Option<String>,
         message_id: MessageId,
+        /// The text, or a caption or description for a message that is not text; may be empty
+        /// only for a message that is not text.
         text: String,
+        kind: MessageKind,
+        attachments: Vec<Attachment>,
+    },
+    /// A provider's receipt for messages sent to a customer: delivered, read or failed.
+    RecordReceipt {
+        connector: ConnectorId,
+        receipt: ReceiptFor,
+        status: DeliveryStatus,
+    },
+    /// The delivery worker (or an external connector) took a message from the outbox and
+    /// reports how sending it went.
+    ConfirmDispatch {
+        connector: ConnectorId,
+        message_id: MessageId,
+        outcome: DispatchOutcome,
+    },
+    /// A web-chat visitor came online or went offline, and the e-mail address they left, if
+    /// any: an agent's reply to an offline visitor with an address is marked for e-mail.
+    SetCustomerPresence {
+        connector: ConnectorId,
+        contact: ExternalContactId,
+        online: bool,
+        email: Option<String>,
     },
     /// The customer ended the chat (a web-chat visitor closed it, a contact unsubscribed): an
     /// offer ringing for it is withdrawn, and a conversation nobody took ends as unanswered.

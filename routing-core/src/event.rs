@@ -7,6 +7,7 @@
 
 use crate::access::{Role, SecretDigest};
 use crate::config::{Channel, RoutingMode, RoutingStrategy};
+use crate::content::{Attachment, DeliveryStatus, MessageKind};
 use crate::ids::{
     AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, MessageId, QueueId,
 };
@@ -26,6 +27,8 @@ pub enum StreamOf<'a> {
     Conversation(&'a ConversationId),
     Agent(&'a AgentId),
     Key(&'a KeyId),
+    /// A customer on one connector: what is known of them apart from any conversation.
+    Contact(&'a ConnectorId, &'a ExternalContactId),
 }
 
 impl StreamOf<'_> {
@@ -34,6 +37,7 @@ impl StreamOf<'_> {
             StreamOf::Conversation(id) => format!("conversation-{id}"),
             StreamOf::Agent(id) => format!("agent-{id}"),
             StreamOf::Key(id) => format!("key-{id}"),
+            StreamOf::Contact(connector, contact) => format!("contact-{connector}-{contact}"),
         }
     }
 }
@@ -52,6 +56,44 @@ pub struct CustomerMessageReceived {
     pub conversation: ConversationId,
     pub message_id: MessageId,
     pub text: String,
+    /// v2: what kind of message it is (v1 had only text).
+    pub kind: MessageKind,
+    /// v2: the files it carries, by the provider's reference.
+    pub attachments: Vec<Attachment>,
+}
+
+/// The delivery worker handed an agent's message to the provider, which gave it this id;
+/// receipts name it by that id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDispatched {
+    pub conversation: ConversationId,
+    pub message_id: MessageId,
+    pub provider_message_id: String,
+}
+
+/// An agent's message could not be sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageDispatchFailed {
+    pub conversation: ConversationId,
+    pub message_id: MessageId,
+    pub reason: String,
+}
+
+/// A provider's receipt moved a sent message on: delivered, read, or failed after all.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageStatusChanged {
+    pub conversation: ConversationId,
+    pub message_id: MessageId,
+    pub status: DeliveryStatus,
+}
+
+/// A web-chat visitor came online or went offline; `email` is the address they left, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerPresenceChanged {
+    pub connector: ConnectorId,
+    pub contact: ExternalContactId,
+    pub online: bool,
+    pub email: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,6 +434,10 @@ pub struct AgentMessageSent {
     /// change: absent means none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
+    /// Where the reply goes by e-mail instead: a web-chat visitor who was offline when it was
+    /// sent and left this address. Added without a version change: absent means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_fallback: Option<String>,
 }
 
 /// An agent started a conversation with a contact who has written before.
@@ -514,7 +560,7 @@ macro_rules! event_kinds {
 
 event_kinds! {
     ConversationStarted => 1,
-    CustomerMessageReceived => 1,
+    CustomerMessageReceived => 2,
     ConversationEnqueued => 2,
     ConversationOffered => 2,
     OfferAccepted => 1,
@@ -553,6 +599,10 @@ event_kinds! {
     ActivityBlurred => 1,
     ApiKeyIssued => 1,
     ApiKeyRevoked => 1,
+    MessageDispatched => 1,
+    MessageDispatchFailed => 1,
+    MessageStatusChanged => 1,
+    CustomerPresenceChanged => 1,
 }
 
 impl EventKind {
@@ -560,7 +610,7 @@ impl EventKind {
     pub fn conversation(&self) -> Option<ConversationId> {
         match self.stream() {
             StreamOf::Conversation(id) => Some(*id),
-            StreamOf::Agent(_) | StreamOf::Key(_) => None,
+            StreamOf::Agent(_) | StreamOf::Key(_) | StreamOf::Contact(..) => None,
         }
     }
 
@@ -621,6 +671,10 @@ impl EventKind {
             EventKind::PauseLimitExceeded(e) => StreamOf::Agent(&e.agent),
             EventKind::ApiKeyIssued(e) => StreamOf::Key(&e.key),
             EventKind::ApiKeyRevoked(e) => StreamOf::Key(&e.key),
+            EventKind::MessageDispatched(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::MessageDispatchFailed(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::MessageStatusChanged(e) => StreamOf::Conversation(&e.conversation),
+            EventKind::CustomerPresenceChanged(e) => StreamOf::Contact(&e.connector, &e.contact),
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::config::{
     AfterMaxWait, AgentLostPolicy, DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON,
     RoutingMode, TransferDeclined,
 };
+use crate::content::{DeliveryStatus, DispatchOutcome, MessageKind, ReceiptFor};
 use crate::event::{
     AcceptedFromWaiting, ActivityBlurred, ActivityFocused, AgentBecameReady, AgentDisconnected,
     AgentHeartbeatRecorded, AgentLeft, AgentLoggedIn, AgentLoggedOut, AgentMessageSent,
@@ -19,12 +20,13 @@ use crate::event::{
     ConversationEnqueued, ConversationExpired, ConversationGrabbed, ConversationJoined,
     ConversationOverdue, ConversationPostponed, ConversationReclaimed, ConversationResumed,
     ConversationSoonOverdue, ConversationStarted, CustomerLeft as CustomerLeftEvent,
-    CustomerMessageReceived, Event, EventKind, ImportanceMarked, InviteOffered, OfferAccepted,
+    CustomerMessageReceived, CustomerPresenceChanged, Event, EventKind, ImportanceMarked,
+    InviteOffered, MessageDispatchFailed, MessageDispatched, MessageStatusChanged, OfferAccepted,
     OfferRejected, OfferRescinded, OfferTimedOut, OutboundConversationStarted, PauseLimitExceeded,
     ReclaimReason, ReminderReason, RescindReason, TeamNotified, TransferOffered,
     TransferredToQueue, WaitLimitOutcome, WaitLimitReached,
 };
-use crate::ids::{AgentId, ConversationId};
+use crate::ids::{AgentId, ConversationId, MessageId};
 use crate::rejection::Rejection;
 use crate::state::{
     AgentState, Conversation, Deadline, KeyStatus, Offer, OfferPurpose, Presence, State,
@@ -82,6 +84,15 @@ fn check_channel_rules(
     Ok(())
 }
 
+/// Whether a receipt saying `to` moves a message that is `from` on: forward only, and a failure
+/// only of a message not yet delivered (a failure reported after delivery changes nothing).
+fn moves_on(from: DeliveryStatus, to: DeliveryStatus) -> bool {
+    match to {
+        DeliveryStatus::Failed => from < DeliveryStatus::Delivered,
+        _ => from != DeliveryStatus::Failed && to > from,
+    }
+}
+
 /// WhatsApp's and Messenger's customer-service window.
 const REPLY_WINDOW_MS: u64 = 24 * 3_600_000;
 
@@ -102,6 +113,7 @@ fn inbound_connector<'a>(
     contact: &crate::ids::ExternalContactId,
     message_id: &crate::ids::MessageId,
     text: &str,
+    kind: &MessageKind,
 ) -> Result<&'a crate::ConnectorConfig, Rejection> {
     let config = state
         .config()
@@ -121,10 +133,25 @@ fn inbound_connector<'a>(
     if message_id.as_str().trim().is_empty() {
         return Err(Rejection::MessageIdMissing);
     }
-    if text.trim().is_empty() {
+    if kind.needs_text() && text.trim().is_empty() {
         return Err(Rejection::MessageEmpty);
     }
     Ok(config)
+}
+
+/// Whether a visitor's address looks like one: a local part and a domain, no spaces. Whether it
+/// reaches anyone is the mail system's business.
+fn is_email_address(address: &str) -> bool {
+    let Some((local, domain)) = address.split_once('@') else {
+        return false;
+    };
+    address.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !address.chars().any(char::is_whitespace)
 }
 
 impl State {
@@ -139,13 +166,25 @@ impl State {
                 contact,
                 message_id,
                 text,
+                kind,
                 ..
             } => {
-                inbound_connector(self, connector, *channel, contact, message_id, text)?;
-                // Connector ids are configured from a safe alphabet without ':', so the pair
-                // cannot be confused with another.
+                inbound_connector(self, connector, *channel, contact, message_id, text, kind)?;
+                // Connector ids are configured from a safe alphabet without ':' or '/', so the
+                // pair cannot be confused with another, nor with a receipt's key.
                 Ok(Some(format!("{connector}:{message_id}")))
             }
+            // A receipt the provider delivers again is the same receipt: one event, ever.
+            Command::RecordReceipt {
+                connector,
+                receipt,
+                status,
+            } => Ok(Some(match receipt {
+                ReceiptFor::Message(id) => format!("receipt/{connector}:{status}:{id}"),
+                ReceiptFor::UpTo { contact, at } => {
+                    format!("receipt/{connector}:{status}:{}@{contact}", at.as_millis())
+                }
+            })),
             _ => Ok(None),
         }
     }
@@ -193,6 +232,8 @@ impl Run<'_> {
                 contact_name,
                 message_id,
                 text,
+                kind,
+                attachments,
             } => {
                 let config = inbound_connector(
                     self.state,
@@ -201,6 +242,7 @@ impl Run<'_> {
                     &contact,
                     &message_id,
                     &text,
+                    &kind,
                 )?;
                 let (queue, priority) = (config.queue.clone(), config.priority);
                 let skills: Vec<String> = config.skills.iter().cloned().collect();
@@ -210,6 +252,8 @@ impl Run<'_> {
                             conversation,
                             message_id,
                             text,
+                            kind,
+                            attachments,
                         });
                         self.remind_on_message(conversation);
                     }
@@ -226,6 +270,8 @@ impl Run<'_> {
                             conversation,
                             message_id,
                             text,
+                            kind,
+                            attachments,
                         });
                         self.enqueue(conversation, queue, priority, skills);
                     }
@@ -490,12 +536,139 @@ impl Run<'_> {
                     open.customer_wrote_at,
                     self.now,
                 )?;
+                let email_fallback =
+                    self.email_fallback(open.channel, &open.connector, &open.contact);
                 self.emit(AgentMessageSent {
                     conversation,
                     agent,
                     message_id,
                     text,
                     template,
+                    email_fallback,
+                });
+            }
+            Command::RecordReceipt {
+                connector,
+                receipt,
+                status,
+            } => {
+                if !self.state.config().connectors.contains_key(&connector) {
+                    return Err(Rejection::UnknownConnector(connector));
+                }
+                let deliveries = self.state.deliveries();
+                let moved: Vec<(ConversationId, MessageId)> = match receipt {
+                    ReceiptFor::Message(provider_message_id) => {
+                        let Some(sent) = deliveries.sent(&connector, &provider_message_id) else {
+                            return Err(Rejection::UnknownSentMessage {
+                                connector,
+                                provider_message_id,
+                            });
+                        };
+                        if !moves_on(sent.status, status) {
+                            return Err(Rejection::StatusNotNewer {
+                                message: sent.message_id.clone(),
+                                status: sent.status,
+                            });
+                        }
+                        vec![(sent.conversation, sent.message_id.clone())]
+                    }
+                    ReceiptFor::UpTo { contact, at } => {
+                        let moved: Vec<_> = deliveries
+                            .sent_up_to(&connector, &contact, at)
+                            .filter(|sent| moves_on(sent.status, status))
+                            .map(|sent| (sent.conversation, sent.message_id.clone()))
+                            .collect();
+                        if moved.is_empty() {
+                            return Err(Rejection::NothingSentToContact { connector, contact });
+                        }
+                        moved
+                    }
+                };
+                for (conversation, message_id) in moved {
+                    self.emit(MessageStatusChanged {
+                        conversation,
+                        message_id,
+                        status,
+                    });
+                }
+            }
+            Command::ConfirmDispatch {
+                connector,
+                message_id,
+                outcome,
+            } => {
+                let Some(pending) = self
+                    .state
+                    .deliveries()
+                    .pending(&message_id)
+                    .filter(|pending| pending.connector == connector)
+                else {
+                    return Err(Rejection::NotInOutbox {
+                        connector,
+                        message: message_id,
+                    });
+                };
+                let conversation = pending.conversation;
+                match outcome {
+                    DispatchOutcome::Sent {
+                        provider_message_id,
+                    } => {
+                        if provider_message_id.trim().is_empty() {
+                            return Err(Rejection::ProviderMessageIdMissing);
+                        }
+                        self.emit(MessageDispatched {
+                            conversation,
+                            message_id,
+                            provider_message_id,
+                        });
+                    }
+                    DispatchOutcome::Failed { reason } => {
+                        if reason.trim().is_empty() {
+                            return Err(Rejection::FailureReasonMissing);
+                        }
+                        self.emit(MessageDispatchFailed {
+                            conversation,
+                            message_id,
+                            reason,
+                        });
+                    }
+                }
+            }
+            Command::SetCustomerPresence {
+                connector,
+                contact,
+                online,
+                email,
+            } => {
+                let config = self
+                    .state
+                    .config()
+                    .connectors
+                    .get(&connector)
+                    .ok_or_else(|| Rejection::UnknownConnector(connector.clone()))?;
+                if config.channel != crate::Channel::Webchat {
+                    return Err(Rejection::PresenceOnlyForWebchat(connector));
+                }
+                if contact.as_str().trim().is_empty() {
+                    return Err(Rejection::ContactMissing);
+                }
+                // A visitor who gives no address now keeps the one they left before.
+                let email = match email.map(|e| e.trim().to_owned()) {
+                    Some(address) if !is_email_address(&address) => {
+                        return Err(Rejection::NotAnEmailAddress(address));
+                    }
+                    Some(address) => Some(address),
+                    None => self
+                        .state
+                        .deliveries()
+                        .presence(&connector, &contact)
+                        .and_then(|p| p.email.clone()),
+                };
+                self.emit(CustomerPresenceChanged {
+                    connector,
+                    contact,
+                    online,
+                    email,
                 });
             }
             Command::StartOutbound {
@@ -528,6 +701,7 @@ impl Run<'_> {
                     return Err(Rejection::AgentAtCapacity { agent, channel });
                 }
                 let conversation = context.new_conversation_id;
+                let (connector_id, contact_id) = (connector.clone(), contact.clone());
                 self.emit(OutboundConversationStarted {
                     conversation,
                     connector,
@@ -536,12 +710,14 @@ impl Run<'_> {
                     queue,
                     agent: agent.clone(),
                 });
+                let email_fallback = self.email_fallback(channel, &connector_id, &contact_id);
                 self.emit(AgentMessageSent {
                     conversation,
                     agent,
                     message_id,
                     text,
                     template,
+                    email_fallback,
                 });
             }
             Command::Close {
@@ -1271,6 +1447,21 @@ impl Run<'_> {
             });
         }
         Ok(())
+    }
+
+    /// Where an agent's message goes by e-mail instead: to a web-chat visitor who is offline and
+    /// left an address.
+    fn email_fallback(
+        &self,
+        channel: crate::Channel,
+        connector: &crate::ConnectorId,
+        contact: &crate::ids::ExternalContactId,
+    ) -> Option<String> {
+        if channel != crate::Channel::Webchat {
+            return None;
+        }
+        let presence = self.state.deliveries().presence(connector, contact)?;
+        (!presence.online).then(|| presence.email.clone()).flatten()
     }
 
     fn known_agent(&self, agent: &AgentId) -> Result<&AgentState, Rejection> {

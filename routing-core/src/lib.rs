@@ -15,6 +15,7 @@ pub mod access;
 pub mod codec;
 pub mod command;
 pub mod config;
+pub mod content;
 pub mod event;
 mod execute;
 pub mod ids;
@@ -28,6 +29,7 @@ pub use config::{
     AfterMaxWait, AgentConfig, CentreConfig, Channel, ConnectorConfig, MaxWait, PauseLimits,
     QueueConfig, Reminder, RoutingMode, RoutingStrategy, TransferDeclined,
 };
+pub use content::{Attachment, DeliveryStatus, DispatchOutcome, MessageKind, ReceiptFor};
 pub use event::{Event, EventKind};
 pub use execute::decide;
 pub use ids::{AgentId, ConnectorId, ConversationId, KeyId, QueueId};

@@ -4,7 +4,10 @@
 //! person who sent the command.
 
 use crate::config::Channel;
-use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, QueueId};
+use crate::content::DeliveryStatus;
+use crate::ids::{
+    AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, MessageId, QueueId,
+};
 use thiserror::Error;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -128,4 +131,34 @@ pub enum Rejection {
     KeyAlreadyRevoked(KeyId),
     #[error("an API key needs a name")]
     KeyNameMissing,
+    #[error("no message '{message}' waits in the outbox of connector '{connector}'")]
+    NotInOutbox {
+        connector: ConnectorId,
+        message: MessageId,
+    },
+    #[error("connector '{connector}' sent no message the provider calls '{provider_message_id}'")]
+    UnknownSentMessage {
+        connector: ConnectorId,
+        provider_message_id: String,
+    },
+    #[error("connector '{connector}' sent contact '{contact}' no message by then")]
+    NothingSentToContact {
+        connector: ConnectorId,
+        contact: ExternalContactId,
+    },
+    #[error("message '{message}' is already {status}: a receipt never moves a message back")]
+    StatusNotNewer {
+        message: MessageId,
+        status: DeliveryStatus,
+    },
+    #[error("a sent message needs the provider's id for it")]
+    ProviderMessageIdMissing,
+    #[error("a failed dispatch needs a reason")]
+    FailureReasonMissing,
+    #[error("'{0}' is not an e-mail address")]
+    NotAnEmailAddress(String),
+    #[error(
+        "connector '{0}' is not a web-chat connector: only web chat reports a visitor's presence"
+    )]
+    PresenceOnlyForWebchat(ConnectorId),
 }

@@ -9,9 +9,10 @@ use routing_core::codec::{self, DecodeError};
 use routing_core::{EventKind, Timestamp};
 
 /// Every generation's fixture, oldest first; the last one is what this build writes.
-const FIXTURES: [&str; 2] = [
+const FIXTURES: [&str; 3] = [
     include_str!("fixtures/events-v1.jsonl"),
     include_str!("fixtures/events-v2.jsonl"),
+    include_str!("fixtures/events-v3.jsonl"),
 ];
 
 struct Line {

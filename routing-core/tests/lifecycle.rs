@@ -17,7 +17,7 @@ fn a_customer_message_is_enqueued_and_offered_to_a_ready_agent_logged_in_to_the_
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
         20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
     "#]]
@@ -33,7 +33,7 @@ fn a_customer_message_waits_when_no_agent_is_ready() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
@@ -69,7 +69,7 @@ fn the_agent_idle_the_longest_gets_the_conversation() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
         20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob","alice"],"eligible":2,"tie_break":"strategy_order","expires_at":50000}
     "#]].assert_eq(&outcome);
@@ -89,7 +89,7 @@ fn equally_idle_agents_are_separated_by_their_id() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
         20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"equal_rank_lowest_id","expires_at":50000}
     "#]].assert_eq(&outcome);
@@ -108,7 +108,7 @@ fn an_agent_at_capacity_is_not_offered_more() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"web","channel":"webchat","contact":"v-2","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
@@ -126,7 +126,7 @@ fn capacity_is_per_channel() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000000","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"wamid.1","text":"text of wamid.1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"wamid.1","text":"text of wamid.1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
         20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
     "#]].assert_eq(&outcome);
@@ -145,7 +145,7 @@ fn a_paused_agent_is_not_offered() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
@@ -163,7 +163,7 @@ fn an_agent_logged_out_of_the_queue_is_not_offered() {
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
     "#]].assert_eq(&outcome);
 }
@@ -176,7 +176,7 @@ fn a_customer_message_on_an_open_conversation_does_not_start_another() {
         starting(2, 20, customer_writes("web", "v-1", "m-2")),
     );
     expect![[r#"
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
     "#]].assert_eq(&outcome);
 }
 
@@ -271,7 +271,7 @@ fn after_a_close_the_customers_next_message_starts_a_new_conversation_routed_aga
     );
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
         20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":50000}
     "#]].assert_eq(&outcome);
@@ -371,7 +371,7 @@ fn a_rejected_offer_moves_to_the_next_agent_never_straight_back() {
     let mut state = three_ready_in_support(routing_core::RoutingStrategy::LongestIdle, false);
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
         20s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","agent":"carol","strategy":"longest_idle","candidates":["carol","alice","bob"],"eligible":3,"tie_break":"strategy_order","expires_at":40000}
     "#]].assert_eq(&when(&mut state, starting(1, 20, customer_writes("web", "v-1", "m-1"))));
@@ -804,7 +804,7 @@ fn agents_are_reminded_once_after_the_queues_time_since_the_first_unanswered_mes
         90s AgentsReminded {"conversation":"00000000-0000-0000-0000-000000000001","agents":["bob"],"reason":"unanswered","since":0}
     "#]].assert_eq(&when(&mut state, at(90, tick())));
     expect![[r#"
-        100s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2"}
+        100s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
     "#]].assert_eq(&when(&mut state, at(100, customer_writes("web", "v-1", "m-2"))));
 }
 
@@ -818,7 +818,7 @@ fn agents_are_reminded_of_every_new_message_when_the_queue_says_so() {
         at(10, accept("carol", 1)),
     ]);
     expect![[r#"
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
         20s AgentsReminded {"conversation":"00000000-0000-0000-0000-000000000001","agents":["carol"],"reason":"new_message"}
     "#]].assert_eq(&when(&mut state, at(20, customer_writes("shop", "v-1", "m-2"))));
 }
@@ -858,7 +858,7 @@ fn a_conversation_without_a_customer_message_for_the_queues_limit_is_closed_by_t
     "#]].assert_eq(&when(&mut state, at(1_800, tick())));
     expect![[r#"
         1801s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000000","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        1801s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000000","message_id":"m-2","text":"text of m-2"}
+        1801s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000000","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
         1801s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000000","queue":"support","priority":0}
         1801s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000000","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":1831000}
     "#]].assert_eq(&when(&mut state, at(1_801, customer_writes("web", "v-1", "m-2"))));
@@ -1077,14 +1077,14 @@ fn a_known_customer_writing_again_within_the_window_is_offered_to_their_last_age
     // Within the hour, v-1 goes back to Bob although Alice is idle longer.
     expect![[r#"
         600s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000003","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        600s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000003","message_id":"m-3","text":"text of m-3"}
+        600s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000003","message_id":"m-3","text":"text of m-3","kind":"text","attachments":[]}
         600s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","priority":0}
         600s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":2,"tie_break":"last_agent_preferred","expires_at":630000}
     "#]].assert_eq(&run(config.clone(), 600));
     // After it, the strategy decides.
     expect![[r#"
         7200s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000003","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        7200s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000003","message_id":"m-3","text":"text of m-3"}
+        7200s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000003","message_id":"m-3","text":"text of m-3","kind":"text","attachments":[]}
         7200s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","priority":0}
         7200s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000003","queue":"support","agent":"alice","strategy":"longest_idle","candidates":["alice","bob"],"eligible":2,"tie_break":"strategy_order","expires_at":7230000}
     "#]].assert_eq(&run(config, 7_200));

@@ -25,7 +25,7 @@ fn collaboration_the_whole_team_is_notified_and_anyone_with_rights_may_join() {
     let mut state = team_ready();
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"team-web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"team","priority":0}
         20s TeamNotified {"conversation":"00000000-0000-0000-0000-000000000001","queue":"team","mode":"collaboration","agents":["dave","erin"]}
     "#]].assert_eq(&when(
@@ -94,7 +94,7 @@ fn grab_the_team_is_notified_exactly_one_agent_wins_and_the_loser_is_told_who_wo
     ]);
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"grab-web","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"grab","priority":0}
         20s TeamNotified {"conversation":"00000000-0000-0000-0000-000000000001","queue":"grab","mode":"grab","agents":["alice","dave"]}
     "#]].assert_eq(&when(
@@ -192,7 +192,7 @@ fn skills_a_conversation_that_needs_a_skill_goes_only_to_an_agent_who_has_it() {
     let mut state = given(vec![at(10, log_in("bob", "support")), at(11, ready("bob"))]);
     expect![[r#"
         20s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"es","channel":"webchat","contact":"v-1","contact_name":null}
-        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1"}
+        20s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"text of m-1","kind":"text","attachments":[]}
         20s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0,"skills":["spanish"]}
     "#]].assert_eq(&when(
         &mut state,
@@ -206,7 +206,7 @@ fn skills_a_conversation_that_needs_a_skill_goes_only_to_an_agent_who_has_it() {
     // A conversation without needs still goes to the agent idle the longest.
     expect![[r#"
         23s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"web","channel":"webchat","contact":"v-2","contact_name":null}
-        23s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2"}
+        23s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
         23s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
         23s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob","alice"],"eligible":2,"tie_break":"strategy_order","expires_at":53000}
     "#]].assert_eq(&when(
@@ -282,7 +282,7 @@ fn a_conversation_that_reaches_the_waiting_limit_is_closed_unanswered_when_the_q
     // The customer's next message starts a new conversation.
     expect![[r#"
         150s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
-        150s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2"}
+        150s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000002","message_id":"m-2","text":"text of m-2","kind":"text","attachments":[]}
         150s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","priority":0}
         150s ConversationOffered {"conversation":"00000000-0000-0000-0000-000000000002","queue":"support","agent":"bob","strategy":"longest_idle","candidates":["bob"],"eligible":1,"tie_break":"only_eligible","expires_at":180000}
     "#]].assert_eq(&when(

@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use routing_core::ids::{ExternalContactId, MessageId};
 use routing_core::{
-    AgentId, Channel, Command, ConnectorId, ConversationId, EventKind, QueueId, Target,
+    AgentId, Attachment, Channel, Command, ConnectorId, ConversationId, EventKind, MessageKind,
+    QueueId, Target,
 };
 use serde::{Deserialize, Serialize};
 
@@ -66,7 +67,26 @@ pub struct WebchatMessage {
     pub name: Option<String>,
     /// The widget's id for this message: a redelivery with the same id is stored once.
     pub message_id: String,
+    /// The text; may be empty for a message that is not text (a file, a picture).
     pub text: String,
+    /// `text` (the default), `image`, `video`, `audio`, `file`, `location`, … Kinds Switchboard
+    /// does not know are kept under their own name.
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Files the visitor sent, by the widget's reference.
+    #[serde(default)]
+    pub attachments: Vec<WebchatAttachment>,
+}
+
+/// A file a web-chat visitor sent.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebchatAttachment {
+    /// `image`, `video`, `audio`, `file`, …
+    pub kind: String,
+    /// Where the widget stored it (a URL or an id).
+    pub reference: String,
+    pub mime_type: Option<String>,
 }
 
 #[utoipa::path(
@@ -92,6 +112,16 @@ pub async fn webchat_message(
         contact_name: body.name,
         message_id: MessageId::new(body.message_id),
         text: body.text,
+        kind: body.kind.map_or(MessageKind::Text, MessageKind::from),
+        attachments: body
+            .attachments
+            .into_iter()
+            .map(|a| Attachment {
+                kind: a.kind,
+                reference: a.reference,
+                mime_type: a.mime_type,
+            })
+            .collect(),
     };
     let receipt = state.engine.execute(command).await?;
     let conversation = receipt.events().find_map(|event| match &event.kind {

@@ -152,6 +152,46 @@ fn told(error: &ApiError) -> bool {
 fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static str) {
     use Rejection as R;
     match rejection {
+        R::NotInOutbox { .. } => (
+            StatusCode::NOT_FOUND,
+            "not-in-outbox",
+            "Not waiting in the outbox",
+        ),
+        R::UnknownSentMessage { .. } => (
+            StatusCode::NOT_FOUND,
+            "unknown-sent-message",
+            "No such sent message",
+        ),
+        R::NothingSentToContact { .. } => (
+            StatusCode::CONFLICT,
+            "nothing-sent-to-contact",
+            "Nothing sent to the contact by then",
+        ),
+        R::StatusNotNewer { .. } => (
+            StatusCode::CONFLICT,
+            "status-not-newer",
+            "Message already further along",
+        ),
+        R::ProviderMessageIdMissing => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "provider-message-id-required",
+            "Provider message id required",
+        ),
+        R::FailureReasonMissing => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "failure-reason-required",
+            "Failure reason required",
+        ),
+        R::NotAnEmailAddress(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not-an-email-address",
+            "Not an e-mail address",
+        ),
+        R::PresenceOnlyForWebchat(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "presence-only-for-webchat",
+            "Presence is web chat's only",
+        ),
         R::NotATeamQueue(_) => (
             StatusCode::CONFLICT,
             "not-a-team-queue",

@@ -4,12 +4,14 @@
 //! decided, and replaying the log must reproduce the live state exactly (indexes included). Only
 //! open conversations are kept; a closed one lives on in the log and the read models.
 
+mod delivery;
 mod index;
 
 use crate::config::{CentreConfig, Channel, QueueConfig};
 use crate::event::{Event, EventKind};
 use crate::ids::{AgentId, ConnectorId, ConversationId, ExternalContactId, KeyId, QueueId};
 use crate::time::Timestamp;
+pub use delivery::{Deliveries, Pending, Sent, VisitorPresence};
 use index::Indexes;
 
 /// A queue's configuration, when the conversation has a queue.
@@ -314,6 +316,8 @@ pub struct State {
     /// revoked so far, configured or issued.
     keys_issued: BTreeSet<KeyId>,
     keys_revoked: BTreeSet<KeyId>,
+    /// Agent messages on their way to customers, and web-chat visitors' presence.
+    deliveries: Deliveries,
 }
 
 impl State {
@@ -373,7 +377,13 @@ impl State {
             applied: 0,
             keys_issued: BTreeSet::new(),
             keys_revoked: BTreeSet::new(),
+            deliveries: Deliveries::default(),
         }
+    }
+
+    /// Agent messages on their way to customers, and web-chat visitors' presence.
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.deliveries
     }
 
     /// Whether an API key by this id exists (configured or issued), and whether it is revoked.
@@ -566,11 +576,34 @@ impl State {
                 self.remember_agent(&e.conversation, &e.agent, at);
             }
             EventKind::AgentMessageSent(e) => {
+                let mut pending = None;
                 self.change_conversation(&e.conversation, |c| {
                     c.unanswered_since = None;
                     c.overdue_level = 0;
                     c.reminded = false;
+                    pending = Some(Pending {
+                        connector: c.connector.clone(),
+                        conversation: c.id,
+                        contact: c.contact.clone(),
+                    });
                 });
+                if let Some(pending) = pending {
+                    self.deliveries.queued(e.message_id.clone(), pending);
+                }
+            }
+            EventKind::MessageDispatched(e) => {
+                self.deliveries
+                    .dispatched(&e.message_id, &e.provider_message_id, at);
+            }
+            EventKind::MessageDispatchFailed(e) => self.deliveries.failed(&e.message_id),
+            EventKind::MessageStatusChanged(e) => self.deliveries.status(&e.message_id, e.status),
+            EventKind::CustomerPresenceChanged(e) => {
+                self.deliveries.presence_changed(
+                    &e.connector,
+                    &e.contact,
+                    e.online,
+                    e.email.clone(),
+                );
             }
             EventKind::ConversationSoonOverdue(e) => {
                 self.change_conversation(&e.conversation, |c| {

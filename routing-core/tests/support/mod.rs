@@ -252,6 +252,8 @@ pub fn customer_writes(connector: &str, contact: &str, message: &str) -> Command
         contact_name: None,
         message_id: MessageId::new(message),
         text: format!("text of {message}"),
+        kind: routing_core::MessageKind::Text,
+        attachments: Vec::new(),
     }
 }
 

@@ -1,0 +1,307 @@
+//! Messages on their way to and from customers: kinds of inbound message beyond text, the
+//! outbox's confirmations, providers' receipts, and the e-mail fallback for offline web-chat
+//! visitors.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use expect_test::expect;
+use routing_core::ids::{ExternalContactId, MessageId};
+use routing_core::{
+    Attachment, Command, ConnectorId, DeliveryStatus, DispatchOutcome, MessageKind, ReceiptFor,
+    Timestamp,
+};
+use support::*;
+
+fn customer_sends(connector: &str, contact: &str, message: &str, kind: MessageKind) -> Command {
+    Command::ReceiveCustomerMessage {
+        connector: ConnectorId::new(connector),
+        channel: if connector == "wa" {
+            routing_core::Channel::Whatsapp
+        } else {
+            routing_core::Channel::Webchat
+        },
+        contact: ExternalContactId::new(contact),
+        contact_name: None,
+        message_id: MessageId::new(message),
+        text: String::new(),
+        kind,
+        attachments: vec![Attachment {
+            kind: "image".into(),
+            reference: "media-1".into(),
+            mime_type: Some("image/jpeg".into()),
+        }],
+    }
+}
+
+fn sent(connector: &str, message: &str, provider_id: &str) -> Command {
+    Command::ConfirmDispatch {
+        connector: ConnectorId::new(connector),
+        message_id: MessageId::new(message),
+        outcome: DispatchOutcome::Sent {
+            provider_message_id: provider_id.into(),
+        },
+    }
+}
+
+fn receipt(connector: &str, provider_id: &str, status: DeliveryStatus) -> Command {
+    Command::RecordReceipt {
+        connector: ConnectorId::new(connector),
+        receipt: ReceiptFor::Message(provider_id.into()),
+        status,
+    }
+}
+
+fn presence(contact: &str, online: bool, email: Option<&str>) -> Command {
+    Command::SetCustomerPresence {
+        connector: ConnectorId::new("web"),
+        contact: ExternalContactId::new(contact),
+        online,
+        email: email.map(str::to_owned),
+    }
+}
+
+/// Alice has accepted conversation 1 from web-chat visitor v-1 and replied with r-1.
+fn replied() -> routing_core::State {
+    given(vec![
+        at(1, log_in("alice", "support")),
+        at(2, ready("alice")),
+        starting(1, 10, customer_writes("web", "v-1", "m-1")),
+        at(11, accept("alice", 1)),
+        at(12, reply("alice", 1, "r-1")),
+    ])
+}
+
+#[test]
+fn a_picture_without_a_caption_is_kept_with_its_kind_and_attachment() {
+    let mut state = given(vec![]);
+    let outcome = when(
+        &mut state,
+        starting(
+            1,
+            10,
+            customer_sends("web", "v-1", "m-1", MessageKind::Image),
+        ),
+    );
+    expect![[r#"
+        10s ConversationStarted {"conversation":"00000000-0000-0000-0000-000000000001","connector":"web","channel":"webchat","contact":"v-1","contact_name":null}
+        10s CustomerMessageReceived {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"m-1","text":"","kind":"image","attachments":[{"kind":"image","reference":"media-1","mime_type":"image/jpeg"}]}
+        10s ConversationEnqueued {"conversation":"00000000-0000-0000-0000-000000000001","queue":"support","priority":0}
+    "#]]
+    .assert_eq(&outcome);
+}
+
+#[test]
+fn a_kind_switchboard_does_not_know_is_kept_under_the_providers_name() {
+    let mut state = given(vec![]);
+    let outcome = when(
+        &mut state,
+        starting(
+            1,
+            10,
+            customer_sends("wa", "420777", "m-1", MessageKind::from("order".to_owned())),
+        ),
+    );
+    assert!(outcome.contains(r#""kind":"order""#), "{outcome}");
+}
+
+#[test]
+fn a_text_message_without_text_is_refused() {
+    let mut state = given(vec![]);
+    let mut command = customer_sends("web", "v-1", "m-1", MessageKind::Text);
+    if let Command::ReceiveCustomerMessage { attachments, .. } = &mut command {
+        attachments.clear();
+    }
+    assert_eq!(
+        when(&mut state, starting(1, 10, command)),
+        "rejected: a message needs text\n"
+    );
+}
+
+#[test]
+fn a_reply_waits_in_the_outbox_until_confirmed_even_after_the_close() {
+    let mut state = replied();
+    state
+        .execute(close("alice", 1, Some("resolved")), &context(13, 0))
+        .unwrap();
+    let pending = state
+        .deliveries()
+        .pending(&MessageId::new("r-1"))
+        .expect("the reply waits");
+    assert_eq!(pending.connector, ConnectorId::new("web"));
+    expect![[r#"
+        14s MessageDispatched {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"r-1","provider_message_id":"out-1"}
+    "#]]
+    .assert_eq(&when(&mut state, at(14, sent("web", "r-1", "out-1"))));
+    assert!(state.deliveries().pending(&MessageId::new("r-1")).is_none());
+    // Confirmed once; a second confirmation finds nothing waiting.
+    assert_eq!(
+        when(&mut state, at(15, sent("web", "r-1", "out-1"))),
+        "rejected: no message 'r-1' waits in the outbox of connector 'web'\n"
+    );
+}
+
+#[test]
+fn only_the_conversations_connector_confirms_its_messages() {
+    let mut state = replied();
+    assert_eq!(
+        when(&mut state, at(14, sent("wa", "r-1", "out-1"))),
+        "rejected: no message 'r-1' waits in the outbox of connector 'wa'\n"
+    );
+}
+
+#[test]
+fn a_failed_send_is_recorded_with_its_reason() {
+    let mut state = replied();
+    let failed = Command::ConfirmDispatch {
+        connector: ConnectorId::new("web"),
+        message_id: MessageId::new("r-1"),
+        outcome: DispatchOutcome::Failed {
+            reason: "visitor's widget gone".into(),
+        },
+    };
+    expect![[r#"
+        14s MessageDispatchFailed {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"r-1","reason":"visitor's widget gone"}
+    "#]]
+    .assert_eq(&when(&mut state, at(14, failed)));
+}
+
+#[test]
+fn receipts_move_a_message_forward_only() {
+    let mut state = replied();
+    state
+        .execute(sent("web", "r-1", "out-1"), &context(13, 0))
+        .unwrap();
+    expect![[r#"
+        14s MessageStatusChanged {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"r-1","status":"read"}
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        at(14, receipt("web", "out-1", DeliveryStatus::Read)),
+    ));
+    // The delivery receipt came late: it changes nothing.
+    assert_eq!(
+        when(
+            &mut state,
+            at(15, receipt("web", "out-1", DeliveryStatus::Delivered))
+        ),
+        "rejected: message 'r-1' is already read: a receipt never moves a message back\n"
+    );
+    assert_eq!(
+        when(
+            &mut state,
+            at(15, receipt("web", "out-1", DeliveryStatus::Failed))
+        ),
+        "rejected: message 'r-1' is already read: a receipt never moves a message back\n"
+    );
+    assert_eq!(
+        when(
+            &mut state,
+            at(15, receipt("web", "nope", DeliveryStatus::Read))
+        ),
+        "rejected: connector 'web' sent no message the provider calls 'nope'\n"
+    );
+}
+
+#[test]
+fn a_watermark_receipt_reads_everything_sent_to_the_contact_up_to_then() {
+    let mut state = replied();
+    for (second, command) in [
+        (13, sent("web", "r-1", "out-1")),
+        (14, reply("alice", 1, "r-2")),
+        (15, sent("web", "r-2", "out-2")),
+        (16, reply("alice", 1, "r-3")),
+        (20, sent("web", "r-3", "out-3")),
+    ] {
+        state.execute(command, &context(second, 0)).unwrap();
+    }
+    let watermark = Command::RecordReceipt {
+        connector: ConnectorId::new("web"),
+        receipt: ReceiptFor::UpTo {
+            contact: ExternalContactId::new("v-1"),
+            at: Timestamp::from_millis(15_000),
+        },
+        status: DeliveryStatus::Read,
+    };
+    let outcome = when(&mut state, at(21, watermark.clone()));
+    assert!(outcome.contains(r#""message_id":"r-1","status":"read""#));
+    assert!(outcome.contains(r#""message_id":"r-2","status":"read""#));
+    assert!(!outcome.contains("r-3"), "{outcome}");
+    assert_eq!(
+        when(&mut state, at(22, watermark)),
+        "rejected: connector 'web' sent contact 'v-1' no message by then\n"
+    );
+}
+
+#[test]
+fn a_retried_receipt_has_the_same_idempotency_key() {
+    let state = replied();
+    let key = |status| {
+        state
+            .idempotency_key(&receipt("web", "out-1", status))
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(key(DeliveryStatus::Read), key(DeliveryStatus::Read));
+    assert_ne!(key(DeliveryStatus::Read), key(DeliveryStatus::Delivered));
+    // A connector named like the prefix cannot make an inbound key look like a receipt's.
+    assert!(key(DeliveryStatus::Read).contains('/'));
+}
+
+#[test]
+fn a_reply_to_an_offline_visitor_who_left_an_address_is_marked_for_e_mail() {
+    let mut state = replied();
+    state
+        .execute(
+            presence("v-1", false, Some("jana@example.com")),
+            &context(13, 0),
+        )
+        .unwrap();
+    let outcome = when(&mut state, at(14, reply("alice", 1, "r-2")));
+    assert!(
+        outcome.contains(r#""email_fallback":"jana@example.com""#),
+        "{outcome}"
+    );
+    // Back online (without repeating the address): replies go to the widget again, and the
+    // address is remembered for the next time.
+    state
+        .execute(presence("v-1", true, None), &context(15, 0))
+        .unwrap();
+    assert!(!when(&mut state, at(16, reply("alice", 1, "r-3"))).contains("email_fallback"));
+    state
+        .execute(presence("v-1", false, None), &context(17, 0))
+        .unwrap();
+    assert!(when(&mut state, at(18, reply("alice", 1, "r-4"))).contains("jana@example.com"));
+}
+
+#[test]
+fn an_offline_visitor_without_an_address_gets_no_e_mail() {
+    let mut state = replied();
+    state
+        .execute(presence("v-1", false, None), &context(13, 0))
+        .unwrap();
+    assert!(!when(&mut state, at(14, reply("alice", 1, "r-2"))).contains("email_fallback"));
+}
+
+#[test]
+fn presence_is_web_chats_and_needs_a_real_address() {
+    let mut state = replied();
+    assert_eq!(
+        when(
+            &mut state,
+            at(13, presence("v-1", false, Some("not an address")))
+        ),
+        "rejected: 'not an address' is not an e-mail address\n"
+    );
+    let on_whatsapp = Command::SetCustomerPresence {
+        connector: ConnectorId::new("wa"),
+        contact: ExternalContactId::new("420777"),
+        online: false,
+        email: None,
+    };
+    assert_eq!(
+        when(&mut state, at(13, on_whatsapp)),
+        "rejected: connector 'wa' is not a web-chat connector: only web chat reports a visitor's presence\n"
+    );
+}
