@@ -1,0 +1,98 @@
+//! The provider-neutral shape of a webhook delivery, and its translation into core commands.
+
+use routing_core::ids::{ExternalContactId, MessageId};
+use routing_core::{
+    Attachment, Channel, Command, ConnectorId, DeliveryStatus, MessageKind, ReceiptFor,
+};
+use thiserror::Error;
+
+/// One thing a provider told us in a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// A customer's message. `message_id` is the provider's, and so the idempotency key.
+    Message {
+        contact: String,
+        contact_name: Option<String>,
+        message_id: String,
+        text: String,
+        kind: MessageKind,
+        attachments: Vec<Attachment>,
+    },
+    /// A receipt for messages we sent: delivered, read, failed.
+    Receipt {
+        receipt: ReceiptFor,
+        status: DeliveryStatus,
+    },
+    /// The contact ended the chat on the provider's side (Viber's `unsubscribed`).
+    Left { contact: String },
+    /// Something the provider reports that stores nothing (Viber's `subscribed`,
+    /// `conversation_started`, `webhook`; WhatsApp's `sent` status): acknowledged and named in
+    /// the answer, so that it is never dropped silently.
+    Noted { what: String },
+}
+
+/// An item of a delivery that could not be read, by its position among the delivery's items
+/// (in the provider's order) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// Everything one webhook call carried, in the provider's order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Delivery {
+    pub items: Vec<Result<Item, Refused>>,
+}
+
+/// A body that is not the provider's format at all: not JSON, or not the object it sends.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{0}")]
+pub struct MalformedBody(pub String);
+
+/// Reads a delivery in the format of the connector's channel. Web chat has no provider format
+/// (its widget speaks Switchboard's own JSON) and is refused here.
+pub fn parse(channel: Channel, body: &[u8]) -> Result<Delivery, MalformedBody> {
+    match channel {
+        Channel::Whatsapp => crate::whatsapp::parse(body),
+        Channel::Messenger => crate::meta::parse(body, crate::meta::Object::Page),
+        Channel::InstagramDm => crate::meta::parse(body, crate::meta::Object::Instagram),
+        Channel::Viber => crate::viber::parse(body),
+        Channel::Webchat => Err(MalformedBody(
+            "web chat posts Switchboard's own JSON to /v1/webchat/{connector}/messages".into(),
+        )),
+    }
+}
+
+/// The core command an item asks for, if it asks for one.
+pub fn command(connector: &ConnectorId, channel: Channel, item: Item) -> Option<Command> {
+    match item {
+        Item::Message {
+            contact,
+            contact_name,
+            message_id,
+            text,
+            kind,
+            attachments,
+        } => Some(Command::ReceiveCustomerMessage {
+            connector: connector.clone(),
+            channel,
+            contact: ExternalContactId::new(contact),
+            contact_name,
+            message_id: MessageId::new(message_id),
+            text,
+            kind,
+            attachments,
+        }),
+        Item::Receipt { receipt, status } => Some(Command::RecordReceipt {
+            connector: connector.clone(),
+            receipt,
+            status,
+        }),
+        Item::Left { contact } => Some(Command::CustomerLeft {
+            connector: connector.clone(),
+            contact: ExternalContactId::new(contact),
+        }),
+        Item::Noted { .. } => None,
+    }
+}
