@@ -190,19 +190,92 @@ struct ConnectorEntry {
     /// Skills an agent needs to be offered this connector's conversations.
     #[serde(default)]
     skills: Vec<String>,
+    /// The provider's signing secret (Meta's app secret; Viber's bot token), or the name of the
+    /// environment variable holding it (`webhook_secret_env`), which keeps it out of the file.
+    webhook_secret: Option<String>,
+    webhook_secret_env: Option<Spanned<String>>,
+    /// The token Meta's subscription handshake must present (WhatsApp, Messenger, Instagram).
+    verify_token: Option<String>,
+    verify_token_env: Option<Spanned<String>>,
+}
+
+/// What a provider's webhook for one connector is checked with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookSecrets {
+    /// The key of the HMAC-SHA256 each call is signed with.
+    pub secret: Option<String>,
+    /// What Meta's subscription handshake must present.
+    pub verify_token: Option<String>,
+}
+
+impl WebhookSecrets {
+    fn is_empty(&self) -> bool {
+        self.secret.is_none() && self.verify_token.is_none()
+    }
+}
+
+/// Everything the file configures: the contact centre as the core sees it, and what only the
+/// service needs (the providers' webhook secrets, which never enter the log).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub centre: CentreConfig,
+    pub webhooks: BTreeMap<ConnectorId, WebhookSecrets>,
 }
 
 /// Reads and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<CentreConfig, ConfigError> {
+    load_settings(path).map(|settings| settings.centre)
+}
+
+/// Reads and validates the configuration file at `path`, with the service's own settings.
+pub fn load_settings(path: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
         path: path.to_owned(),
         source,
     })?;
-    parse(path, &text)
+    parse_settings(path, &text)
 }
 
 /// Validates configuration text; `path` is only used in messages.
 pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
+    parse_settings(path, text).map(|settings| settings.centre)
+}
+
+/// A secret given in the file or, by name, in the environment.
+fn secret(
+    inline: Option<&String>,
+    env: Option<&Spanned<String>>,
+    what: &str,
+    id: &Spanned<String>,
+    at: &dyn Fn(usize, String) -> ConfigError,
+) -> Result<Option<String>, ConfigError> {
+    let (near, id) = (id.span().start, id.get_ref());
+    match (inline, env) {
+        (Some(_), Some(env)) => Err(at(
+            env.span().start,
+            format!("connector '{id}': give {what} or {what}_env, not both"),
+        )),
+        (Some(value), None) if value.trim().is_empty() => {
+            Err(at(near, format!("connector '{id}': {what} is empty")))
+        }
+        (Some(value), None) => Ok(Some(value.clone())),
+        (None, Some(env)) => match std::env::var(env.get_ref()) {
+            Ok(value) if !value.trim().is_empty() => Ok(Some(value)),
+            _ => Err(at(
+                env.span().start,
+                format!(
+                    "connector '{id}': environment variable {} (its {what}) is not set",
+                    env.get_ref()
+                ),
+            )),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+/// Validates configuration text with the service's own settings; `path` is only used in
+/// messages.
+pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> {
     let at = |offset: usize, message: String| {
         let (line, column) = line_and_column(text, offset);
         ConfigError::Invalid {
@@ -218,6 +291,7 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
     })?;
 
     let mut config = CentreConfig::default();
+    let mut webhooks = BTreeMap::new();
     if let Some(timeout) = &file.heartbeat_timeout_s {
         if !(5..=3600).contains(timeout.get_ref()) {
             return Err(at(
@@ -473,6 +547,46 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
                 format!("connector '{id}': priority must be between 0 and 9"),
             ));
         }
+        let secrets = WebhookSecrets {
+            secret: secret(
+                entry.webhook_secret.as_ref(),
+                entry.webhook_secret_env.as_ref(),
+                "webhook_secret",
+                &entry.id,
+                &at,
+            )?,
+            verify_token: secret(
+                entry.verify_token.as_ref(),
+                entry.verify_token_env.as_ref(),
+                "verify_token",
+                &entry.id,
+                &at,
+            )?,
+        };
+        let signs = !matches!(entry.channel, Channel::Webchat);
+        let handshakes = matches!(
+            entry.channel,
+            Channel::Whatsapp | Channel::Messenger | Channel::InstagramDm
+        );
+        if !signs && !secrets.is_empty() {
+            return Err(at(
+                entry.id.span().start,
+                format!(
+                    "connector '{id}': web chat posts Switchboard's own JSON with an API key; it has no webhook secret or verify token"
+                ),
+            ));
+        }
+        if !handshakes && secrets.verify_token.is_some() {
+            return Err(at(
+                entry.id.span().start,
+                format!(
+                    "connector '{id}': only Meta's channels (WhatsApp, Messenger, Instagram) have a verify token"
+                ),
+            ));
+        }
+        if !secrets.is_empty() {
+            webhooks.insert(ConnectorId::new(&id), secrets);
+        }
         let connector_config = ConnectorConfig {
             channel: entry.channel,
             queue: queue_id,
@@ -533,7 +647,10 @@ pub fn parse(path: &Path, text: &str) -> Result<CentreConfig, ConfigError> {
             ));
         }
     }
-    Ok(config)
+    Ok(Settings {
+        centre: config,
+        webhooks,
+    })
 }
 
 /// Ids appear in URLs and stream names: keep them to a safe alphabet.
@@ -721,6 +838,43 @@ skills = ["spanish"]
             error,
             "configuration file centre.toml, line 7, column 11: agent 'alice' names queue 'sales', which is not defined"
         );
+    }
+
+    #[test]
+    fn a_providers_webhook_secrets_come_from_the_file_or_the_environment() {
+        const QUEUE: &str =
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\", \"whatsapp\", \"viber\"]\n";
+        let settings = parse_settings(
+            Path::new("centre.toml"),
+            &format!(
+                "{QUEUE}[[connectors]]\nid = \"wa\"\nchannel = \"whatsapp\"\nqueue = \"support\"\nwebhook_secret = \"s3cret\"\nverify_token_env = \"PATH\"\n"
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let wa = &settings.webhooks[&ConnectorId::new("wa")];
+        assert_eq!(wa.secret.as_deref(), Some("s3cret"));
+        // PATH is set wherever tests run: the value is read from the environment.
+        assert_eq!(wa.verify_token, std::env::var("PATH").ok());
+
+        let unset = error_of(&format!(
+            "{QUEUE}[[connectors]]\nid = \"wa\"\nchannel = \"whatsapp\"\nqueue = \"support\"\nwebhook_secret_env = \"SWITCHBOARD_TEST_NO_SUCH_VARIABLE\"\n"
+        ));
+        assert!(
+            unset.contains("SWITCHBOARD_TEST_NO_SUCH_VARIABLE") && unset.contains("not set"),
+            "{unset}"
+        );
+        let both = error_of(&format!(
+            "{QUEUE}[[connectors]]\nid = \"wa\"\nchannel = \"whatsapp\"\nqueue = \"support\"\nwebhook_secret = \"a\"\nwebhook_secret_env = \"PATH\"\n"
+        ));
+        assert!(both.contains("not both"), "{both}");
+        let webchat = error_of(&format!(
+            "{QUEUE}[[connectors]]\nid = \"web\"\nchannel = \"webchat\"\nqueue = \"support\"\nwebhook_secret = \"a\"\n"
+        ));
+        assert!(webchat.contains("web chat"), "{webchat}");
+        let viber = error_of(&format!(
+            "{QUEUE}[[connectors]]\nid = \"vb\"\nchannel = \"viber\"\nqueue = \"support\"\nwebhook_secret = \"a\"\nverify_token = \"t\"\n"
+        ));
+        assert!(viber.contains("only Meta's channels"), "{viber}");
     }
 
     #[test]

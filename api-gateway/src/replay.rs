@@ -37,6 +37,7 @@ pub fn compare(live: &ReadModels, rebuilt: &ReadModels) -> Comparison {
         ("focus", live.focus == rebuilt.focus),
         ("interactions", live.interactions == rebuilt.interactions),
         ("keys", live.keys == rebuilt.keys),
+        ("outbox", live.outbox == rebuilt.outbox),
         ("checkpoint", live.checkpoint() == rebuilt.checkpoint()),
     ]
 }

@@ -43,7 +43,10 @@ pub async fn serve(
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let config = config_file::load(&options.config)?;
+    let config_file::Settings {
+        centre: config,
+        webhooks,
+    } = config_file::load_settings(&options.config)?;
     let store = Store::open(&options.store)
         .await
         .context("the event store could not be opened")?;
@@ -102,6 +105,7 @@ pub async fn serve(
         keys: Arc::new(ConfiguredKeys::of(&config)),
         shutdown: stopping.clone(),
         config: Arc::new(config),
+        webhooks: Arc::new(webhooks),
         clock,
         metrics,
     });

@@ -75,6 +75,8 @@ fn sample(schema: &str, conversation: &str) -> Value {
         "FocusBody" => json!({"conversation": conversation}),
         "WebchatMessage" => json!({"visitor": "v-9", "message_id": "m-9", "text": "hello"}),
         "WebchatLeft" => json!({"visitor": "v-9"}),
+        "WebchatPresence" => json!({"visitor": "v-9", "online": false}),
+        "Dispatch" => json!({"outcome": "sent", "provider_message_id": "out-9"}),
         "NewKey" => json!({"name": "another", "role": "auditor"}),
         other => panic!("no sample body for {other}: add one"),
     }
@@ -141,6 +143,10 @@ async fn every_documented_route_is_served_and_documented_in_the_guide() {
         if op.secured {
             assert_eq!(status, 401, "{} {path}: {answer}", op.method);
             assert_eq!(kind(&answer), "unauthenticated");
+        } else if op.path.ends_with("/webhook") {
+            // A provider's webhook takes no key; a web-chat connector has none.
+            assert_eq!(status, 403, "{} {path}: {answer}", op.method);
+            assert_eq!(kind(&answer), "webhook-not-configured");
         } else {
             assert_eq!(status, 200, "{} {path}: {answer}", op.method);
         }
@@ -169,6 +175,7 @@ async fn every_endpoint_refuses_a_role_it_is_not_for_and_appends_nothing() {
             (_, p) if p.starts_with("/v1/webchat/") => vec![&supervisor, &alice],
             ("commands", _) => vec![&supervisor, &auditor, &connector],
             ("keys", _) => vec![&auditor, &supervisor, &alice],
+            ("connectors", _) => vec![&auditor, &supervisor, &alice],
             (_, "/v1/log") => vec![&connector, &alice, &supervisor],
             _ => vec![&connector],
         };

@@ -17,6 +17,7 @@ pub mod interactions;
 pub mod keys;
 pub mod missed;
 pub mod notifications;
+pub mod outbox;
 pub mod postponed;
 pub mod queues;
 pub mod rfc3339;
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 7;
+pub const SNAPSHOT_FORMAT: u32 = 8;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,7 @@ pub struct ReadModels {
     pub focus: focus::FocusView,
     pub interactions: interactions::InteractionsView,
     pub keys: keys::KeysView,
+    pub outbox: outbox::OutboxView,
 }
 
 impl ReadModels {
@@ -72,6 +74,7 @@ impl ReadModels {
             focus: focus::FocusView::default(),
             interactions: interactions::InteractionsView::default(),
             keys: keys::KeysView::default(),
+            outbox: outbox::OutboxView::default(),
         }
     }
 
@@ -130,6 +133,7 @@ impl ReadModels {
         self.focus.apply(event);
         self.interactions.apply(event);
         self.keys.apply(event);
+        self.outbox.apply(position, event, &self.conversations);
         if let Some(conversation) = event.kind.conversation() {
             let nobody = std::collections::BTreeSet::new();
             let in_it = match self.conversations.get(&conversation) {

@@ -1,5 +1,6 @@
 //! Architecture rules checked by the build rather than by memory: `routing-core` does no IO, reads
-//! no clock, draws no random number and depends on no other crate of the workspace.
+//! no clock, draws no random number and depends on no other crate of the workspace; `connectors`
+//! reads bytes and does no IO.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -117,7 +118,7 @@ fn routing_core_sources_never_read_a_clock_do_io_or_iterate_a_hash_map() {
 
 #[test]
 fn only_api_gateway_knows_http_and_only_event_store_knows_the_storage() {
-    for krate in ["routing-core", "projections", "event-store"] {
+    for krate in ["routing-core", "projections", "event-store", "connectors"] {
         let manifest = std::fs::read_to_string(workspace().join(krate).join("Cargo.toml")).unwrap();
         let manifest: toml::Table = toml::from_str(&manifest).unwrap();
         let dependencies = manifest["dependencies"].as_table().unwrap();
@@ -145,4 +146,40 @@ fn only_api_gateway_knows_http_and_only_event_store_knows_the_storage() {
             .contains_key("tokio"),
         "projections are pure folds: no runtime"
     );
+}
+
+#[test]
+fn connectors_read_bytes_and_do_no_io() {
+    let manifest = std::fs::read_to_string(workspace().join("connectors/Cargo.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&manifest).unwrap();
+    let dependencies = manifest["dependencies"].as_table().unwrap();
+    for runtime in ["tokio", "event-store", "projections"] {
+        assert!(
+            !dependencies.contains_key(runtime),
+            "connectors must not depend on {runtime}"
+        );
+    }
+    let mut files = Vec::new();
+    rust_files(&workspace().join("connectors/src"), &mut files);
+    assert!(!files.is_empty());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in [
+                "std::fs",
+                "std::net",
+                "std::env",
+                "SystemTime",
+                "Instant::now",
+            ] {
+                assert!(
+                    !code.contains(word),
+                    "{}:{}: connectors must not use `{word}`: {line}",
+                    file.display(),
+                    number + 1
+                );
+            }
+        }
+    }
 }

@@ -114,6 +114,19 @@ impl Caller {
         }
     }
 
+    /// Whether the caller delivers agents' messages for the connector (reads its outbox and
+    /// confirms what it sent): the connector's own key, or an admin.
+    pub fn delivers_for(&self, connector: &ConnectorId) -> Result<(), ApiError> {
+        match &self.role {
+            Role::Admin => Ok(()),
+            Role::Connector { connectors } if connectors.allows(connector) => Ok(()),
+            Role::Connector { .. } => Err(ApiError::NoRights(format!(
+                "this key may not deliver messages for connector '{connector}'"
+            ))),
+            other => Err(self.wrong_role("deliver a connector's messages", other)),
+        }
+    }
+
     /// What the caller may see of the read models: a supervisor its rights, an agent their own
     /// work and the queues they have rights to, an auditor or admin everything. A connector
     /// reads nothing.

@@ -466,6 +466,44 @@ pub async fn webchat_left(
     Ok(axum::Json(accepted(&receipt, conversation)))
 }
 
+/// A web-chat visitor's presence, as their widget reports it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebchatPresence {
+    pub visitor: String,
+    /// Whether the visitor has the chat open now.
+    pub online: bool,
+    /// The address the visitor left for answers while away; omitted, the last one stays.
+    pub email: Option<String>,
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/webchat/{connector}/presence",
+    tag = "commands",
+    params(("connector" = String, Path)),
+    request_body = WebchatPresence,
+    responses((status = 200, description = "the events appended, with their positions", body = CommandAccepted))
+)]
+/// The visitor came online or went offline. While they are offline, an agent's reply to a
+/// visitor who left an address is marked for e-mail in the outbox.
+pub async fn webchat_presence(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(connector): Path<String>,
+    Json(body): Json<WebchatPresence>,
+) -> Result<axum::Json<CommandAccepted>, ApiError> {
+    let connector = ConnectorId::new(connector);
+    caller.brings_in(&connector)?;
+    let command = Command::SetCustomerPresence {
+        connector,
+        contact: ExternalContactId::new(body.visitor),
+        online: body.online,
+        email: body.email,
+    };
+    run(&state, command, None).await
+}
+
 /// Where a transfer or an invitation goes: exactly one of `to_agent` and `to_queue`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

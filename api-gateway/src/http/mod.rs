@@ -5,6 +5,7 @@
 
 mod auth;
 mod commands;
+mod connectors;
 mod extract;
 mod interactions;
 mod keys;
@@ -65,6 +66,10 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// The configured API keys by digest.
     pub keys: Arc<ConfiguredKeys>,
+    /// Per connector, what its provider's webhook calls are checked with.
+    pub webhooks: Arc<
+        std::collections::BTreeMap<routing_core::ConnectorId, crate::config_file::WebhookSecrets>,
+    >,
     /// Turns true when the server begins to stop: live streams end then.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -81,8 +86,14 @@ pub struct Services {
 )]
 struct ApiDoc;
 
-/// The routes anyone may call: probes, Prometheus and the document itself carry no key.
-const OPEN_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+/// Paths that take no bearer key: probes, Prometheus, and providers' webhooks (which prove
+/// themselves by their signature instead).
+const OPEN_PATHS: [&str; 4] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/v1/connectors/{connector}/webhook",
+];
 
 /// What every operation but the open ones has in common, added once here rather than in each
 /// handler's annotation: the bearer key it needs and the problem+json it answers when it refuses.
@@ -138,6 +149,11 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(metrics::metrics))
         .routes(routes!(commands::webchat_message))
         .routes(routes!(commands::webchat_left))
+        .routes(routes!(commands::webchat_presence))
+        .routes(routes!(connectors::handshake, connectors::receive))
+        .routes(routes!(connectors::outbox))
+        .routes(routes!(connectors::confirm))
+        .routes(routes!(connectors::message_state))
         .routes(routes!(queries::agent))
         .routes(routes!(commands::log_in))
         .routes(routes!(commands::log_out))

@@ -41,6 +41,12 @@ pub enum ApiError {
     /// No key, a malformed one, or one that is unknown or revoked.
     #[error("{0}")]
     Unauthenticated(String),
+    /// A provider's webhook call without a valid signature.
+    #[error("{0}")]
+    BadSignature(String),
+    /// The connector has no webhook set up (no secret, or no verify token for the handshake).
+    #[error("{0}")]
+    WebhookNotConfigured(String),
     /// The caller's role may not call this endpoint at all.
     #[error("{0}")]
     WrongRole(String),
@@ -85,6 +91,16 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "Not authenticated",
+            ),
+            ApiError::BadSignature(_) => (
+                StatusCode::UNAUTHORIZED,
+                "bad-signature",
+                "Signature missing or wrong",
+            ),
+            ApiError::WebhookNotConfigured(_) => (
+                StatusCode::FORBIDDEN,
+                "webhook-not-configured",
+                "Webhook not configured",
             ),
             ApiError::WrongRole(_) => (StatusCode::FORBIDDEN, "wrong-role", "Wrong role"),
             ApiError::Gone(_) => (StatusCode::GONE, "gone", "No longer kept"),
@@ -383,7 +399,7 @@ impl IntoResponse for ApiError {
             self.to_string()
         };
         let mut response = problem(status, kind, title, detail);
-        if status == StatusCode::UNAUTHORIZED {
+        if matches!(self, ApiError::Unauthenticated(_)) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"switchboard\""),

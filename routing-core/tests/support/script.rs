@@ -34,6 +34,34 @@ pub fn command() -> impl Strategy<Value = Command> {
         1 => (agent, conversation).prop_map(|(a, c)| join(a, c)),
         1 => (prop::sample::select(&CONNECTORS[..]), 0u8..6)
             .prop_map(|(c, contact)| customer_leaves(c, &format!("contact-{contact}"))),
+        // Replies all have the message id "r": the outbox confirms it under a few provider ids,
+        // receipts name them in any order, visitors come and go.
+        1 => (prop::sample::select(&CONNECTORS[..]), 0u8..4, any::<bool>()).prop_map(|(c, p, sent)| {
+            Command::ConfirmDispatch {
+                connector: routing_core::ConnectorId::new(c),
+                message_id: routing_core::ids::MessageId::new("r"),
+                outcome: if sent {
+                    routing_core::DispatchOutcome::Sent { provider_message_id: format!("p-{p}") }
+                } else {
+                    routing_core::DispatchOutcome::Failed { reason: "gone".into() }
+                },
+            }
+        }),
+        1 => (prop::sample::select(&CONNECTORS[..]), 0u8..4, 0usize..4).prop_map(|(c, p, s)| {
+            use routing_core::DeliveryStatus as S;
+            Command::RecordReceipt {
+                connector: routing_core::ConnectorId::new(c),
+                receipt: routing_core::ReceiptFor::Message(format!("p-{p}")),
+                status: [S::Sent, S::Delivered, S::Read, S::Failed][s],
+            }
+        }),
+        1 => (prop::sample::select(&CONNECTORS[..]), 0u8..6, any::<bool>(), any::<bool>())
+            .prop_map(|(c, contact, online, email)| Command::SetCustomerPresence {
+                connector: routing_core::ConnectorId::new(c),
+                contact: routing_core::ids::ExternalContactId::new(format!("contact-{contact}")),
+                online,
+                email: email.then(|| format!("contact-{contact}@example.com")),
+            }),
     ]
 }
 

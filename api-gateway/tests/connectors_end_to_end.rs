@@ -1,0 +1,488 @@
+//! Providers' webhooks and the outbox through the real binary: signed calls in each provider's
+//! own format, refused unsigned or mis-signed or malformed with nothing appended, stored once
+//! however often the provider retries; and an agent's reply out through the outbox with its
+//! receipts coming back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use connectors::signature::sign;
+use serde_json::{Value, json};
+use support::{Server, WEBSITE};
+
+const DELIVERY: &str = "sb_demo_delivery";
+/// The demo connectors' secrets, as `switchboard.toml` configures them.
+const WHATSAPP_SECRET: &str = "demo-whatsapp-app-secret";
+const META_SECRET: &str = "demo-meta-app-secret";
+const VIBER_TOKEN: &str = "demo-viber-bot-token";
+
+/// How a call is signed.
+#[derive(Clone, Copy, Debug)]
+enum Signed {
+    Not,
+    Wrongly,
+    Rightly,
+}
+
+/// Posts a provider's body to a connector's webhook, signed as asked; the status and answer.
+async fn deliver(server: &Server, connector: &str, body: &[u8], signed: Signed) -> (u16, Value) {
+    let (header, secret) = match connector {
+        "viber" => ("x-viber-content-signature", VIBER_TOKEN),
+        "whatsapp" => ("x-hub-signature-256", WHATSAPP_SECRET),
+        _ => ("x-hub-signature-256", META_SECRET),
+    };
+    let prefix = if connector == "viber" { "" } else { "sha256=" };
+    let api = server.as_key(None);
+    let mut request = api
+        .http
+        .post(api.url(&format!("/v1/connectors/{connector}/webhook")))
+        .header("content-type", "application/json")
+        .body(body.to_vec());
+    match signed {
+        Signed::Not => {}
+        Signed::Wrongly => {
+            request = request.header(header, format!("{prefix}{}", sign(b"not the secret", body)));
+        }
+        Signed::Rightly => {
+            request = request.header(header, format!("{prefix}{}", sign(secret.as_bytes(), body)));
+        }
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn whatsapp_text(from: &str, id: &str, text: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                    "contacts": [{"profile": {"name": "Jana Nováková"}, "wa_id": from}],
+                    "messages": [{"from": from, "id": id, "timestamp": "1795424793", "type": "text", "text": {"body": text}}]
+                }
+            }]
+        }]
+    }))
+    .unwrap()
+}
+
+fn whatsapp_status(id: &str, recipient: &str, status: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": "102290129340398",
+            "changes": [{
+                "field": "messages",
+                "value": {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+                    "statuses": [{"id": id, "status": status, "timestamp": "1795424800", "recipient_id": recipient}]
+                }
+            }]
+        }]
+    }))
+    .unwrap()
+}
+
+fn outcomes(report: &Value) -> Vec<String> {
+    report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["outcome"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signed_whatsapp_message_is_stored_once_and_anything_unsigned_or_malformed_appends_nothing()
+ {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let body = whatsapp_text(
+        "420777123456",
+        "wamid.HBgMNDIwNzc3MTIzNDU2FQIAEhggQ0",
+        "Dobrý den",
+    );
+    let head = server.head().await;
+    for signed in [Signed::Not, Signed::Wrongly] {
+        let (status, answer) = deliver(&server, "whatsapp", &body, signed).await;
+        assert_eq!(status, 401, "{signed:?}: {answer}");
+        assert_eq!(answer["type"], "urn:switchboard:problem:bad-signature");
+        assert_eq!(server.head().await, head, "{signed:?} appended something");
+    }
+    // Signed with the right secret but the body altered on the way: refused too.
+    let mut altered = body.clone();
+    let (status, _) = deliver(&server, "whatsapp", &body, Signed::Rightly).await;
+    assert_eq!(status, 200);
+    let head = server.head().await;
+    altered.extend_from_slice(b" ");
+    let api = server.as_key(None);
+    let response = api
+        .http
+        .post(api.url("/v1/connectors/whatsapp/webhook"))
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", sign(WHATSAPP_SECRET.as_bytes(), &body)),
+        )
+        .body(altered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    assert_eq!(server.head().await, head);
+
+    // The provider retries: the same message id is stored once.
+    let (status, again) = deliver(&server, "whatsapp", &body, Signed::Rightly).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["items"][0]["outcome"], "stored");
+    assert_eq!(again["items"][0]["duplicate"], true, "{again}");
+    assert_eq!(server.head().await, head, "a retried delivery appended");
+
+    // What was stored: a WhatsApp conversation with the contact's number and profile name.
+    let (status, log) = server.get("/v1/log?after=0&limit=100").await;
+    assert_eq!(status, 200, "{log}");
+    let started = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "ConversationStarted")
+        .unwrap();
+    assert_eq!(started["payload"]["channel"], "whatsapp");
+    assert_eq!(started["payload"]["contact"], "420777123456");
+    assert_eq!(started["payload"]["contact_name"], "Jana Nováková");
+
+    // Signed, but not WhatsApp's format: 400, nothing appended.
+    for malformed in [
+        &b"{not json"[..],
+        br#"{"object":"page","entry":[]}"#,
+        br#"[1,2,3]"#,
+    ] {
+        let (status, answer) = deliver(&server, "whatsapp", malformed, Signed::Rightly).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(server.head().await, head);
+    }
+}
+
+#[tokio::test]
+async fn metas_handshake_answers_the_challenge_only_with_the_verify_token() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let api = server.as_key(None);
+    let get = |query: &str| {
+        let url = api.url(&format!("/v1/connectors/whatsapp/webhook?{query}"));
+        let http = api.http.clone();
+        async move {
+            let response = http.get(url).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, body) =
+        get("hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=1158201444").await;
+    assert_eq!((status, body.as_str()), (200, "1158201444"));
+    let (status, _) =
+        get("hub.mode=subscribe&hub.verify_token=guess&hub.challenge=1158201444").await;
+    assert_eq!(status, 403);
+    let (status, _) =
+        get("hub.mode=unsubscribe&hub.verify_token=demo-verify-token&hub.challenge=1").await;
+    assert_eq!(status, 400);
+    // Viber has no handshake of this kind.
+    let response = api
+        .http
+        .get(api.url(
+            "/v1/connectors/viber/webhook?hub.mode=subscribe&hub.verify_token=demo-verify-token&hub.challenge=1",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+}
+
+/// Alice takes the conversation that WhatsApp contact `from` started; its id.
+async fn alice_takes(server: &Server, from: &str, message_id: &str) -> String {
+    let head = server.head().await;
+    let (status, report) = deliver(
+        server,
+        "whatsapp",
+        &whatsapp_text(from, message_id, "Where is my parcel?"),
+        Signed::Rightly,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    let (status, log) = server.get(&format!("/v1/log?after={head}")).await;
+    assert_eq!(status, 200);
+    let conversation = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "ConversationStarted")
+        .map(|e| e["payload"]["conversation"].as_str().unwrap().to_owned())
+        .unwrap();
+    for path in [
+        "/v1/agents/alice/queues/support/login",
+        "/v1/agents/alice/ready",
+    ] {
+        let (status, answer) = server.post(path, json!(null)).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+    }
+    server
+        .wait_for_event(head, "ConversationOffered", &conversation)
+        .await;
+    let (status, answer) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    conversation
+}
+
+#[tokio::test]
+async fn a_reply_leaves_through_the_outbox_and_the_providers_receipts_move_it_on() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let conversation = alice_takes(&server, "420777000111", "wamid.IN1").await;
+    let (status, sent) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"agent": "alice", "text": "It leaves the depot today."}),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let position = sent["position"].as_u64().unwrap();
+
+    // The delivery worker reads the outbox with its own key.
+    let delivery = server.as_key(Some(DELIVERY));
+    let (status, outbox) = delivery
+        .get(&format!("/v1/connectors/whatsapp/outbox?after={position}"))
+        .await;
+    assert_eq!(status, 200, "{outbox}");
+    let items = outbox["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{outbox}");
+    assert_eq!(items[0]["contact"], "420777000111");
+    assert_eq!(items[0]["channel"], "whatsapp");
+    assert_eq!(items[0]["text"], "It leaves the depot today.");
+    let message = items[0]["message_id"].as_str().unwrap().to_owned();
+    // Another connector's key sees nothing of it.
+    let (status, _) = server
+        .as_key(Some(WEBSITE))
+        .get("/v1/connectors/whatsapp/outbox")
+        .await;
+    assert_eq!(status, 403);
+
+    let (status, confirmed) = delivery
+        .post(
+            &format!("/v1/connectors/whatsapp/outbox/{message}"),
+            json!({"outcome": "sent", "provider_message_id": "wamid.OUT1"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{confirmed}");
+    let confirmed_at = confirmed["position"].as_u64().unwrap();
+    let (status, outbox) = delivery
+        .get(&format!(
+            "/v1/connectors/whatsapp/outbox?after={confirmed_at}"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert!(outbox["items"].as_array().unwrap().is_empty(), "{outbox}");
+
+    // WhatsApp reports it delivered, then read; a late "delivered" changes nothing.
+    let mut receipt_at = 0;
+    for status_name in ["delivered", "read"] {
+        let (status, report) = deliver(
+            &server,
+            "whatsapp",
+            &whatsapp_status("wamid.OUT1", "420777000111", status_name),
+            Signed::Rightly,
+        )
+        .await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(outcomes(&report), ["stored"], "{report}");
+        receipt_at = report["items"][0]["position"].as_u64().unwrap();
+    }
+    let (status, state) = delivery
+        .get(&format!(
+            "/v1/connectors/whatsapp/messages/{message}?after={receipt_at}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["status"], "read");
+    assert_eq!(state["provider_message_id"], "wamid.OUT1");
+    let head = server.head().await;
+    let (status, report) = deliver(
+        &server,
+        "whatsapp",
+        &whatsapp_status("wamid.OUT1", "420777000111", "delivered"),
+        Signed::Rightly,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(outcomes(&report), ["refused"], "{report}");
+    assert!(
+        report["items"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("already read"),
+        "{report}"
+    );
+    // A receipt for a message Switchboard never sent is refused on its own, too.
+    let (status, report) = deliver(
+        &server,
+        "whatsapp",
+        &whatsapp_status("wamid.SOMEONE-ELSES", "420777000111", "read"),
+        Signed::Rightly,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(outcomes(&report), ["refused"], "{report}");
+    assert_eq!(server.head().await, head, "a refused receipt appended");
+}
+
+#[tokio::test]
+async fn a_reply_to_an_offline_web_chat_visitor_who_left_an_address_is_marked_for_e_mail() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let website = server.as_key(Some(WEBSITE));
+    let (status, sent) = website
+        .post(
+            "/v1/webchat/website/messages",
+            json!({"visitor": "v-7", "message_id": "m-1", "text": "Call me back?"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{sent}");
+    let conversation = sent["conversation"].as_str().unwrap().to_owned();
+    let head = server.head().await;
+    for path in [
+        "/v1/agents/alice/queues/support/login",
+        "/v1/agents/alice/ready",
+    ] {
+        server.post(path, json!(null)).await;
+    }
+    server
+        .wait_for_event(head, "ConversationOffered", &conversation)
+        .await;
+    let (status, _) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, answer) = website
+        .post(
+            "/v1/webchat/website/presence",
+            json!({"visitor": "v-7", "online": false, "email": "jana@example.com"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = website
+        .post(
+            "/v1/webchat/website/presence",
+            json!({"visitor": "v-7", "online": false, "email": "jana at example"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    let (status, reply) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"agent": "alice", "text": "We will write to you."}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, outbox) = website
+        .get(&format!(
+            "/v1/connectors/website/outbox?after={}",
+            reply["position"]
+        ))
+        .await;
+    assert_eq!(status, 200, "{outbox}");
+    let items = outbox["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{outbox}");
+    assert_eq!(items[0]["email_fallback"], "jana@example.com");
+}
+
+/// Every fixture of every provider (written in the provider's documented format, in
+/// `connectors/tests/fixtures/`), posted unsigned, wrongly signed, rightly signed, and again.
+#[tokio::test]
+async fn every_providers_fixture_is_refused_unsigned_or_mis_signed_and_stored_once_when_signed() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../connectors/tests/fixtures");
+    let mut posted = 0;
+    for (provider, connector) in [
+        ("whatsapp", "whatsapp"),
+        ("messenger", "messenger"),
+        ("instagram", "instagram"),
+        ("viber", "viber"),
+    ] {
+        let mut files: Vec<_> = std::fs::read_dir(fixtures.join(provider))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 5, "{provider}: {files:?}");
+        for file in files {
+            let name = format!("{provider}/{}", file.file_name().unwrap().to_string_lossy());
+            let body = std::fs::read(&file).unwrap();
+            let head = server.head().await;
+            for signed in [Signed::Not, Signed::Wrongly] {
+                let (status, answer) = deliver(&server, connector, &body, signed).await;
+                assert_eq!(status, 401, "{name} {signed:?}: {answer}");
+                assert_eq!(server.head().await, head, "{name} {signed:?} appended");
+            }
+            let (status, first) = deliver(&server, connector, &body, Signed::Rightly).await;
+            assert_eq!(status, 200, "{name}: {first}");
+            let items = first["items"].as_array().unwrap();
+            assert!(!items.is_empty(), "{name}: {first}");
+            // Every item is accounted for, in order.
+            for (n, item) in items.iter().enumerate() {
+                assert_eq!(item["index"], n, "{name}: {first}");
+            }
+            let stored_once = server.head().await;
+            // A fixture of customers' messages stores some; a mixed one refuses some too.
+            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let receipts_or_notes = [
+                "statuses",
+                "receipts",
+                "delivered",
+                "seen",
+                "failed",
+                "subscribed",
+                "unsubscribed",
+                "conversation_started",
+                "webhook",
+                "bad_message",
+            ];
+            if !receipts_or_notes.contains(&stem.as_str()) {
+                assert!(first["stored"].as_u64().unwrap() >= 1, "{name}: {first}");
+                assert!(stored_once > head, "{name}: nothing appended");
+            }
+            if stem == "mixed" || stem == "bad_message" {
+                assert!(first["refused"].as_u64().unwrap() >= 1, "{name}: {first}");
+            }
+            // The provider retries the whole delivery: nothing new is appended.
+            let (status, again) = deliver(&server, connector, &body, Signed::Rightly).await;
+            assert_eq!(status, 200, "{name}: {again}");
+            assert_eq!(server.head().await, stored_once, "{name}: a retry appended");
+            for item in again["items"].as_array().unwrap() {
+                if item["outcome"] == "stored" {
+                    assert_eq!(item["duplicate"], true, "{name}: {again}");
+                }
+            }
+            posted += 1;
+        }
+    }
+    assert!(posted >= 20, "{posted}");
+}
