@@ -486,3 +486,76 @@ async fn every_providers_fixture_is_refused_unsigned_or_mis_signed_and_stored_on
     }
     assert!(posted >= 20, "{posted}");
 }
+
+#[tokio::test]
+async fn an_instagram_reply_over_1000_characters_never_reaches_the_outbox() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let head = server.head().await;
+    let body = serde_json::to_vec(&json!({
+        "object": "instagram",
+        "entry": [{"id": "17841400000000000", "time": 1795424793000_i64, "messaging": [{
+            "sender": {"id": "6912345678901234"},
+            "recipient": {"id": "17841400000000000"},
+            "timestamp": 1795424793000_i64,
+            "message": {"mid": "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQx", "text": "Is the red one in stock?"}
+        }]}]
+    }))
+    .unwrap();
+    let (status, report) = deliver(&server, "instagram", &body, Signed::Rightly).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(outcomes(&report), ["stored"], "{report}");
+    let (_, log) = server.get(&format!("/v1/log?after={head}")).await;
+    let conversation = log["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "ConversationStarted")
+        .map(|e| e["payload"]["conversation"].as_str().unwrap().to_owned())
+        .unwrap();
+    for path in [
+        "/v1/agents/alice/queues/support/login",
+        "/v1/agents/alice/ready",
+    ] {
+        server.post(path, json!(null)).await;
+    }
+    server
+        .wait_for_event(head, "ConversationOffered", &conversation)
+        .await;
+    let (status, _) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/accept"),
+            json!({"agent": "alice"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let before = server.head().await;
+    let (status, answer) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"agent": "alice", "text": "x".repeat(1001)}),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["type"], "urn:switchboard:problem:message-too-long");
+    assert_eq!(server.head().await, before, "a refused reply appended");
+    let (status, sent) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"agent": "alice", "text": "y".repeat(1000)}),
+        )
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    let (status, outbox) = server
+        .as_key(Some(DELIVERY))
+        .get(&format!(
+            "/v1/connectors/instagram/outbox?after={}",
+            sent["position"]
+        ))
+        .await;
+    assert_eq!(status, 200, "{outbox}");
+    let items = outbox["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "only the reply within the limit: {outbox}");
+    assert_eq!(items[0]["text"].as_str().unwrap().chars().count(), 1000);
+    assert_eq!(items[0]["contact"], "6912345678901234");
+}
