@@ -199,13 +199,24 @@ struct ConnectorEntry {
     verify_token_env: Option<Spanned<String>>,
 }
 
-/// What a provider's webhook for one connector is checked with.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a provider's webhook for one connector is checked with. Its `Debug` hides the values:
+/// a secret must never reach a log.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct WebhookSecrets {
     /// The key of the HMAC-SHA256 each call is signed with.
     pub secret: Option<String>,
     /// What Meta's subscription handshake must present.
     pub verify_token: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("WebhookSecrets")
+            .field("secret", &shown(&self.secret))
+            .field("verify_token", &shown(&self.verify_token))
+            .finish()
+    }
 }
 
 impl WebhookSecrets {
@@ -564,10 +575,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
             )?,
         };
         let signs = !matches!(entry.channel, Channel::Webchat);
-        let handshakes = matches!(
-            entry.channel,
-            Channel::Whatsapp | Channel::Messenger | Channel::InstagramDm
-        );
+        let handshakes = connectors::handshake::applies_to(entry.channel);
         if !signs && !secrets.is_empty() {
             return Err(at(
                 entry.id.span().start,
@@ -875,6 +883,20 @@ skills = ["spanish"]
             "{QUEUE}[[connectors]]\nid = \"vb\"\nchannel = \"viber\"\nqueue = \"support\"\nwebhook_secret = \"a\"\nverify_token = \"t\"\n"
         ));
         assert!(viber.contains("only Meta's channels"), "{viber}");
+    }
+
+    #[test]
+    fn webhook_secrets_never_show_in_debug_output() {
+        let secrets = WebhookSecrets {
+            secret: Some("s3cret-value".into()),
+            verify_token: Some("t0ken-value".into()),
+        };
+        let shown = format!("{secrets:?}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("t0ken"),
+            "{shown}"
+        );
+        assert!(shown.contains("redacted"), "{shown}");
     }
 
     #[test]

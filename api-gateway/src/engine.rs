@@ -668,20 +668,22 @@ impl From<EngineError> for DecideError {
     }
 }
 
-/// The store's form of a command's events. Only the customer's message itself carries the
-/// provider's id: it is what a redelivery would repeat.
+/// The store's form of a command's events. Only what a redelivery would repeat carries the
+/// provider's id: the customer's message itself, or a receipt's first status change.
 fn encode_batch(
     events: &[Event],
     idempotency_key: Option<&str>,
 ) -> Result<Vec<NewEvent>, EngineError> {
     let command_id = Uuid::now_v7();
+    let mut idempotency_key = idempotency_key;
     events
         .iter()
         .map(|event| {
             let encoded = codec::encode(event)?;
             let key = match &event.kind {
-                routing_core::EventKind::CustomerMessageReceived(_) => {
-                    idempotency_key.map(str::to_owned)
+                routing_core::EventKind::CustomerMessageReceived(_)
+                | routing_core::EventKind::MessageStatusChanged(_) => {
+                    idempotency_key.take().map(str::to_owned)
                 }
                 _ => None,
             };

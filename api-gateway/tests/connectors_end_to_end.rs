@@ -319,10 +319,22 @@ async fn a_reply_leaves_through_the_outbox_and_the_providers_receipts_move_it_on
     assert_eq!(state["status"], "read");
     assert_eq!(state["provider_message_id"], "wamid.OUT1");
     let head = server.head().await;
+    // WhatsApp delivers the "delivered" receipt again: the same receipt, stored once.
     let (status, report) = deliver(
         &server,
         "whatsapp",
         &whatsapp_status("wamid.OUT1", "420777000111", "delivered"),
+        Signed::Rightly,
+    )
+    .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(outcomes(&report), ["stored"], "{report}");
+    assert_eq!(report["items"][0]["duplicate"], true, "{report}");
+    // A failure reported after the message was read moves nothing back.
+    let (status, report) = deliver(
+        &server,
+        "whatsapp",
+        &whatsapp_status("wamid.OUT1", "420777000111", "failed"),
         Signed::Rightly,
     )
     .await;
@@ -558,4 +570,48 @@ async fn an_instagram_reply_over_1000_characters_never_reaches_the_outbox() {
     assert_eq!(items.len(), 1, "only the reply within the limit: {outbox}");
     assert_eq!(items[0]["text"].as_str().unwrap().chars().count(), 1000);
     assert_eq!(items[0]["contact"], "6912345678901234");
+}
+
+#[tokio::test]
+async fn a_large_batch_from_meta_is_read_and_an_oversized_one_refused_as_a_problem() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    // Three hundred customers in one call, about 100 KB: more than the API's own bodies.
+    let messages: Vec<Value> = (0..300)
+        .map(|n| json!({"from": format!("42077700{n:04}"), "id": format!("wamid.BATCH{n}"), "timestamp": "1795424793", "type": "text", "text": {"body": format!("message {n} {}", "·".repeat(100))}}))
+        .collect();
+    let body = serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": "1"},
+            "messages": messages
+        }}]}]
+    }))
+    .unwrap();
+    assert!(body.len() > 64 * 1024, "{}", body.len());
+    let (status, report) = deliver(&server, "whatsapp", &body, Signed::Rightly).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["stored"], 300, "{}", report["refused"]);
+
+    let head = server.head().await;
+    let huge = vec![b' '; 5 * 1024 * 1024];
+    let api = server.as_key(None);
+    let response = api
+        .http
+        .post(api.url("/v1/connectors/whatsapp/webhook"))
+        .header(
+            "x-hub-signature-256",
+            format!("sha256={}", sign(WHATSAPP_SECRET.as_bytes(), &huge)),
+        )
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/problem+json"
+    );
+    assert_eq!(server.head().await, head);
 }

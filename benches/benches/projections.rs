@@ -105,6 +105,7 @@ fn conversation(n: usize, total: usize, days: i64) -> Vec<Event> {
             message_id: MessageId::new(format!("a-{n}-{ms}")),
             text: text.into(),
             template: None,
+            outbox: true,
             email_fallback: None,
         }
         .into(),

@@ -2,7 +2,16 @@
 //! `GET ?hub.mode=subscribe&hub.verify_token=<token>&hub.challenge=<n>` and expects the
 //! challenge back, as the whole body, only if the token is the one configured.
 
+use routing_core::Channel;
 use thiserror::Error;
+
+/// Whether the channel's provider subscribes its webhook with this handshake: Meta's products.
+pub fn applies_to(channel: Channel) -> bool {
+    matches!(
+        channel,
+        Channel::Whatsapp | Channel::Messenger | Channel::InstagramDm
+    )
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum HandshakeError {

@@ -196,6 +196,7 @@ mod tests {
                 message_id: MessageId::new("a-3"),
                 text: "Hi".into(),
                 template: None,
+                outbox: true,
                 email_fallback: None,
             },
         );

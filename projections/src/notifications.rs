@@ -217,6 +217,7 @@ mod tests {
                 message_id: MessageId::new("a-1"),
                 text: "yes".into(),
                 template: None,
+                outbox: true,
                 email_fallback: None,
             },
         );

@@ -86,7 +86,8 @@ impl OutboxView {
     /// Applies the event at `position`; `conversations` already holds it.
     pub fn apply(&mut self, position: u64, event: &Event, conversations: &ConversationsView) {
         match &event.kind {
-            EventKind::AgentMessageSent(e) => {
+            // Replies from before there was an outbox were delivered then.
+            EventKind::AgentMessageSent(e) if e.outbox => {
                 let Some(summary) = conversations.get(&e.conversation) else {
                     return;
                 };
@@ -197,6 +198,7 @@ mod tests {
             message_id: MessageId::new(message),
             text: format!("text of {message}"),
             template: None,
+            outbox: true,
             email_fallback: email.map(str::to_owned),
         }
     }

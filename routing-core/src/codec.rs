@@ -141,6 +141,14 @@ fn upcast_to_current(
                 fields.insert("kind".into(), "text".into());
                 fields.insert("attachments".into(), serde_json::Value::Array(Vec::new()));
             }
+            // v2 says whether a reply waits in the outbox, and where it goes by e-mail. A v1
+            // reply was delivered when it was written: it never waits.
+            ("AgentMessageSent", 1) => {
+                fields.insert("outbox".into(), false.into());
+                fields
+                    .entry("email_fallback")
+                    .or_insert(serde_json::Value::Null);
+            }
             // v2 tells the engine's automatic pauses from the agent's own; v1 had only the latter.
             ("AgentPaused", 1) => {
                 fields.insert("automatic".into(), false.into());

@@ -37,7 +37,8 @@ impl StreamOf<'_> {
             StreamOf::Conversation(id) => format!("conversation-{id}"),
             StreamOf::Agent(id) => format!("agent-{id}"),
             StreamOf::Key(id) => format!("key-{id}"),
-            StreamOf::Contact(connector, contact) => format!("contact-{connector}-{contact}"),
+            // Connector ids never hold ':'; contact ids may hold anything after it.
+            StreamOf::Contact(connector, contact) => format!("contact-{connector}:{contact}"),
         }
     }
 }
@@ -434,9 +435,11 @@ pub struct AgentMessageSent {
     /// change: absent means none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
-    /// Where the reply goes by e-mail instead: a web-chat visitor who was offline when it was
-    /// sent and left this address. Added without a version change: absent means none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// v2: whether it waits in its connector's outbox for a delivery worker. Replies written
+    /// before there was an outbox (v1) were delivered then, and must never be sent again.
+    pub outbox: bool,
+    /// v2: where the reply goes by e-mail instead: a web-chat visitor who was offline when it
+    /// was sent and left this address.
     pub email_fallback: Option<String>,
 }
 
@@ -583,7 +586,7 @@ event_kinds! {
     AgentHeartbeatRecorded => 1,
     AgentDisconnected => 1,
     OutboundConversationStarted => 1,
-    AgentMessageSent => 1,
+    AgentMessageSent => 2,
     ConversationClosed => 1,
     AgentLoggedIn => 1,
     AgentLoggedOut => 1,

@@ -93,6 +93,12 @@ fn moves_on(from: DeliveryStatus, to: DeliveryStatus) -> bool {
     }
 }
 
+/// A watermark is the provider's time for the newest message read; what we hold is when our
+/// worker confirmed sending it, which comes after the provider stamped it, by a round trip. So
+/// messages confirmed up to this long after a watermark count as covered by it: a message sent
+/// in that minute after the customer read may be marked read early, which is better than never.
+const WATERMARK_SLACK_MS: u64 = 60_000;
+
 /// WhatsApp's and Messenger's customer-service window.
 const REPLY_WINDOW_MS: u64 = 24 * 3_600_000;
 
@@ -136,8 +142,22 @@ fn inbound_connector<'a>(
     if kind.needs_text() && text.trim().is_empty() {
         return Err(Rejection::MessageEmpty);
     }
+    // A kind is stored by its name: it must read back as itself.
+    let name = kind.as_str();
+    if name.is_empty()
+        || name.len() > MAX_KIND_NAME
+        || MessageKind::from(name.to_owned()) != *kind
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    {
+        return Err(Rejection::MessageKindInvalid(name.to_owned()));
+    }
     Ok(config)
 }
+
+/// The longest name a message kind may have.
+const MAX_KIND_NAME: usize = 64;
 
 /// Whether a visitor's address looks like one: a local part and a domain, no spaces. Whether it
 /// reaches anyone is the mail system's business.
@@ -544,6 +564,7 @@ impl Run<'_> {
                     message_id,
                     text,
                     template,
+                    outbox: true,
                     email_fallback,
                 });
             }
@@ -574,7 +595,7 @@ impl Run<'_> {
                     }
                     ReceiptFor::UpTo { contact, at } => {
                         let moved: Vec<_> = deliveries
-                            .sent_up_to(&connector, &contact, at)
+                            .sent_up_to(&connector, &contact, at.plus_millis(WATERMARK_SLACK_MS))
                             .filter(|sent| moves_on(sent.status, status))
                             .map(|sent| (sent.conversation, sent.message_id.clone()))
                             .collect();
@@ -615,6 +636,17 @@ impl Run<'_> {
                     } => {
                         if provider_message_id.trim().is_empty() {
                             return Err(Rejection::ProviderMessageIdMissing);
+                        }
+                        // Receipts name a message by this id: it must name one only.
+                        if let Some(sent) = self
+                            .state
+                            .deliveries()
+                            .sent(&connector, &provider_message_id)
+                        {
+                            return Err(Rejection::ProviderMessageIdInUse {
+                                provider_message_id,
+                                message: sent.message_id.clone(),
+                            });
                         }
                         self.emit(MessageDispatched {
                             conversation,
@@ -717,6 +749,7 @@ impl Run<'_> {
                     message_id,
                     text,
                     template,
+                    outbox: true,
                     email_fallback,
                 });
             }

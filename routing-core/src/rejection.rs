@@ -151,6 +151,17 @@ pub enum Rejection {
         message: MessageId,
         status: DeliveryStatus,
     },
+    #[error(
+        "the provider's id '{provider_message_id}' already names message '{message}': receipts must name one message"
+    )]
+    ProviderMessageIdInUse {
+        provider_message_id: String,
+        message: MessageId,
+    },
+    #[error(
+        "'{0}' is not a message kind: a name of 1 to 64 letters, digits, '_', '-' or '.', and not a known kind's in another form"
+    )]
+    MessageKindInvalid(String),
     #[error("a sent message needs the provider's id for it")]
     ProviderMessageIdMissing,
     #[error("a failed dispatch needs a reason")]

@@ -616,7 +616,7 @@ fn a_transfer_to_an_agent_is_an_offer_they_accept_and_the_transferring_agents_ac
         20s TransferOffered {"conversation":"00000000-0000-0000-0000-000000000001","from":"alice","to":"bob","expires_at":50000}
     "#]].assert_eq(&when(&mut state, at(20, transfer_to_agent("alice", 1, "bob"))));
     expect![[r#"
-        21s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1"}
+        21s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(&mut state, at(21, reply("alice", 1, "a-1"))));
     expect![[r#"
         22s OfferAccepted {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob"}
@@ -637,7 +637,7 @@ fn a_declined_transfer_returns_to_the_transferring_agent() {
     "#]]
     .assert_eq(&when(&mut state, at(21, reject("bob", 1))));
     expect![[r#"
-        22s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1"}
+        22s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","message_id":"a-1","text":"text of a-1","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(&mut state, at(22, reply("alice", 1, "a-1"))));
 }
 
@@ -684,7 +684,7 @@ fn an_invited_agent_joins_and_when_one_closes_the_customer_continues_with_the_ot
         22s AgentLeft {"conversation":"00000000-0000-0000-0000-000000000001","agent":"alice","status":"handed over","remaining":["bob"]}
     "#]].assert_eq(&when(&mut state, at(22, close("alice", 1, Some("handed over")))));
     expect![[r#"
-        23s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","message_id":"b-1","text":"text of b-1"}
+        23s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","message_id":"b-1","text":"text of b-1","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(&mut state, at(23, reply("bob", 1, "b-1"))));
     expect![[r#"
         24s ConversationClosed {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","status":"resolved"}
@@ -980,7 +980,7 @@ fn whatsapp_free_text_only_within_24_hours_of_the_customers_last_message_then_a_
         at(day + 1, reply_with("bob", 1, "Any news?", None)),
     ));
     expect![[r#"
-        86402s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","message_id":"t","text":"Your order shipped","template":"order_update"}
+        86402s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"bob","message_id":"t","text":"Your order shipped","template":"order_update","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(
         &mut state,
         at(
@@ -1005,7 +1005,7 @@ fn an_agent_starts_a_conversation_only_with_a_contact_who_has_written_before() {
     ));
     expect![[r#"
         10s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob"}
-        10s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again"}
+        10s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(
         &mut state,
         starting(2, 10, start_outbound("bob", "wa", "+420600000001", None)),
@@ -1035,7 +1035,7 @@ fn an_agent_starts_a_conversation_only_with_a_contact_who_has_written_before() {
     ));
     expect![[r#"
         90000s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob"}
-        90000s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again","template":"follow_up"}
+        90000s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again","template":"follow_up","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(
         &mut later,
         starting(

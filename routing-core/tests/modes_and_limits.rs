@@ -48,7 +48,7 @@ fn collaboration_the_whole_team_is_notified_and_anyone_with_rights_may_join() {
     .assert_eq(&when(&mut state, at(23, join("alice", 1))));
     // Both are in it: either may answer, and when one leaves the other continues.
     expect![[r#"
-        24s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"erin","message_id":"a-1","text":"text of a-1"}
+        24s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000001","agent":"erin","message_id":"a-1","text":"text of a-1","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(&mut state, at(24, reply("erin", 1, "a-1"))));
     expect![[r#"
         25s AgentLeft {"conversation":"00000000-0000-0000-0000-000000000001","agent":"dave","status":null,"remaining":["erin"]}

@@ -10,18 +10,22 @@
 use super::AppState;
 use super::auth::Caller;
 use super::commands::CommandAccepted;
+use super::extract::Path;
 use super::extract::{Json, Query};
 use super::problem::ApiError;
 use crate::engine::{EngineError, Receipt};
 use crate::feed::READ_YOUR_WRITES_LIMIT;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::{Body, Bytes};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use connectors::signature;
 use projections::outbox::{MessageState, OutboxItem};
 use routing_core::ids::MessageId;
 use routing_core::{Channel, Command, ConnectorId, DispatchOutcome, Rejection};
 use serde::{Deserialize, Serialize};
+
+/// The largest webhook call read: Meta's deliveries may batch up to a thousand updates.
+pub const WEBHOOK_BODY_LIMIT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Meta's subscription check's parameters, as Meta names them.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -82,12 +86,7 @@ pub async fn handshake(
         .webhooks
         .get(&connector)
         .and_then(|w| w.verify_token.as_deref())
-        .filter(|_| {
-            matches!(
-                channel,
-                Channel::Whatsapp | Channel::Messenger | Channel::InstagramDm
-            )
-        })
+        .filter(|_| connectors::handshake::applies_to(channel))
         .ok_or_else(|| {
             ApiError::WebhookNotConfigured(format!(
                 "connector '{connector}' has no verify token: its {channel} webhook cannot be subscribed"
@@ -146,9 +145,18 @@ pub async fn receive(
     State(state): State<AppState>,
     Path(connector): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<axum::Json<WebhookReport>, ApiError> {
     let connector = ConnectorId::new(connector);
+    // Meta batches many messages into one call: a larger limit than the API's own bodies.
+    let body: Bytes = axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT_BYTES)
+        .await
+        .map_err(|_| ApiError::Unreadable {
+            status: axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!(
+                "a webhook call's body is at most {WEBHOOK_BODY_LIMIT_BYTES} bytes, or it could not be read"
+            ),
+        })?;
     let channel = channel_of(&state, &connector)?;
     not_for_webchat(&connector, channel)?;
     let secret = state

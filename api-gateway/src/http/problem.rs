@@ -188,6 +188,16 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "status-not-newer",
             "Message already further along",
         ),
+        R::ProviderMessageIdInUse { .. } => (
+            StatusCode::CONFLICT,
+            "provider-message-id-in-use",
+            "Provider id names another message",
+        ),
+        R::MessageKindInvalid(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "message-kind-invalid",
+            "Not a message kind",
+        ),
         R::ProviderMessageIdMissing => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "provider-message-id-required",

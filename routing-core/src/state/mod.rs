@@ -587,7 +587,7 @@ impl State {
                         contact: c.contact.clone(),
                     });
                 });
-                if let Some(pending) = pending {
+                if let Some(pending) = pending.filter(|_| e.outbox) {
                     self.deliveries.queued(e.message_id.clone(), pending);
                 }
             }
