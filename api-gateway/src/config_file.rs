@@ -197,6 +197,10 @@ struct ConnectorEntry {
     /// The token Meta's subscription handshake must present (WhatsApp, Messenger, Instagram).
     verify_token: Option<String>,
     verify_token_env: Option<Spanned<String>>,
+    /// The provider account this connector is (WhatsApp's `phone_number_id`, the page's or
+    /// Instagram account's id): one Meta app signs for all its numbers and pages, so items for
+    /// another account are refused here.
+    account: Option<Spanned<String>>,
 }
 
 /// What a provider's webhook for one connector is checked with. Its `Debug` hides the values:
@@ -207,6 +211,8 @@ pub struct WebhookSecrets {
     pub secret: Option<String>,
     /// What Meta's subscription handshake must present.
     pub verify_token: Option<String>,
+    /// The provider account the connector is; items addressed to another are refused.
+    pub account: Option<String>,
 }
 
 impl std::fmt::Debug for WebhookSecrets {
@@ -215,13 +221,14 @@ impl std::fmt::Debug for WebhookSecrets {
         f.debug_struct("WebhookSecrets")
             .field("secret", &shown(&self.secret))
             .field("verify_token", &shown(&self.verify_token))
+            .field("account", &self.account)
             .finish()
     }
 }
 
 impl WebhookSecrets {
     fn is_empty(&self) -> bool {
-        self.secret.is_none() && self.verify_token.is_none()
+        self.secret.is_none() && self.verify_token.is_none() && self.account.is_none()
     }
 }
 
@@ -573,6 +580,16 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
                 &entry.id,
                 &at,
             )?,
+            account: match &entry.account {
+                Some(account) if account.get_ref().trim().is_empty() => {
+                    return Err(at(
+                        account.span().start,
+                        format!("connector '{id}': account is empty"),
+                    ));
+                }
+                Some(account) => Some(account.get_ref().clone()),
+                None => None,
+            },
         };
         let signs = !matches!(entry.channel, Channel::Webchat);
         let handshakes = connectors::handshake::applies_to(entry.channel);
@@ -580,7 +597,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
             return Err(at(
                 entry.id.span().start,
                 format!(
-                    "connector '{id}': web chat posts Switchboard's own JSON with an API key; it has no webhook secret or verify token"
+                    "connector '{id}': web chat posts Switchboard's own JSON with an API key; it has no webhook secret, verify token or account"
                 ),
             ));
         }
@@ -890,6 +907,7 @@ skills = ["spanish"]
         let secrets = WebhookSecrets {
             secret: Some("s3cret-value".into()),
             verify_token: Some("t0ken-value".into()),
+            account: None,
         };
         let shown = format!("{secrets:?}");
         assert!(

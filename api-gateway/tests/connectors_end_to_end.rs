@@ -615,3 +615,41 @@ async fn a_large_batch_from_meta_is_read_and_an_oversized_one_refused_as_a_probl
     );
     assert_eq!(server.head().await, head);
 }
+
+#[tokio::test]
+async fn a_connector_with_an_account_refuses_the_customers_of_the_apps_other_numbers() {
+    let data = tempfile::tempdir().unwrap();
+    let config = support::write_config(
+        data.path(),
+        "[[queues]]\nid = \"support\"\nchannels = [\"whatsapp\"]\n\n\
+         [[connectors]]\nid = \"whatsapp\"\nchannel = \"whatsapp\"\nqueue = \"support\"\n\
+         webhook_secret = \"demo-whatsapp-app-secret\"\naccount = \"106540352242922\"\n",
+    );
+    let server = Server::start_with(&config, data.path().join("store"));
+    // One Meta app, two numbers, one call: only this connector's number is its customers'.
+    let change = |number: &str, from: &str, id: &str| {
+        json!({"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881", "phone_number_id": number},
+            "messages": [{"from": from, "id": id, "timestamp": "1795424793", "type": "text", "text": {"body": "Hi"}}]
+        }})
+    };
+    let body = serde_json::to_vec(&json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [
+            change("106540352242922", "420777000001", "wamid.OURS"),
+            change("999999999999999", "420777000002", "wamid.THEIRS"),
+        ]}]
+    }))
+    .unwrap();
+    let (status, report) = deliver(&server, "whatsapp", &body, Signed::Rightly).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(outcomes(&report), ["stored", "refused"], "{report}");
+    assert!(
+        report["items"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("999999999999999"),
+        "{report}"
+    );
+}

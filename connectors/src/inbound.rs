@@ -43,6 +43,19 @@ pub struct Refused {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Delivery {
     pub items: Vec<Result<Item, Refused>>,
+    /// For each item, the provider account it was addressed to, where the format says: the
+    /// WhatsApp number's `phone_number_id`, the Facebook page's or Instagram account's id. One
+    /// app secret signs the calls for every number and page of a Meta app, so this, not the
+    /// signature, tells one connector's customers from another's.
+    pub accounts: Vec<Option<String>>,
+}
+
+impl Delivery {
+    /// The items with the account each was addressed to.
+    pub fn addressed(self) -> impl Iterator<Item = (Result<Item, Refused>, Option<String>)> {
+        let accounts = self.accounts.into_iter().chain(std::iter::repeat(None));
+        self.items.into_iter().zip(accounts)
+    }
 }
 
 /// A body that is not the provider's format at all: not JSON, or not the object it sends.

@@ -61,6 +61,8 @@ pub fn parse(body: &[u8], object: Object) -> Result<Delivery, MalformedBody> {
 
     let mut items = Items::default();
     for (e, entry) in entries.iter().enumerate() {
+        // The page (or Instagram account) the entry is for: one Meta app may serve several.
+        items.account = id(entry.get("id"));
         if !entry.is_object() {
             items.push(Err(format!("entry[{e}] is not an object")));
         } else if let Some(events) = entry.get("messaging").and_then(Value::as_array) {
@@ -262,13 +264,19 @@ fn read_postback(event: &Value, postback: &Value) -> Result<Item, String> {
 
 /// The delivery's items, with each refusal numbered by its position among them.
 #[derive(Default)]
-struct Items(Vec<Result<Item, Refused>>);
+struct Items {
+    items: Vec<Result<Item, Refused>>,
+    accounts: Vec<Option<String>>,
+    /// The account the items being read now were addressed to.
+    account: Option<String>,
+}
 
 impl Items {
     fn push(&mut self, item: Result<Item, String>) {
-        let index = self.0.len();
-        self.0
+        let index = self.items.len();
+        self.items
             .push(item.map_err(|reason| Refused { index, reason }));
+        self.accounts.push(self.account.clone());
     }
 
     fn note(&mut self, what: String) {
@@ -276,7 +284,10 @@ impl Items {
     }
 
     fn into_delivery(self) -> Delivery {
-        Delivery { items: self.0 }
+        Delivery {
+            items: self.items,
+            accounts: self.accounts,
+        }
     }
 }
 

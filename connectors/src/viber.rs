@@ -45,8 +45,10 @@ pub fn parse(body: &[u8]) -> Result<Delivery, MalformedBody> {
             what: format!("event {other}"),
         }),
     };
+    // A Viber bot has one token, and so one connector: the signature names the account.
     Ok(Delivery {
         items: vec![item.map_err(|reason| Refused { index: 0, reason })],
+        accounts: vec![None],
     })
 }
 

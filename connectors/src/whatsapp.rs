@@ -50,6 +50,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, MalformedBody> {
             continue;
         };
         for (c, change) in changes.iter().enumerate() {
+            items.account = None;
             read_change(change, &format!("entry[{e}].changes[{c}]"), &mut items);
         }
     }
@@ -65,6 +66,8 @@ fn read_change(change: &Value, at: &str, items: &mut Items) {
     let Some(value) = change.get("value").filter(|value| value.is_object()) else {
         return items.refuse(format!("{at}: `value` is missing or not an object"));
     };
+    // The business number the change is for: one Meta app may serve several.
+    items.account = optional(value, "/metadata/phone_number_id").map(str::to_owned);
     let contacts = list(value, "contacts");
     let messages = list(value, "messages");
     let statuses = list(value, "statuses");
@@ -242,13 +245,19 @@ fn contact_name<'a>(contacts: &'a [Value], from: &str) -> Option<&'a str> {
 
 /// The delivery's items, with each refusal numbered by its position among them.
 #[derive(Default)]
-struct Items(Vec<Result<Item, Refused>>);
+struct Items {
+    items: Vec<Result<Item, Refused>>,
+    accounts: Vec<Option<String>>,
+    /// The account the items being read now were addressed to.
+    account: Option<String>,
+}
 
 impl Items {
     fn push(&mut self, item: Result<Item, String>) {
-        let index = self.0.len();
-        self.0
+        let index = self.items.len();
+        self.items
             .push(item.map_err(|reason| Refused { index, reason }));
+        self.accounts.push(self.account.clone());
     }
 
     fn refuse(&mut self, reason: String) {
@@ -260,7 +269,10 @@ impl Items {
     }
 
     fn into_delivery(self) -> Delivery {
-        Delivery { items: self.0 }
+        Delivery {
+            items: self.items,
+            accounts: self.accounts,
+        }
     }
 }
 

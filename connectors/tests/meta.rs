@@ -1,7 +1,7 @@
 //! Messenger and Instagram deliveries, from fixtures in the documented format, read into whole
 //! deliveries.
 
-use connectors::meta::{Object, parse};
+use connectors::meta::Object;
 use connectors::{Delivery, Item, MalformedBody, Refused};
 use routing_core::ids::ExternalContactId;
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor, Timestamp};
@@ -56,7 +56,30 @@ fn noted(what: &str) -> Result<Item, Refused> {
 }
 
 fn delivery(items: Vec<Result<Item, Refused>>) -> Result<Delivery, MalformedBody> {
-    Ok(Delivery { items })
+    Ok(Delivery {
+        accounts: vec![None; items.len()],
+        items,
+    })
+}
+
+/// The delivery's items; which page each was for is checked on its own below.
+fn parse(body: &[u8], object: Object) -> Result<Delivery, MalformedBody> {
+    connectors::meta::parse(body, object).map(|d| Delivery {
+        accounts: vec![None; d.items.len()],
+        ..d
+    })
+}
+
+#[test]
+fn each_item_names_the_page_it_was_for() {
+    let delivery =
+        connectors::meta::parse(include_bytes!("fixtures/messenger/text.json"), Object::Page);
+    let delivery = delivery.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(delivery.accounts.len(), delivery.items.len());
+    assert!(
+        delivery.accounts.iter().all(Option::is_some),
+        "{delivery:?}"
+    );
 }
 
 fn page(body: &[u8]) -> Result<Delivery, MalformedBody> {

@@ -439,6 +439,12 @@ fn holds_together(
     let Ok(delivery) = answer else {
         return Ok(());
     };
+    prop_assert_eq!(
+        delivery.accounts.len(),
+        delivery.items.len(),
+        "{}: one account (or none) per item",
+        parser
+    );
     for (position, item) in delivery.items.iter().enumerate() {
         match item {
             Ok(Item::Message {

@@ -7,7 +7,10 @@ use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor};
 const USER: &str = "01234567890A=";
 
 fn one(item: Result<Item, Refused>) -> Result<Delivery, MalformedBody> {
-    Ok(Delivery { items: vec![item] })
+    Ok(Delivery {
+        items: vec![item],
+        accounts: vec![None],
+    })
 }
 
 fn message(

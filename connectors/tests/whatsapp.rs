@@ -1,7 +1,6 @@
 //! WhatsApp Cloud API deliveries, from fixtures in the documented format, read into whole
 //! deliveries.
 
-use connectors::whatsapp::parse;
 use connectors::{Delivery, Item, MalformedBody, Refused};
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor};
 
@@ -52,8 +51,30 @@ fn noted(what: &str) -> Result<Item, Refused> {
     Ok(Item::Noted { what: what.into() })
 }
 
+/// The delivery's items; which number each was for is checked on its own below.
+fn parse(body: &[u8]) -> Result<Delivery, MalformedBody> {
+    connectors::whatsapp::parse(body).map(|d| Delivery {
+        accounts: vec![None; d.items.len()],
+        ..d
+    })
+}
+
+#[test]
+fn each_item_names_the_business_number_it_was_for() {
+    let delivery = connectors::whatsapp::parse(include_bytes!("fixtures/whatsapp/text.json"));
+    let delivery = delivery.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(delivery.accounts.len(), delivery.items.len());
+    assert!(
+        delivery.accounts.iter().all(Option::is_some),
+        "{delivery:?}"
+    );
+}
+
 fn delivery(items: Vec<Result<Item, Refused>>) -> Result<Delivery, MalformedBody> {
-    Ok(Delivery { items })
+    Ok(Delivery {
+        accounts: vec![None; items.len()],
+        items,
+    })
 }
 
 #[test]

@@ -159,15 +159,12 @@ pub async fn receive(
         })?;
     let channel = channel_of(&state, &connector)?;
     not_for_webchat(&connector, channel)?;
-    let secret = state
-        .webhooks
-        .get(&connector)
-        .and_then(|w| w.secret.as_deref())
-        .ok_or_else(|| {
-            ApiError::WebhookNotConfigured(format!(
-                "connector '{connector}' has no webhook secret: its webhook takes no calls"
-            ))
-        })?;
+    let webhook = state.webhooks.get(&connector);
+    let secret = webhook.and_then(|w| w.secret.as_deref()).ok_or_else(|| {
+        ApiError::WebhookNotConfigured(format!(
+            "connector '{connector}' has no webhook secret: its webhook takes no calls"
+        ))
+    })?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let checked = match channel {
         Channel::Viber => {
@@ -184,20 +181,33 @@ pub async fn receive(
         refused: 0,
         items: Vec::with_capacity(delivery.items.len()),
     };
+    let own_account = webhook.and_then(|w| w.account.as_deref());
     // In the provider's order, one at a time: a customer's messages keep their order.
-    for (index, item) in delivery.items.into_iter().enumerate() {
-        let outcome = match item {
-            Err(refused) => ItemOutcome::Refused {
+    for (index, (item, account)) in delivery.addressed().enumerate() {
+        let outcome = match (item, account) {
+            (Err(refused), _) => ItemOutcome::Refused {
                 index,
                 reason: refused.reason,
             },
-            Ok(connectors::Item::Noted { what }) => ItemOutcome::Noted { index, what },
-            Ok(item) => match connectors::command(&connector, channel, item) {
-                None => ItemOutcome::Noted {
+            // The app's secret signs for every number and page it has: the account tells whose
+            // customer this is.
+            (Ok(_), Some(account)) if own_account.is_some_and(|own| own != account) => {
+                ItemOutcome::Refused {
                     index,
-                    what: "nothing to store".into(),
+                    reason: format!(
+                        "addressed to provider account '{account}', not connector '{connector}''s"
+                    ),
+                }
+            }
+            (Ok(item), _) => match item {
+                connectors::Item::Noted { what } => ItemOutcome::Noted { index, what },
+                item => match connectors::command(&connector, channel, item) {
+                    None => ItemOutcome::Noted {
+                        index,
+                        what: "nothing to store".into(),
+                    },
+                    Some(command) => run(&state, index, command).await?,
                 },
-                Some(command) => run(&state, index, command).await?,
             },
         };
         match outcome {
