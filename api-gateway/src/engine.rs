@@ -682,7 +682,8 @@ fn encode_batch(
             let encoded = codec::encode(event)?;
             let key = match &event.kind {
                 routing_core::EventKind::CustomerMessageReceived(_)
-                | routing_core::EventKind::MessageStatusChanged(_) => {
+                | routing_core::EventKind::MessageStatusChanged(_)
+                | routing_core::EventKind::ReceiptHeld(_) => {
                     idempotency_key.take().map(str::to_owned)
                 }
                 _ => None,

@@ -284,7 +284,8 @@ impl ConversationsView {
             | EventKind::MessageDispatched(_)
             | EventKind::MessageDispatchFailed(_)
             | EventKind::MessageStatusChanged(_)
-            | EventKind::CustomerPresenceChanged(_) => {}
+            | EventKind::CustomerPresenceChanged(_)
+            | EventKind::ReceiptHeld(_) => {}
         }
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);

@@ -37,7 +37,10 @@ fn any_named(kind: &EventKind, mut f: impl FnMut(&AgentId) -> bool) -> bool {
         K::ConversationReclaimed(e) => e.agents.iter().any(f),
         _ => match kind.stream() {
             StreamOf::Agent(agent) => f(agent),
-            StreamOf::Conversation(_) | StreamOf::Key(_) | StreamOf::Contact(..) => false,
+            StreamOf::Conversation(_)
+            | StreamOf::Key(_)
+            | StreamOf::Contact(..)
+            | StreamOf::Connector(_) => false,
         },
     }
 }

@@ -157,7 +157,8 @@ impl WaitingView {
             | EventKind::MessageDispatched(_)
             | EventKind::MessageDispatchFailed(_)
             | EventKind::MessageStatusChanged(_)
-            | EventKind::CustomerPresenceChanged(_) => {}
+            | EventKind::CustomerPresenceChanged(_)
+            | EventKind::ReceiptHeld(_) => {}
         }
     }
 

@@ -116,6 +116,11 @@ impl fmt::Display for DeliveryStatus {
     }
 }
 
+/// How long a receipt that came before its message's confirmation is kept for it: a provider's
+/// webhook outruns the worker by seconds; a receipt still unclaimed after this named a message
+/// sent by something else.
+pub const HELD_RECEIPT_MS: u64 = 10 * 60 * 1000;
+
 /// Which sent messages a provider's receipt speaks of.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptFor {

@@ -29,6 +29,8 @@ pub enum StreamOf<'a> {
     Key(&'a KeyId),
     /// A customer on one connector: what is known of them apart from any conversation.
     Contact(&'a ConnectorId, &'a ExternalContactId),
+    /// A connector itself: what its provider said that belongs to no conversation yet.
+    Connector(&'a ConnectorId),
 }
 
 impl StreamOf<'_> {
@@ -39,6 +41,7 @@ impl StreamOf<'_> {
             StreamOf::Key(id) => format!("key-{id}"),
             // Connector ids never hold ':'; contact ids may hold anything after it.
             StreamOf::Contact(connector, contact) => format!("contact-{connector}:{contact}"),
+            StreamOf::Connector(id) => format!("connector-{id}"),
         }
     }
 }
@@ -85,6 +88,15 @@ pub struct MessageDispatchFailed {
 pub struct MessageStatusChanged {
     pub conversation: ConversationId,
     pub message_id: MessageId,
+    pub status: DeliveryStatus,
+}
+
+/// A receipt for a message the provider named before the delivery worker confirmed sending it:
+/// the provider's webhook can outrun the worker. It is applied when the confirmation comes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptHeld {
+    pub connector: ConnectorId,
+    pub provider_message_id: String,
     pub status: DeliveryStatus,
 }
 
@@ -606,6 +618,7 @@ event_kinds! {
     MessageDispatchFailed => 1,
     MessageStatusChanged => 1,
     CustomerPresenceChanged => 1,
+    ReceiptHeld => 1,
 }
 
 impl EventKind {
@@ -613,7 +626,10 @@ impl EventKind {
     pub fn conversation(&self) -> Option<ConversationId> {
         match self.stream() {
             StreamOf::Conversation(id) => Some(*id),
-            StreamOf::Agent(_) | StreamOf::Key(_) | StreamOf::Contact(..) => None,
+            StreamOf::Agent(_)
+            | StreamOf::Key(_)
+            | StreamOf::Contact(..)
+            | StreamOf::Connector(_) => None,
         }
     }
 
@@ -678,6 +694,7 @@ impl EventKind {
             EventKind::MessageDispatchFailed(e) => StreamOf::Conversation(&e.conversation),
             EventKind::MessageStatusChanged(e) => StreamOf::Conversation(&e.conversation),
             EventKind::CustomerPresenceChanged(e) => StreamOf::Contact(&e.connector, &e.contact),
+            EventKind::ReceiptHeld(e) => StreamOf::Connector(&e.connector),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::config::{
     AfterMaxWait, AgentLostPolicy, DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON,
     RoutingMode, TransferDeclined,
 };
-use crate::content::{DeliveryStatus, DispatchOutcome, MessageKind, ReceiptFor};
+use crate::content::{DeliveryStatus, DispatchOutcome, HELD_RECEIPT_MS, MessageKind, ReceiptFor};
 use crate::event::{
     AcceptedFromWaiting, ActivityBlurred, ActivityFocused, AgentBecameReady, AgentDisconnected,
     AgentHeartbeatRecorded, AgentLeft, AgentLoggedIn, AgentLoggedOut, AgentMessageSent,
@@ -23,7 +23,7 @@ use crate::event::{
     CustomerMessageReceived, CustomerPresenceChanged, Event, EventKind, ImportanceMarked,
     InviteOffered, MessageDispatchFailed, MessageDispatched, MessageStatusChanged, OfferAccepted,
     OfferRejected, OfferRescinded, OfferTimedOut, OutboundConversationStarted, PauseLimitExceeded,
-    ReclaimReason, ReminderReason, RescindReason, TeamNotified, TransferOffered,
+    ReceiptHeld, ReclaimReason, ReminderReason, RescindReason, TeamNotified, TransferOffered,
     TransferredToQueue, WaitLimitOutcome, WaitLimitReached,
 };
 use crate::ids::{AgentId, ConversationId, MessageId};
@@ -580,6 +580,21 @@ impl Run<'_> {
                 let moved: Vec<(ConversationId, MessageId)> = match receipt {
                     ReceiptFor::Message(provider_message_id) => {
                         let Some(sent) = deliveries.sent(&connector, &provider_message_id) else {
+                            // The provider may have outrun our worker's confirmation: while the
+                            // connector has messages in flight, the receipt waits for it.
+                            let earlier = deliveries
+                                .held(&connector, &provider_message_id)
+                                .filter(|(_, at)| self.now.millis_since(*at) <= HELD_RECEIPT_MS);
+                            if deliveries.has_in_flight(&connector)
+                                && earlier.is_none_or(|(held, _)| moves_on(held, status))
+                            {
+                                self.emit(ReceiptHeld {
+                                    connector,
+                                    provider_message_id,
+                                    status,
+                                });
+                                return Ok(());
+                            }
                             return Err(Rejection::UnknownSentMessage {
                                 connector,
                                 provider_message_id,
@@ -648,11 +663,27 @@ impl Run<'_> {
                                 message: sent.message_id.clone(),
                             });
                         }
+                        let held = self
+                            .state
+                            .deliveries()
+                            .held(&connector, &provider_message_id)
+                            .filter(|(status, at)| {
+                                self.now.millis_since(*at) <= HELD_RECEIPT_MS
+                                    && moves_on(DeliveryStatus::Sent, *status)
+                            });
                         self.emit(MessageDispatched {
                             conversation,
-                            message_id,
+                            message_id: message_id.clone(),
                             provider_message_id,
                         });
+                        // The provider's receipt came first; it applies now.
+                        if let Some((status, _)) = held {
+                            self.emit(MessageStatusChanged {
+                                conversation,
+                                message_id,
+                                status,
+                            });
+                        }
                     }
                     DispatchOutcome::Failed { reason } => {
                         if reason.trim().is_empty() {

@@ -391,3 +391,49 @@ fn a_kind_must_read_back_as_itself() {
         assert!(outcome.contains("is not a message kind"), "{outcome}");
     }
 }
+
+#[test]
+fn a_receipt_that_outruns_the_workers_confirmation_waits_for_it() {
+    let mut state = replied();
+    expect![[r#"
+        13s ReceiptHeld {"connector":"web","provider_message_id":"out-1","status":"delivered"}
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        at(13, receipt("web", "out-1", DeliveryStatus::Delivered)),
+    ));
+    expect![[r#"
+        14s MessageDispatched {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"r-1","provider_message_id":"out-1"}
+        14s MessageStatusChanged {"conversation":"00000000-0000-0000-0000-000000000001","message_id":"r-1","status":"delivered"}
+    "#]]
+    .assert_eq(&when(&mut state, at(14, sent("web", "r-1", "out-1"))));
+}
+
+#[test]
+fn a_receipt_is_held_only_while_something_is_in_flight_and_not_for_ever() {
+    let mut state = replied();
+    state
+        .execute(sent("web", "r-1", "out-1"), &context(13, 0))
+        .unwrap();
+    // Nothing of this connector's waits for confirmation: the receipt names someone else's.
+    assert_eq!(
+        when(
+            &mut state,
+            at(14, receipt("web", "elsewhere", DeliveryStatus::Read))
+        ),
+        "rejected: connector 'web' sent no message the provider calls 'elsewhere'\n"
+    );
+    // A receipt held for over ten minutes is not applied to a later confirmation.
+    state
+        .execute(reply("alice", 1, "r-2"), &context(20, 0))
+        .unwrap();
+    state
+        .execute(
+            receipt("web", "out-2", DeliveryStatus::Read),
+            &context(21, 0),
+        )
+        .unwrap();
+    let late = when(&mut state, at(21 + 601, sent("web", "r-2", "out-2")));
+    assert!(late.contains("MessageDispatched"), "{late}");
+    assert!(!late.contains("MessageStatusChanged"), "{late}");
+}

@@ -9,7 +9,7 @@
 use crate::content::DeliveryStatus;
 use crate::ids::{ConnectorId, ConversationId, ExternalContactId, MessageId};
 use crate::time::Timestamp;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An agent message not yet confirmed as sent or failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +47,12 @@ pub struct Deliveries {
     sent_to: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, Vec<String>>>,
     /// Each sent message's connector and provider id, by its own id.
     provider_ids: BTreeMap<MessageId, (ConnectorId, String)>,
+    /// Per connector, how many of its messages wait for their dispatch to be confirmed.
+    in_flight: BTreeMap<ConnectorId, usize>,
+    /// Receipts that came before the confirmation of the message they name, with when.
+    held: BTreeMap<(ConnectorId, String), (DeliveryStatus, Timestamp)>,
+    /// The same, oldest first, so that expired ones go without a scan.
+    held_since: BTreeSet<(Timestamp, ConnectorId, String)>,
     presence: BTreeMap<ConnectorId, BTreeMap<ExternalContactId, VisitorPresence>>,
 }
 
@@ -76,6 +82,22 @@ impl Deliveries {
             .filter(move |message| message.at <= at)
     }
 
+    /// Whether some of the connector's messages wait for their dispatch to be confirmed.
+    pub fn has_in_flight(&self, connector: &ConnectorId) -> bool {
+        self.in_flight.get(connector).is_some_and(|n| *n > 0)
+    }
+
+    /// The receipt held for a provider id not confirmed yet, if one is, and when it came.
+    pub fn held(
+        &self,
+        connector: &ConnectorId,
+        provider_message_id: &str,
+    ) -> Option<(DeliveryStatus, Timestamp)> {
+        self.held
+            .get(&(connector.clone(), provider_message_id.to_owned()))
+            .copied()
+    }
+
     pub fn presence(
         &self,
         connector: &ConnectorId,
@@ -85,7 +107,43 @@ impl Deliveries {
     }
 
     pub(super) fn queued(&mut self, message: MessageId, pending: Pending) {
-        self.pending.insert(message, pending);
+        *self.in_flight.entry(pending.connector.clone()).or_default() += 1;
+        if let Some(replaced) = self.pending.insert(message, pending) {
+            self.landed(&replaced.connector);
+        }
+    }
+
+    /// One of the connector's messages left the outbox.
+    fn landed(&mut self, connector: &ConnectorId) {
+        if let Some(n) = self.in_flight.get_mut(connector) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// A receipt came before its message's confirmation; receipts held longer than `keep` are
+    /// dropped first (they named something this connector never sent).
+    pub(super) fn hold(
+        &mut self,
+        connector: &ConnectorId,
+        provider_message_id: &str,
+        status: DeliveryStatus,
+        at: Timestamp,
+        keep: u64,
+    ) {
+        while let Some(oldest) = self.held_since.first().cloned() {
+            if at.millis_since(oldest.0) <= keep {
+                break;
+            }
+            self.held_since.remove(&oldest);
+            self.held.remove(&(oldest.1, oldest.2));
+        }
+        let key = (connector.clone(), provider_message_id.to_owned());
+        if let Some((_, since)) = self.held.insert(key, (status, at)) {
+            self.held_since
+                .remove(&(since, connector.clone(), provider_message_id.to_owned()));
+        }
+        self.held_since
+            .insert((at, connector.clone(), provider_message_id.to_owned()));
     }
 
     pub(super) fn dispatched(
@@ -97,6 +155,11 @@ impl Deliveries {
         let Some(pending) = self.pending.remove(message) else {
             return;
         };
+        self.landed(&pending.connector);
+        let key = (pending.connector.clone(), provider_message_id.to_owned());
+        if let Some((_, since)) = self.held.remove(&key) {
+            self.held_since.remove(&(since, key.0, key.1));
+        }
         self.sent_to
             .entry(pending.connector.clone())
             .or_default()
@@ -120,7 +183,9 @@ impl Deliveries {
     }
 
     pub(super) fn failed(&mut self, message: &MessageId) {
-        self.pending.remove(message);
+        if let Some(pending) = self.pending.remove(message) {
+            self.landed(&pending.connector);
+        }
     }
 
     /// A receipt moved a sent message on.

@@ -597,6 +597,13 @@ impl State {
             }
             EventKind::MessageDispatchFailed(e) => self.deliveries.failed(&e.message_id),
             EventKind::MessageStatusChanged(e) => self.deliveries.status(&e.message_id, e.status),
+            EventKind::ReceiptHeld(e) => self.deliveries.hold(
+                &e.connector,
+                &e.provider_message_id,
+                e.status,
+                at,
+                crate::content::HELD_RECEIPT_MS,
+            ),
             EventKind::CustomerPresenceChanged(e) => {
                 self.deliveries.presence_changed(
                     &e.connector,
