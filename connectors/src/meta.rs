@@ -257,7 +257,7 @@ fn read_postback(event: &Value, postback: &Value) -> Result<Item, String> {
         contact_name: None,
         message_id,
         text: text.to_owned(),
-        kind: MessageKind::Text,
+        kind: MessageKind::from("postback".to_owned()),
         attachments: Vec::new(),
     })
 }

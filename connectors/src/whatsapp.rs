@@ -115,14 +115,12 @@ fn read_message(message: &Value, contacts: &[Value]) -> Result<Item, String> {
                 .to_owned(),
             Vec::new(),
         ),
-        "button" | "interactive" => match visible_choice(message) {
-            Some(text) => (MessageKind::Text, text.to_owned(), Vec::new()),
-            None => (
-                MessageKind::from(kind_name.to_owned()),
-                String::new(),
-                Vec::new(),
-            ),
-        },
+        // A tapped button keeps its kind (the console shows the title as its text).
+        "button" | "interactive" => (
+            MessageKind::from(kind_name.to_owned()),
+            visible_choice(message).unwrap_or_default().to_owned(),
+            Vec::new(),
+        ),
         // `unsupported`, `order`, `system` and whatever WhatsApp adds next: kept, by name.
         other => (
             MessageKind::from(other.to_owned()),

@@ -213,14 +213,14 @@ fn messenger_several_events_come_out_in_order_and_echoes_are_never_customer_mess
             message(
                 PSID,
                 &format!("postback:{PSID}:1700000004006"),
-                MessageKind::Text,
+                MessageKind::from("postback".to_owned()),
                 "Track my order",
                 vec![],
             ),
             message(
                 PSID,
                 "m_postback-2",
-                MessageKind::Text,
+                MessageKind::from("postback".to_owned()),
                 "Get Started",
                 vec![]
             ),
@@ -353,7 +353,7 @@ fn instagram_several_events_with_unreacts_unsends_echoes_and_changes() {
             message(
                 IGSID,
                 "aWdfZAG1faXRlbToxOnBvc3RiYWNr",
-                MessageKind::Text,
+                MessageKind::from("postback".to_owned()),
                 "Order status",
                 vec![],
             ),

@@ -177,18 +177,24 @@ fn several_messages_of_every_type_come_out_in_document_order() {
             message(
                 SHEENA,
                 "wamid.S4",
-                MessageKind::Text,
+                MessageKind::from("button".to_owned()),
                 "Yes, return it",
                 vec![],
             ),
             message(
                 PABLO,
                 "wamid.P3",
-                MessageKind::Text,
+                MessageKind::from("interactive".to_owned()),
                 "Talk to an agent",
                 vec![],
             ),
-            message(PABLO, "wamid.P4", MessageKind::Text, "Refund", vec![]),
+            message(
+                PABLO,
+                "wamid.P4",
+                MessageKind::from("interactive".to_owned()),
+                "Refund",
+                vec![],
+            ),
             message(
                 SHEENA,
                 "wamid.S5",
