@@ -42,6 +42,50 @@ pub fn compare(live: &ReadModels, rebuilt: &ReadModels) -> Comparison {
     ]
 }
 
+/// Where a rebuild from the log stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Through this position.
+    Position(u64),
+    /// Through the last event recorded at or before this time (milliseconds since the epoch).
+    Time(i64),
+}
+
+/// Every read model as the log had made it at `until`, folded from position 0, and each stored
+/// event on the way handed to `seen` (an auditor's view of one conversation collects its own).
+/// Reads only; costs a pass over the log up to `until`.
+pub async fn rebuild(
+    store: &Store,
+    agents: impl IntoIterator<Item = AgentId>,
+    until: Until,
+    mut seen: impl FnMut(&event_store::StoredEvent),
+) -> Result<ReadModels, crate::engine::EngineError> {
+    let mut models = ReadModels::new(agents);
+    let mut after = Position(0);
+    loop {
+        let limit = match until {
+            Until::Position(through) if after.0 >= through => break,
+            Until::Position(through) => {
+                usize::try_from((through - after.0).min(4096)).unwrap_or(4096)
+            }
+            Until::Time(_) => 4096,
+        };
+        let page = store.read_all(after, limit).await?;
+        let Some(end) = page.last() else { break };
+        for stored in &page {
+            if let Until::Time(at) = until
+                && stored.recorded_at_ms > at
+            {
+                return Ok(models);
+            }
+            models.apply(stored.position.0, &decode(stored)?);
+            seen(stored);
+        }
+        after = end.position;
+    }
+    Ok(models)
+}
+
 /// Runs the replay, prints one line per read model, and answers whether all of them match.
 pub async fn replay(options: ReplayOptions) -> anyhow::Result<bool> {
     let config = crate::config_file::load(&options.config)?;

@@ -176,6 +176,7 @@ async fn every_endpoint_refuses_a_role_it_is_not_for_and_appends_nothing() {
             ("commands", _) => vec![&supervisor, &auditor, &connector],
             ("keys", _) => vec![&auditor, &supervisor, &alice],
             ("connectors", _) => vec![&auditor, &supervisor, &alice],
+            ("audit", _) => vec![&connector, &supervisor, &alice],
             (_, "/v1/log") => vec![&connector, &alice, &supervisor],
             _ => vec![&connector],
         };

@@ -3,6 +3,7 @@
 //! Handlers parse, call the engine or a read model, and map errors; they hold no business rule.
 //! Only this module knows HTTP.
 
+mod audit;
 mod auth;
 mod commands;
 mod connectors;
@@ -194,6 +195,9 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(commands::mark_important))
         .routes(routes!(commands::agent_message))
         .routes(routes!(commands::close))
+        .routes(routes!(audit::conversation))
+        .routes(routes!(audit::view))
+        .routes(routes!(audit::rebuild_check))
         .split_for_parts();
     // After the routes joined the document: the modifier applies to every operation.
     utoipa::Modify::modify(&BearerKeys, &mut api);
