@@ -102,22 +102,14 @@ pub async fn replay(options: ReplayOptions) -> anyhow::Result<bool> {
             )
         })?;
     let through = live.checkpoint();
-    let mut rebuilt = ReadModels::new(agents);
-    let mut after = Position(0);
     let mut last: Option<Anchor> = None;
-    while after.0 < through {
-        let limit = usize::try_from((through - after.0).min(4096)).unwrap_or(4096);
-        let page = store.read_all(after, limit).await?;
-        let Some(end) = page.last() else { break };
-        for stored in &page {
-            rebuilt.apply(stored.position.0, &decode(stored)?);
-        }
-        after = end.position;
+    let rebuilt = rebuild(&store, agents, Until::Position(through), |stored| {
         last = Some(Anchor {
-            position: end.position.0,
-            event_id: end.event_id,
+            position: stored.position.0,
+            event_id: stored.event_id,
         });
-    }
+    })
+    .await?;
     snapshot::save(&options.scratch, &rebuilt, last.or(anchor))?;
     println!(
         "rebuilt every read model from position 0 to {through} into {}",

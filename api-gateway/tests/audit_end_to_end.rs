@@ -35,22 +35,7 @@ async fn an_auditor_sees_a_conversation_and_the_read_models_as_they_stood() {
     let conversation = sent["conversation"].as_str().unwrap().to_owned();
     let waiting_at = sent["position"].as_u64().unwrap();
     let head = server.head().await;
-    for path in [
-        "/v1/agents/alice/queues/support/login",
-        "/v1/agents/alice/ready",
-    ] {
-        server.post(path, json!(null)).await;
-    }
-    server
-        .wait_for_event(head, "ConversationOffered", &conversation)
-        .await;
-    let (status, accepted) = server
-        .post(
-            &format!("/v1/conversations/{conversation}/accept"),
-            json!({"agent": "alice"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{accepted}");
+    let accepted = server.agent_takes("alice", &conversation, head).await;
     let active_at = accepted["position"].as_u64().unwrap();
     server
         .post(

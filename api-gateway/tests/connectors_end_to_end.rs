@@ -218,32 +218,8 @@ async fn alice_takes(server: &Server, from: &str, message_id: &str) -> String {
     )
     .await;
     assert_eq!(status, 200, "{report}");
-    let (status, log) = server.get(&format!("/v1/log?after={head}")).await;
-    assert_eq!(status, 200);
-    let conversation = log["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "ConversationStarted")
-        .map(|e| e["payload"]["conversation"].as_str().unwrap().to_owned())
-        .unwrap();
-    for path in [
-        "/v1/agents/alice/queues/support/login",
-        "/v1/agents/alice/ready",
-    ] {
-        let (status, answer) = server.post(path, json!(null)).await;
-        assert_eq!(status, 200, "{path}: {answer}");
-    }
-    server
-        .wait_for_event(head, "ConversationOffered", &conversation)
-        .await;
-    let (status, answer) = server
-        .post(
-            &format!("/v1/conversations/{conversation}/accept"),
-            json!({"agent": "alice"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{answer}");
+    let conversation = server.conversation_started_after(head).await;
+    server.agent_takes("alice", &conversation, head).await;
     conversation
 }
 
@@ -374,22 +350,7 @@ async fn a_reply_to_an_offline_web_chat_visitor_who_left_an_address_is_marked_fo
     assert_eq!(status, 201, "{sent}");
     let conversation = sent["conversation"].as_str().unwrap().to_owned();
     let head = server.head().await;
-    for path in [
-        "/v1/agents/alice/queues/support/login",
-        "/v1/agents/alice/ready",
-    ] {
-        server.post(path, json!(null)).await;
-    }
-    server
-        .wait_for_event(head, "ConversationOffered", &conversation)
-        .await;
-    let (status, _) = server
-        .post(
-            &format!("/v1/conversations/{conversation}/accept"),
-            json!({"agent": "alice"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    server.agent_takes("alice", &conversation, head).await;
     let (status, answer) = website
         .post(
             "/v1/webchat/website/presence",
@@ -517,30 +478,8 @@ async fn an_instagram_reply_over_1000_characters_never_reaches_the_outbox() {
     let (status, report) = deliver(&server, "instagram", &body, Signed::Rightly).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(outcomes(&report), ["stored"], "{report}");
-    let (_, log) = server.get(&format!("/v1/log?after={head}")).await;
-    let conversation = log["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["type"] == "ConversationStarted")
-        .map(|e| e["payload"]["conversation"].as_str().unwrap().to_owned())
-        .unwrap();
-    for path in [
-        "/v1/agents/alice/queues/support/login",
-        "/v1/agents/alice/ready",
-    ] {
-        server.post(path, json!(null)).await;
-    }
-    server
-        .wait_for_event(head, "ConversationOffered", &conversation)
-        .await;
-    let (status, _) = server
-        .post(
-            &format!("/v1/conversations/{conversation}/accept"),
-            json!({"agent": "alice"}),
-        )
-        .await;
-    assert_eq!(status, 200);
+    let conversation = server.conversation_started_after(head).await;
+    server.agent_takes("alice", &conversation, head).await;
     let before = server.head().await;
     let (status, answer) = server
         .post(

@@ -229,6 +229,41 @@ impl Server {
         panic!("no {event_type} for {conversation} within 30 s; saw {seen:?}");
     }
 
+    /// The agent logs in to support and goes ready, is offered `conversation` (which must
+    /// have arrived after log position `since`) and accepts it; the accept's answer.
+    pub async fn agent_takes(&self, agent: &str, conversation: &str, since: u64) -> Value {
+        for path in [
+            format!("/v1/agents/{agent}/queues/support/login"),
+            format!("/v1/agents/{agent}/ready"),
+        ] {
+            let (status, answer) = self.post(&path, serde_json::json!(null)).await;
+            assert_eq!(status, 200, "{path}: {answer}");
+        }
+        self.wait_for_event(since, "ConversationOffered", conversation)
+            .await;
+        let (status, accepted) = self
+            .post(
+                &format!("/v1/conversations/{conversation}/accept"),
+                serde_json::json!({ "agent": agent }),
+            )
+            .await;
+        assert_eq!(status, 200, "{accepted}");
+        accepted
+    }
+
+    /// The id of the first conversation started after log position `since`.
+    pub async fn conversation_started_after(&self, since: u64) -> String {
+        let (status, log) = self.get(&format!("/v1/log?after={since}")).await;
+        assert_eq!(status, 200, "{log}");
+        log["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["type"] == "ConversationStarted")
+            .map(|e| e["payload"]["conversation"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no conversation started after {since}: {log}"))
+    }
+
     /// The log's newest position.
     pub async fn head(&self) -> u64 {
         let (status, page) = self.get("/v1/log?limit=1").await;
