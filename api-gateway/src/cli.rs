@@ -72,6 +72,25 @@ pub enum CliCommand {
         #[arg(long)]
         scratch: Option<PathBuf>,
     },
+    /// Check the log's hash chain from its first event, and against checkpoints kept elsewhere;
+    /// print where it breaks, if it does (exit 1), and the head to keep as the next checkpoint.
+    Verify {
+        /// Where the log lives: a directory for the embedded store (not while its server runs),
+        /// or a `postgres://` URL.
+        #[arg(
+            long,
+            env = "SWITCHBOARD_STORE",
+            default_value = "./data",
+            hide_env_values = true
+        )]
+        store: String,
+        /// Checkpoints kept earlier, one JSON object per line (`{"position":…,"chain":"…"}`).
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// Append the head found, as a checkpoint line, to this file (when the chain holds).
+        #[arg(long)]
+        export: Option<PathBuf>,
+    },
     /// Draw a new API key: prints its secret (give it to whoever will use the key) and the
     /// `secret_sha256` line to put in the configuration file. Nothing is stored.
     Key,
@@ -107,6 +126,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        CliCommand::Verify {
+            store,
+            checkpoints,
+            export,
+        } => crate::verify::verify(&store, checkpoints.as_deref(), export.as_deref()).await,
         CliCommand::Key => {
             let secret = access::new_secret()?;
             println!("secret:        {secret}");

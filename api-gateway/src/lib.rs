@@ -14,3 +14,4 @@ pub mod http;
 pub mod replay;
 pub mod server;
 pub mod snapshot;
+pub mod verify;

@@ -6,6 +6,7 @@
 //! means, and nothing outside it knows how events are laid out on disk.
 
 mod any;
+pub mod chain;
 pub mod embedded;
 mod error;
 pub mod postgres;

@@ -18,6 +18,7 @@
 //! the table. This module must never log the connection string: it may carry a password.
 
 use crate::EventStore;
+use crate::chain::{ChainHash, Linked, link};
 use crate::error::{AppendError, StoreError};
 use crate::record::{AppendOutcome, AppendRequest, Position, StoredEvent, WriterEpoch, refusal};
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,13 +69,18 @@ const MIGRATIONS: &[&str] = &[
     // 2: a stream's version is read from its newest event (one index probe) instead of a table
     // updated by every append, whose dead rows slowed every lookup under load.
     "DROP TABLE {s}.streams;",
+    // 3: the hash chain. Every event stores its link; the head row the newest link, so that the
+    // next append links to it under the same lock. Rows from before are NULL: their links are
+    // computed when the chain is checked, and the first append after computes the head's.
+    "ALTER TABLE {s}.events ADD COLUMN chain bytea;
+     ALTER TABLE {s}.log_head ADD COLUMN chain bytea;",
 ];
 
 /// Set on every connection: see where it is used.
 const CUSTOM_PLANS: &str = "SET plan_cache_mode = force_custom_plan";
 
 const COLUMNS: &str = "position, stream, stream_version, event_id, event_type, schema_version, \
-    recorded_at_ms, correlation_id, causation_id, payload, idempotency_key";
+    recorded_at_ms, correlation_id, causation_id, payload, idempotency_key, chain";
 
 /// Where a PostgreSQL log lives, shown without its password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,6 +417,15 @@ fn stored(row: &Row) -> Result<StoredEvent, StoreError> {
         causation_id: row.try_get(8)?,
         payload: row.try_get(9)?,
         idempotency_key: row.try_get(10)?,
+        chain: match row.try_get::<_, Option<Vec<u8>>>(11)? {
+            None => None,
+            Some(bytes) => Some(ChainHash(bytes.try_into().map_err(|_| {
+                StoreError::Corrupt {
+                    position: to_u64(row.try_get(0).unwrap_or(0)),
+                    reason: "a chain link is not 32 bytes".into(),
+                }
+            })?)),
+        },
     })
 }
 
@@ -511,6 +526,8 @@ struct WriterTask {
     lock_head: Statement,
     lookups: Statement,
     write: Statement,
+    /// Every event up to a position, for a log written before the chain.
+    read_through: Statement,
     channel: String,
     /// Each stream's version as of `cached_at`, from this writer's own commits.
     versions: std::collections::HashMap<String, u64>,
@@ -537,6 +554,14 @@ fn lookups_of(rows: &[Row]) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u
     Ok((keys, versions))
 }
 
+/// The head row, read under its lock.
+struct Head {
+    position: u64,
+    epoch: u64,
+    /// `None` for a log written before the chain.
+    chain: Option<ChainHash>,
+}
+
 /// What one group's validation decided: the rows to insert and each request's answer.
 #[derive(Default)]
 struct Group {
@@ -551,6 +576,7 @@ struct Group {
     causations: Vec<uuid::Uuid>,
     payloads: Vec<Vec<u8>>,
     keys: Vec<Option<String>>,
+    chains: Vec<Vec<u8>>,
 }
 
 impl WriterTask {
@@ -563,7 +589,12 @@ impl WriterTask {
         Ok(Self {
             lock_head: client
                 .prepare(&format!(
-                    "SELECT position, writer_epoch FROM {schema}.log_head FOR UPDATE"
+                    "SELECT position, writer_epoch, chain FROM {schema}.log_head FOR UPDATE"
+                ))
+                .await?,
+            read_through: client
+                .prepare(&format!(
+                    "SELECT {COLUMNS} FROM {schema}.events WHERE position <= $1 ORDER BY position"
                 ))
                 .await?,
             lookups: client
@@ -583,9 +614,10 @@ impl WriterTask {
                     "WITH inserted AS (\
                        INSERT INTO {schema}.events ({COLUMNS}) SELECT * FROM UNNEST(\
                        $1::bigint[], $2::text[], $3::bigint[], $4::uuid[], $5::text[], \
-                       $6::integer[], $7::bigint[], $8::uuid[], $9::uuid[], $10::bytea[], $11::text[])), \
-                     head_moved AS (UPDATE {schema}.log_head SET position = $12) \
-                     SELECT pg_notify($13, $14)"
+                       $6::integer[], $7::bigint[], $8::uuid[], $9::uuid[], $10::bytea[], $11::text[], \
+                       $12::bytea[])), \
+                     head_moved AS (UPDATE {schema}.log_head SET position = $13, chain = $14) \
+                     SELECT pg_notify($15, $16)"
                 ))
                 .await?,
             client,
@@ -633,7 +665,7 @@ impl WriterTask {
         &self,
         keys: &[&str],
         streams: &[&str],
-    ) -> Result<(u64, u64, BTreeMap<String, u64>, BTreeMap<String, u64>), StoreError> {
+    ) -> Result<(Head, BTreeMap<String, u64>, BTreeMap<String, u64>), StoreError> {
         let client = &self.client;
         let lookup_params: [&(dyn ToSql + Sync); 2] = [&keys, &streams];
         let (begun, head, found) = tokio::join!(
@@ -644,12 +676,41 @@ impl WriterTask {
         begun?;
         let head = head?;
         let (keys, versions) = lookups_of(&found?)?;
+        let chain = match head.try_get::<_, Option<Vec<u8>>>(2)? {
+            Some(bytes) => Some(ChainHash(bytes.try_into().map_err(|_| {
+                StoreError::Corrupt {
+                    position: 0,
+                    reason: "the head's chain link is not 32 bytes".into(),
+                }
+            })?)),
+            None => None,
+        };
         Ok((
-            to_u64(head.try_get::<_, i64>(0)?),
-            to_u64(head.try_get::<_, i64>(1)?),
+            Head {
+                position: to_u64(head.try_get::<_, i64>(0)?),
+                epoch: to_u64(head.try_get::<_, i64>(1)?),
+                chain,
+            },
             keys,
             versions,
         ))
+    }
+
+    /// The link of the event at `through` in a log written before the chain: computed once,
+    /// under the head's lock, over every event up to it.
+    async fn unchained_head(&self, through: u64) -> Result<ChainHash, StoreError> {
+        let rows = self
+            .client
+            .query(&self.read_through, &[&to_i64(through)])
+            .await?;
+        let mut chain = ChainHash::GENESIS;
+        for row in &rows {
+            let event = stored(row)?;
+            chain = event
+                .chain
+                .unwrap_or_else(|| link(&chain, &Linked::from(&event)));
+        }
+        Ok(chain)
     }
 
     /// Forgets the streams' versions: after a failure, nothing this writer knew can be trusted.
@@ -691,7 +752,15 @@ impl WriterTask {
             .filter(|s| self.cached_at.is_none() || !self.versions.contains_key(*s))
             .collect();
         let outcome = self.read_locked(&wanted_keys, &uncached).await;
-        let (mut last, epoch, mut keys, found) = match outcome {
+        let (
+            Head {
+                position: mut last,
+                epoch,
+                chain,
+            },
+            mut keys,
+            found,
+        ) = match outcome {
             Ok(read) => read,
             Err(error) => {
                 // Nothing was written: roll back and let the writer report the failure.
@@ -726,6 +795,17 @@ impl WriterTask {
             versions.extend(fresh);
         }
 
+        let mut chain = match chain {
+            Some(chain) => chain,
+            None if last == 0 => ChainHash::GENESIS,
+            None => match self.unchained_head(last).await {
+                Ok(chain) => chain,
+                Err(error) => {
+                    let _ = self.client.batch_execute("ROLLBACK").await;
+                    return Err(error);
+                }
+            },
+        };
         let mut group = Group::default();
         let mut outcomes = Vec::with_capacity(requests.len());
         for request in requests {
@@ -747,6 +827,23 @@ impl WriterTask {
                 if let Some(key) = &event.idempotency_key {
                     keys.insert(key.clone(), last);
                 }
+                chain = link(
+                    &chain,
+                    &Linked {
+                        position: last,
+                        stream: &event.stream,
+                        stream_version: *version,
+                        event_id: event.event_id,
+                        event_type: &event.event_type,
+                        schema_version: event.schema_version,
+                        recorded_at_ms: event.recorded_at_ms,
+                        correlation_id: event.correlation_id,
+                        causation_id: event.causation_id,
+                        payload: &event.payload,
+                        idempotency_key: event.idempotency_key.as_deref(),
+                    },
+                );
+                group.chains.push(chain.0.to_vec());
                 group.positions.push(to_i64(last));
                 group.versions.push(to_i64(*version));
                 group.streams.push(event.stream);
@@ -775,7 +872,8 @@ impl WriterTask {
         let head_value = to_i64(last);
         // One round trip for the writes and the commit. If a write fails, PostgreSQL aborts the
         // transaction and the COMMIT rolls it back; the failure is reported either way.
-        let params: [&(dyn ToSql + Sync); 14] = [
+        let head_chain = chain.0.to_vec();
+        let params: [&(dyn ToSql + Sync); 16] = [
             &group.positions,
             &group.streams,
             &group.versions,
@@ -787,7 +885,9 @@ impl WriterTask {
             &group.causations,
             &group.payloads,
             &group.keys,
+            &group.chains,
             &head_value,
+            &head_chain,
             &self.channel,
             &last_text,
         ];

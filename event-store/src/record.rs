@@ -50,6 +50,9 @@ pub struct StoredEvent {
     pub causation_id: Uuid,
     pub payload: Vec<u8>,
     pub idempotency_key: Option<String>,
+    /// Its link in the log's hash chain ([`crate::chain`]); `None` for an event stored before
+    /// the log was chained, whose link is computed when the chain is checked.
+    pub chain: Option<crate::chain::ChainHash>,
 }
 
 /// What a writer believes about a stream before appending to it.

@@ -169,6 +169,7 @@ mod tests {
             causation_id: uuid::Uuid::nil(),
             payload: Vec::new(),
             idempotency_key: None,
+            chain: None,
         }
     }
 

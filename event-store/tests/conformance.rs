@@ -187,6 +187,65 @@ async fn concurrent_appenders_get_distinct_gapless_positions<B: Backend>(backend
     }
 }
 
+/// Every event links to the one before it, across concurrent appenders, groups and a restart,
+/// and the whole chain checks; a checkpoint taken earlier still matches.
+async fn the_log_is_a_hash_chain_that_checks_across_a_restart<B: Backend>(backend: &mut B) {
+    let store = backend.store();
+    let mut tasks = Vec::new();
+    for appender in 0..8u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..10u64 {
+                store
+                    .append(request(vec![
+                        event(&format!("s{appender}"), appender * 100 + n, None),
+                        event("shared", 10_000 + appender * 100 + n, None),
+                    ]))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let before = event_store::chain::verify(store, Vec::new()).await.unwrap();
+    assert_eq!(before.first_break, None, "{before:?}");
+    assert_eq!(before.checked, 160);
+    let all = store.read_all(Position(0), 1000).await.unwrap();
+    let mut previous = event_store::chain::ChainHash::GENESIS;
+    for stored in &all {
+        let expected =
+            event_store::chain::link(&previous, &event_store::chain::Linked::from(stored));
+        assert_eq!(
+            stored.chain,
+            Some(expected),
+            "position {}",
+            stored.position.0
+        );
+        previous = expected;
+    }
+    assert_eq!(before.head.chain, previous);
+    backend.reopen().await;
+    backend
+        .store()
+        .append(request(vec![event("after", 1, None)]))
+        .await
+        .unwrap();
+    let after = event_store::chain::verify(backend.store(), vec![before.head])
+        .await
+        .unwrap();
+    assert_eq!(after.first_break, None, "{after:?}");
+    assert_eq!(after.checked, 161);
+    // A checkpoint beyond the log's end means events were removed.
+    let mut ahead = after.head;
+    ahead.position += 5;
+    let truncated = event_store::chain::verify(backend.store(), vec![ahead])
+        .await
+        .unwrap();
+    assert_eq!(truncated.first_break, Some(162), "{truncated:?}");
+}
+
 async fn empty_and_oversized_appends_are_refused<B: Backend>(backend: &mut B) {
     let store = backend.store();
     assert!(matches!(
@@ -538,6 +597,7 @@ macro_rules! every_guarantee {
             a_subscriber_catches_up_then_follows_live_appends_without_a_gap_or_a_repeat,
             a_superseded_writer_is_fenced_and_appends_nothing,
             a_long_log_reads_back_by_stream_and_key_across_a_restart,
+            the_log_is_a_hash_chain_that_checks_across_a_restart,
         );
     };
 }
@@ -584,9 +644,11 @@ mod postgres {
             .unwrap();
         let schema = backend.schema().to_owned();
         let raw = backend.raw_client().await;
-        // Put the schema back as the first release left it.
+        // Put the schema back as the first release left it: no chain, a streams table.
         raw.batch_execute(&format!(
             "CREATE TABLE {schema}.streams (stream text PRIMARY KEY, version bigint NOT NULL);
+             ALTER TABLE {schema}.events DROP COLUMN chain;
+             ALTER TABLE {schema}.log_head DROP COLUMN chain;
              UPDATE {schema}.schema_version SET version = 1;"
         ))
         .await
@@ -597,7 +659,22 @@ mod postgres {
             .await
             .unwrap()
             .get(0);
-        assert_eq!(version, 2);
+        assert_eq!(version, 3);
+        // The event from before the chain has no link; the next append links to its computed
+        // one, and the whole chain checks.
+        backend
+            .store()
+            .append(request(vec![event("a", 2, None)]))
+            .await
+            .unwrap();
+        let events = backend.store().read_all(Position(0), 10).await.unwrap();
+        assert_eq!(events[0].chain, None);
+        assert!(events[1].chain.is_some());
+        let checked = event_store::chain::verify(backend.store(), Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(checked.first_break, None, "{checked:?}");
+        assert_eq!(checked.checked, 2);
         let streams_left: i64 = raw
             .query_one(
                 "SELECT count(*) FROM information_schema.tables \
@@ -615,7 +692,7 @@ mod postgres {
                 .await
                 .unwrap()
                 .len(),
-            1
+            2
         );
 
         raw.batch_execute(&format!("UPDATE {schema}.schema_version SET version = 99"))

@@ -236,3 +236,49 @@ pub async fn rebuild_check(
         all_match,
     }))
 }
+
+/// One checkpoint kept elsewhere to check the log against.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyQuery {
+    /// A checkpoint's position…
+    pub checkpoint_position: Option<u64>,
+    /// …and its chain hash (64 hexadecimal digits).
+    pub checkpoint_chain: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/audit/verify",
+    tag = "audit",
+    params(VerifyQuery),
+    responses((status = 200, description = "how many events were checked, the head (to keep as a checkpoint), and the first position where the chain breaks, if it does"))
+)]
+/// Checks the log's hash chain from its first event, and against a checkpoint if one is given.
+pub async fn verify(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<VerifyQuery>,
+) -> Result<Json<event_store::chain::Verification>, ApiError> {
+    caller.reads_the_log()?;
+    let checkpoints = match (query.checkpoint_position, query.checkpoint_chain) {
+        (None, None) => Vec::new(),
+        (Some(position), Some(chain)) => {
+            let chain = event_store::chain::ChainHash::from_hex(&chain).ok_or_else(|| {
+                ApiError::BadRequest("`checkpoint_chain` is not 64 hexadecimal digits".into())
+            })?;
+            vec![event_store::chain::Checkpoint { position, chain }]
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "a checkpoint needs both `checkpoint_position` and `checkpoint_chain`".into(),
+            ));
+        }
+    };
+    let found = event_store::chain::verify(&state.store, checkpoints).await?;
+    if let Some(position) = found.first_break {
+        tracing::error!(position, "the log's hash chain breaks");
+    }
+    Ok(Json(found))
+}

@@ -198,6 +198,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(audit::conversation))
         .routes(routes!(audit::view))
         .routes(routes!(audit::rebuild_check))
+        .routes(routes!(audit::verify))
         .split_for_parts();
     // After the routes joined the document: the modifier applies to every operation.
     utoipa::Modify::modify(&BearerKeys, &mut api);

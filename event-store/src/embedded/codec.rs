@@ -1,17 +1,21 @@
 //! How the embedded store lays an event out in bytes: one format byte, then the envelope and
-//! payload in postcard. The same bytes go into the write-ahead file and into redb.
+//! payload in postcard, then (format 2) the event's 32-byte link in the log's hash chain. The
+//! same bytes go into the write-ahead file and into redb.
 //!
 //! This module must never change the bytes of an existing format: a new layout gets a new format
 //! byte and is read beside the old one.
 
+use crate::chain::{ChainHash, Linked, link};
 use crate::error::StoreError;
 use crate::record::{NewEvent, Position, StoredEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The first byte of every stored record: the record layout's version, so that a later layout can
-/// be read beside this one.
-const RECORD_FORMAT: u8 = 1;
+/// be read beside this one. Format 1 has no chain link; format 2 appends it.
+const RECORD_FORMAT: u8 = 2;
+const UNCHAINED_FORMAT: u8 = 1;
+const LINK_BYTES: usize = 32;
 
 /// A stored record as read back. The payload is read as one byte string (postcard writes a byte
 /// string and a sequence of bytes alike, so records written either way read the same).
@@ -51,9 +55,18 @@ pub(super) fn decode(position: u64, bytes: &[u8]) -> Result<StoredEvent, StoreEr
     let (format, body) = bytes
         .split_first()
         .ok_or_else(|| corrupt("empty record".into()))?;
-    if *format != RECORD_FORMAT {
-        return Err(corrupt(format!("unknown record format {format}")));
-    }
+    let (body, chain) = match *format {
+        UNCHAINED_FORMAT => (body, None),
+        RECORD_FORMAT if body.len() >= LINK_BYTES => {
+            let (body, link) = body.split_at(body.len() - LINK_BYTES);
+            let link: [u8; LINK_BYTES] = link
+                .try_into()
+                .map_err(|_| corrupt("short chain link".into()))?;
+            (body, Some(ChainHash(link)))
+        }
+        RECORD_FORMAT => return Err(corrupt("record too short for its chain link".into())),
+        other => return Err(corrupt(format!("unknown record format {other}"))),
+    };
     let record: RecordV1 = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
     Ok(StoredEvent {
         position: Position(position),
@@ -67,11 +80,18 @@ pub(super) fn decode(position: u64, bytes: &[u8]) -> Result<StoredEvent, StoreEr
         causation_id: record.causation_id,
         payload: record.payload,
         idempotency_key: record.idempotency_key,
+        chain,
     })
 }
 
-/// `event`'s stored record, as version `stream_version` of its stream.
-pub(super) fn encode(event: &NewEvent, stream_version: u64) -> Result<Vec<u8>, postcard::Error> {
+/// `event`'s stored record at `position`, as version `stream_version` of its stream, linked
+/// after `previous`; and its link.
+pub(super) fn encode(
+    event: &NewEvent,
+    position: u64,
+    stream_version: u64,
+    previous: &ChainHash,
+) -> Result<(Vec<u8>, ChainHash), postcard::Error> {
     let record = RecordV1Ref {
         stream: &event.stream,
         stream_version,
@@ -88,7 +108,24 @@ pub(super) fn encode(event: &NewEvent, stream_version: u64) -> Result<Vec<u8>, p
         Vec::with_capacity(event.payload.len() + event.stream.len() + event.event_type.len() + 96);
     out.push(RECORD_FORMAT);
     postcard::to_io(&record, &mut out)?;
-    Ok(out)
+    let chain = link(
+        previous,
+        &Linked {
+            position,
+            stream: &event.stream,
+            stream_version,
+            event_id: event.event_id,
+            event_type: &event.event_type,
+            schema_version: event.schema_version,
+            recorded_at_ms: event.recorded_at_ms,
+            correlation_id: event.correlation_id,
+            causation_id: event.causation_id,
+            payload: &event.payload,
+            idempotency_key: event.idempotency_key.as_deref(),
+        },
+    );
+    out.extend_from_slice(&chain.0);
+    Ok((out, chain))
 }
 
 #[cfg(test)]
@@ -135,13 +172,22 @@ mod tests {
             payload: new.payload.clone(),
             idempotency_key: new.idempotency_key.clone(),
         };
-        let mut expected = vec![RECORD_FORMAT];
-        expected.extend(postcard::to_stdvec(&earlier).unwrap_or_else(|e| panic!("{e}")));
-        let written = encode(&new, 9).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(written, expected);
+        let mut unchained = vec![UNCHAINED_FORMAT];
+        unchained.extend(postcard::to_stdvec(&earlier).unwrap_or_else(|e| panic!("{e}")));
+        let (written, chain) =
+            encode(&new, 3, 9, &ChainHash::GENESIS).unwrap_or_else(|e| panic!("{e}"));
+        // Format 2 is format 1's layout with the link after it.
+        assert_eq!(written[0], RECORD_FORMAT);
+        assert_eq!(&written[1..written.len() - LINK_BYTES], &unchained[1..]);
         let read = decode(3, &written).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(read.payload, new.payload);
         assert_eq!(read.stream_version, 9);
         assert_eq!(read.idempotency_key.as_deref(), Some("wamid.1"));
+        assert_eq!(read.chain, Some(chain));
+        assert_eq!(link(&ChainHash::GENESIS, &Linked::from(&read)), chain);
+        // A record written before the chain still reads, without a link.
+        let old = decode(3, &unchained).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(old.payload, new.payload);
+        assert_eq!(old.chain, None);
     }
 }

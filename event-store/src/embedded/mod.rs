@@ -30,6 +30,7 @@ mod wal;
 mod writer;
 
 use crate::EventStore;
+use crate::chain::ChainHash;
 use crate::error::{AppendError, StoreError, storage};
 use crate::record::{AppendOutcome, AppendRequest, Position, StoredEvent, WriterEpoch};
 use flusher::{Unflushed, flush_loop};
@@ -167,6 +168,7 @@ impl EmbeddedStore {
             );
         }
         let head = read_head(&db)?;
+        let chain = chain_head(&db, head)?;
         let epoch = read_meta(&db, WRITER_EPOCH)?.unwrap_or(0);
         let (memory, unflushed) = lookups_after_index(&db, head)?;
         let memory: Shared = Arc::new(RwLock::new(memory));
@@ -214,6 +216,7 @@ impl EmbeddedStore {
                     flushing: false,
                     unflushed,
                     last: head.0,
+                    chain,
                     epoch,
                     flush_every: options.flush_every.max(1),
                 };
@@ -485,6 +488,28 @@ fn read_head(db: &Database) -> Result<Position, StoreError> {
     let events = txn.open_table(EVENTS).map_err(storage)?;
     let last = events.last().map_err(storage)?;
     Ok(Position(last.map_or(0, |(position, _)| position.value())))
+}
+
+/// The link of the event at `head`: stored in its record, or, for a log written before the
+/// chain, computed once over the whole log (later events link to it, so the chain covers all).
+fn chain_head(db: &Database, head: Position) -> Result<ChainHash, StoreError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let events = txn.open_table(EVENTS).map_err(storage)?;
+    let Some((position, bytes)) = events.last().map_err(storage)? else {
+        return Ok(ChainHash::GENESIS);
+    };
+    if let Some(chain) = codec::decode(position.value(), bytes.value())?.chain {
+        return Ok(chain);
+    }
+    let mut chain = ChainHash::GENESIS;
+    for entry in events.range(..=head.0).map_err(storage)? {
+        let (position, bytes) = entry.map_err(storage)?;
+        let event = codec::decode(position.value(), bytes.value())?;
+        chain = event
+            .chain
+            .unwrap_or_else(|| crate::chain::link(&chain, &crate::chain::Linked::from(&event)));
+    }
+    Ok(chain)
 }
 
 fn read_meta(db: &Database, key: &str) -> Result<Option<u64>, StoreError> {

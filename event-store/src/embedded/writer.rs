@@ -15,6 +15,7 @@ use super::memory::{self, Shared};
 use super::syncer::{Answers, Group, Horizon, Reply};
 use super::wal::Wal;
 use super::{IDEMPOTENCY, STREAM_INDEX, codec};
+use crate::chain::ChainHash;
 use crate::error::{AppendError, StoreError, storage};
 use crate::record::{AppendOutcome, AppendRequest, Position, WriterEpoch, refusal};
 use redb::{Database, ReadableDatabase, ReadableTable};
@@ -42,6 +43,8 @@ struct Prepared {
     /// (stream, version, position) of each accepted event.
     streams: Vec<(String, u64, u64)>,
     keys: Vec<(String, u64)>,
+    /// The link of the last accepted event.
+    chain: ChainHash,
 }
 
 pub(super) struct Writer<'a> {
@@ -60,6 +63,8 @@ pub(super) struct Writer<'a> {
     pub(super) unflushed: Unflushed,
     /// The newest position given to an event.
     pub(super) last: u64,
+    /// That event's link in the hash chain.
+    pub(super) chain: ChainHash,
     /// The current writer epoch (only this thread changes it, durably, before using it).
     pub(super) epoch: u64,
     /// How many events wait in memory before they are flushed.
@@ -187,6 +192,7 @@ impl Writer<'_> {
             records,
             streams,
             keys,
+            chain,
         } = self.prepare(requests)?;
         let size: u64 = records.iter().map(|(_, r)| Wal::size_of(r.len())).sum();
         if !records.is_empty() && !self.wal.has_room(size) {
@@ -206,6 +212,7 @@ impl Writer<'_> {
         }
         if let Some((last, _)) = records.last() {
             self.last = *last;
+            self.chain = chain;
         }
         // Named before a flush below moves writing to the other segment.
         let segment = self.wal.active();
@@ -294,10 +301,12 @@ impl Writer<'_> {
             records: Vec::new(),
             streams: Vec::new(),
             keys: Vec::new(),
+            chain: self.chain,
         };
         let mut heads: HashMap<String, u64> = HashMap::new();
         let mut keys: HashMap<String, u64> = HashMap::new();
         let mut last = self.last;
+        let mut chain = self.chain;
         let head_of = |stream: &str, heads: &HashMap<String, u64>| {
             if let Some(version) = heads.get(stream) {
                 return Ok(*version);
@@ -325,10 +334,14 @@ impl Writer<'_> {
             for event in request.events {
                 let position = last + 1;
                 let version = head_of(&event.stream, &heads)? + 1;
-                let record = codec::encode(&event, version).map_err(|e| StoreError::Corrupt {
-                    position,
-                    reason: format!("cannot encode: {e}"),
-                })?;
+                let (record, link) =
+                    codec::encode(&event, position, version, &chain).map_err(|e| {
+                        StoreError::Corrupt {
+                            position,
+                            reason: format!("cannot encode: {e}"),
+                        }
+                    })?;
+                chain = link;
                 prepared.records.push((position, Arc::from(record)));
                 if let Some(key) = event.idempotency_key {
                     keys.insert(key.clone(), position);
@@ -343,6 +356,7 @@ impl Writer<'_> {
                 last: Position(last),
             }));
         }
+        prepared.chain = chain;
         Ok(prepared)
     }
 }
@@ -449,6 +463,7 @@ mod tests {
                 flushing: false,
                 unflushed: Unflushed::default(),
                 last: 0,
+                chain: ChainHash::GENESIS,
                 epoch: 0,
                 flush_every: 1000,
             }
