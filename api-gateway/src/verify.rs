@@ -32,10 +32,28 @@ pub async fn verify(
         Some(path) => read_checkpoints(path)?,
         None => Vec::new(),
     };
-    let store = Store::open(store).await.context(
-        "the event store could not be opened (an embedded one is locked while its server runs)",
-    )?;
+    // Checking must not create what it checks: a mistyped directory is an error, not an empty
+    // log whose chain holds.
+    if !event_store::is_postgres(store)
+        && !Path::new(store)
+            .join(event_store::embedded::FILE_NAME)
+            .exists()
+    {
+        anyhow::bail!("there is no embedded log in {store}");
+    }
+    let store = Store::open(store).await.map_err(|error| match error {
+        event_store::StoreError::InUse { .. } => anyhow::anyhow!(
+            "{error}: an embedded log is locked while its server runs; stop it, or ask the server (GET /v1/audit/verify)"
+        ),
+        other => anyhow::Error::new(other).context("the event store could not be opened"),
+    })?;
     let found = check(&store, kept).await?;
+    if found.unlinked > 0 {
+        println!(
+            "{} events from before the log was chained carry no link of their own",
+            found.unlinked
+        );
+    }
     if let (Some(position), Some(reason)) = (found.first_break, &found.reason) {
         println!("checked {} events", found.checked);
         println!("the chain breaks at position {position}: {reason}");

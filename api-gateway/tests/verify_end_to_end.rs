@@ -151,3 +151,13 @@ async fn an_event_altered_in_a_postgresql_row_is_named_by_verify_and_the_auditor
         .await;
     drop(data);
 }
+
+#[test]
+fn verify_refuses_a_directory_without_a_log_and_creates_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let missing = data.path().join("no-such-log");
+    let (ok, out) = verify(&["--store", missing.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("there is no embedded log"), "{out}");
+    assert!(!missing.exists(), "verify created {}", missing.display());
+}

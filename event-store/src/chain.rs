@@ -92,6 +92,9 @@ impl<'a> From<&'a StoredEvent> for Linked<'a> {
     }
 }
 
+/// Names this way of linking inside every link's input.
+const DOMAIN: &[u8] = b"switchboard-log-chain-v1";
+
 /// The link after `previous` for `event`. Every variable-length field is length-prefixed, so no
 /// two different events hash the same bytes.
 pub fn link(previous: &ChainHash, event: &Linked<'_>) -> ChainHash {
@@ -100,6 +103,8 @@ pub fn link(previous: &ChainHash, event: &Linked<'_>) -> ChainHash {
         hash.update((data.len() as u64).to_be_bytes());
         hash.update(data);
     };
+    // What is hashed, and how: a later way of linking gets a new tag.
+    bytes(DOMAIN);
     bytes(&previous.0);
     bytes(&event.position.to_be_bytes());
     bytes(event.stream.as_bytes());
@@ -141,6 +146,9 @@ pub struct Verification {
     pub first_break: Option<u64>,
     /// Why it breaks there.
     pub reason: Option<String>,
+    /// Events that carry no link of their own (stored before the log was chained): a log begun
+    /// after the chain has none, and anywhere after the first linked event one is a break.
+    pub unlinked: u64,
 }
 
 /// Walks events in position order, recomputing the chain.
@@ -148,6 +156,8 @@ pub struct Verifier {
     previous: ChainHash,
     expected: u64,
     checked: u64,
+    unlinked: u64,
+    linked_seen: bool,
     first_break: Option<(u64, String)>,
     checkpoints: Vec<Checkpoint>,
 }
@@ -160,6 +170,8 @@ impl Verifier {
             previous: ChainHash::GENESIS,
             expected: 1,
             checked: 0,
+            unlinked: 0,
+            linked_seen: false,
             first_break: None,
             checkpoints,
         }
@@ -184,22 +196,27 @@ impl Verifier {
             );
         }
         let computed = link(&self.previous, &Linked::from(event));
-        if let Some(stored) = event.chain
-            && stored != computed
-        {
-            self.broken(
+        match event.chain {
+            Some(stored) if stored != computed => self.broken(
                 event.position.0,
                 "its stored link does not follow from the events before it and its own bytes"
                     .into(),
-            );
+            ),
+            Some(_) => self.linked_seen = true,
+            // Unlinked events only ever come before the first linked one: a link taken away
+            // later is a change.
+            None if self.linked_seen => self.broken(
+                event.position.0,
+                "it carries no link, but events before it do: its link was removed".into(),
+            ),
+            None => self.unlinked += 1,
         }
-        if let Some(checkpoint) = self
+        let position = event.position.0;
+        let mismatch = self
             .checkpoints
             .iter()
-            .find(|c| c.position == event.position.0)
-            && checkpoint.chain != computed
-        {
-            let position = event.position.0;
+            .any(|c| c.position == position && c.chain != computed);
+        if mismatch {
             self.broken(
                 position,
                 format!("the log differs from the checkpoint kept for position {position}"),
@@ -211,9 +228,25 @@ impl Verifier {
         self.checked += 1;
     }
 
+    /// What was found when reading stopped at an unreadable event after `last`.
+    fn finish_at(mut self, head: Position, last: u64) -> Verification {
+        self.expected = last + 1;
+        // What follows the unreadable event was not checked: no truncation to report.
+        self.finish(Position(last.min(head.0)))
+    }
+
     /// What was found; `head` is the log's head position, to catch truncation below a checkpoint.
     pub fn finish(mut self, head: Position) -> Verification {
         let last = self.expected - 1;
+        if last < head.0 {
+            self.broken(
+                last + 1,
+                format!(
+                    "the log's head is {} but its events end at {last}: events were removed",
+                    head.0
+                ),
+            );
+        }
         if let Some(beyond) = self.checkpoints.iter().find(|c| c.position > last).copied() {
             self.broken(
                 last + 1,
@@ -235,6 +268,7 @@ impl Verifier {
             },
             first_break,
             reason,
+            unlinked: self.unlinked,
         }
     }
 }
@@ -244,11 +278,21 @@ pub async fn verify<S: crate::EventStore>(
     store: &S,
     checkpoints: Vec<Checkpoint>,
 ) -> Result<Verification, StoreError> {
+    // The log as it stands now: events appended while it is checked are the next check's.
     let head = *store.head().borrow();
     let mut verifier = Verifier::new(checkpoints);
     let mut after = Position(0);
-    loop {
-        let page = store.read_all(after, 4096).await?;
+    while after < head {
+        let limit = usize::try_from((head.0 - after.0).min(4096)).unwrap_or(4096);
+        let page = match store.read_all(after, limit).await {
+            Ok(page) => page,
+            // An event that cannot even be read is where the chain breaks.
+            Err(StoreError::Corrupt { position, reason }) => {
+                verifier.broken(position, format!("it cannot be read: {reason}"));
+                return Ok(verifier.finish_at(head, position.saturating_sub(1)));
+            }
+            Err(other) => return Err(other),
+        };
         let Some(last) = page.last() else { break };
         after = last.position;
         for event in &page {
@@ -256,4 +300,109 @@ pub async fn verify<S: crate::EventStore>(
         }
     }
     Ok(verifier.finish(head))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(position: u64, payload: &str) -> StoredEvent {
+        StoredEvent {
+            position: Position(position),
+            stream: "s".into(),
+            stream_version: position,
+            event_id: Uuid::from_u64_pair(0, position),
+            event_type: "Tested".into(),
+            schema_version: 1,
+            recorded_at_ms: 1_000 * i64::try_from(position).unwrap_or(0),
+            correlation_id: Uuid::nil(),
+            causation_id: Uuid::nil(),
+            payload: payload.as_bytes().to_vec(),
+            idempotency_key: None,
+            chain: None,
+        }
+    }
+
+    /// Links every event after the one before it, as a writer does.
+    fn linked(mut events: Vec<StoredEvent>) -> Vec<StoredEvent> {
+        let mut previous = ChainHash::GENESIS;
+        for event in &mut events {
+            event.chain = None;
+            let chain = link(&previous, &Linked::from(&*event));
+            event.chain = Some(chain);
+            previous = chain;
+        }
+        events
+    }
+
+    fn check(events: &[StoredEvent], checkpoints: Vec<Checkpoint>, head: u64) -> Verification {
+        let mut verifier = Verifier::new(checkpoints);
+        for event in events {
+            verifier.check(event);
+        }
+        verifier.finish(Position(head))
+    }
+
+    fn log() -> Vec<StoredEvent> {
+        linked((1..=6).map(|n| event(n, &format!("event {n}"))).collect())
+    }
+
+    #[test]
+    fn an_intact_log_checks_and_its_head_is_the_last_link() {
+        let events = log();
+        let found = check(&events, Vec::new(), 6);
+        assert_eq!(found.first_break, None, "{found:?}");
+        assert_eq!(
+            found.head.chain,
+            events[5].chain.unwrap_or(ChainHash::GENESIS)
+        );
+        assert_eq!(found.checked, 6);
+    }
+
+    #[test]
+    fn an_altered_event_is_named_once() {
+        let mut events = log();
+        events[2].payload = b"event 9".to_vec();
+        let found = check(&events, Vec::new(), 6);
+        assert_eq!(found.first_break, Some(3), "{found:?}");
+    }
+
+    #[test]
+    fn a_log_rewritten_with_fresh_links_is_caught_only_by_a_checkpoint_kept_elsewhere() {
+        let original = log();
+        let kept = Checkpoint {
+            position: 6,
+            chain: original[5].chain.unwrap_or(ChainHash::GENESIS),
+        };
+        let mut rewritten = original.clone();
+        rewritten[2].payload = b"event 9".to_vec();
+        let rewritten = linked(rewritten);
+        assert_eq!(check(&rewritten, Vec::new(), 6).first_break, None);
+        let found = check(&rewritten, vec![kept], 6);
+        assert_eq!(found.first_break, Some(6), "{found:?}");
+    }
+
+    #[test]
+    fn removed_links_and_removed_events_are_breaks() {
+        let mut stripped = log();
+        stripped[3].chain = None;
+        assert_eq!(check(&stripped, Vec::new(), 6).first_break, Some(4));
+        let mut gap = log();
+        gap.remove(2);
+        assert_eq!(check(&gap, Vec::new(), 6).first_break, Some(3));
+        let truncated = log()[..4].to_vec();
+        assert_eq!(check(&truncated, Vec::new(), 6).first_break, Some(5));
+    }
+
+    #[test]
+    fn events_from_before_the_chain_are_covered_by_the_first_link_after_them() {
+        let mut events = log();
+        // The first two were stored unlinked; the third's link covers them.
+        events[0].chain = None;
+        events[1].chain = None;
+        let found = check(&events, Vec::new(), 6);
+        assert_eq!((found.first_break, found.unlinked), (None, 2), "{found:?}");
+        events[0].payload = b"changed".to_vec();
+        assert_eq!(check(&events, Vec::new(), 6).first_break, Some(3));
+    }
 }

@@ -25,7 +25,9 @@ use serde::{Deserialize, Serialize};
 pub struct AsOf {
     /// As of this log position (the events up to and including it).
     pub position: Option<u64>,
-    /// As of this time (RFC 3339): every event recorded at or before it.
+    /// As of this time (RFC 3339): the log up to the first event recorded after it (recorded
+    /// times follow positions unless a clock stepped back; the answer's `position` says where
+    /// the fold stopped).
     pub at: Option<String>,
 }
 
@@ -47,6 +49,17 @@ impl AsOf {
             (None, None) => Ok(Until::Position(head)),
         }
     }
+}
+
+/// Audits fold or hash the whole log: one at a time, so that an auditor's questions never take
+/// more than one of the service's cores from the agents' work.
+static AUDITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+async fn one_audit_at_a_time() -> Result<tokio::sync::SemaphorePermit<'static>, ApiError> {
+    AUDITS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::Internal("the audit queue is closed".into()))
 }
 
 fn agents(state: &AppState) -> Vec<AgentId> {
@@ -79,6 +92,7 @@ pub async fn conversation(
     Query(as_of): Query<AsOf>,
 ) -> Result<Json<ConversationAsOf>, ApiError> {
     caller.reads_the_log()?;
+    let _permit = one_audit_at_a_time().await?;
     let conversation = ConversationId::from_uuid(conversation);
     let until = as_of.until(state.store.head().borrow().0)?;
     let stream = StreamOf::Conversation(&conversation).name();
@@ -144,6 +158,7 @@ pub async fn view(
     Query(as_of): Query<AsOf>,
 ) -> Result<Json<ViewAsOf>, ApiError> {
     caller.reads_the_log()?;
+    let _permit = one_audit_at_a_time().await?;
     if !VIEWS.contains(&view.as_str()) {
         return Err(ApiError::NotFound(format!(
             "no read model '{view}'; there are {}",
@@ -206,6 +221,7 @@ pub async fn rebuild_check(
     caller: Caller,
 ) -> Result<Json<RebuildReport>, ApiError> {
     caller.reads_the_log()?;
+    let _permit = one_audit_at_a_time().await?;
     // A copy of the live models at one checkpoint; the rebuild stops at the same one.
     let live = state
         .views
@@ -262,6 +278,7 @@ pub async fn verify(
     Query(query): Query<VerifyQuery>,
 ) -> Result<Json<event_store::chain::Verification>, ApiError> {
     caller.reads_the_log()?;
+    let _permit = one_audit_at_a_time().await?;
     let checkpoints = match (query.checkpoint_position, query.checkpoint_chain) {
         (None, None) => Vec::new(),
         (Some(position), Some(chain)) => {

@@ -67,7 +67,15 @@ pub(super) fn decode(position: u64, bytes: &[u8]) -> Result<StoredEvent, StoreEr
         RECORD_FORMAT => return Err(corrupt("record too short for its chain link".into())),
         other => return Err(corrupt(format!("unknown record format {other}"))),
     };
-    let record: RecordV1 = postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    let (record, rest): (RecordV1, &[u8]) =
+        postcard::take_from_bytes(body).map_err(|e| corrupt(e.to_string()))?;
+    // Bytes the record's fields do not account for would escape its link.
+    if !rest.is_empty() {
+        return Err(corrupt(format!(
+            "{} bytes after the record's fields",
+            rest.len()
+        )));
+    }
     Ok(StoredEvent {
         position: Position(position),
         stream: record.stream,
