@@ -12,6 +12,7 @@ mod error;
 pub mod postgres;
 mod record;
 mod subscription;
+pub mod vault;
 
 pub use any::{Store, is_postgres};
 pub use error::{AppendError, StoreError};

@@ -85,7 +85,7 @@ const COLUMNS: &str = "position, stream, stream_version, event_id, event_type, s
 /// Where a PostgreSQL log lives, shown without its password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
-    config: Config,
+    pub(crate) config: Config,
     schema: String,
 }
 

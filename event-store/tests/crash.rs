@@ -216,7 +216,9 @@ async fn crash_rounds(spec: &str) {
         }
         // The hash chain survives the kill and the recovery: every event recovered from the
         // write-ahead file links to the one before it, and the next round's appends link on.
-        let chain = event_store::chain::verify(&store, Vec::new()).await.unwrap();
+        let chain = event_store::chain::verify(&store, Vec::new())
+            .await
+            .unwrap();
         assert_eq!(chain.first_break, None, "round {round}: {chain:?}");
         assert_eq!(chain.unlinked, 0, "round {round}");
         eprintln!("round {round}: killed after {seen} acknowledgements; {head} events intact");
