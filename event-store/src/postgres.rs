@@ -432,6 +432,18 @@ fn stored(row: &Row) -> Result<StoredEvent, StoreError> {
 impl EventStore for PostgresStore {
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, AppendError> {
         request.check_size()?;
+        // The column is a PostgreSQL integer; a version it cannot hold would be stored as
+        // another number than the one its chain link covers.
+        if let Some(event) = request
+            .events
+            .iter()
+            .find(|e| i32::try_from(e.schema_version).is_err())
+        {
+            return Err(AppendError::Store(StoreError::Failed(format!(
+                "event type '{}' has schema version {}, more than PostgreSQL's integer column holds",
+                event.event_type, event.schema_version
+            ))));
+        }
         let (reply, answer) = oneshot::channel();
         self.inner
             .appends

@@ -630,6 +630,28 @@ mod postgres {
 
     every_guarantee!(backends::Postgres);
 
+    /// A schema version PostgreSQL's integer column cannot hold is refused, not stored as another
+    /// number than the one its chain link covers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_schema_version_beyond_the_column_is_refused() {
+        let Some(backend) = backends::Postgres::fresh().await else {
+            return;
+        };
+        let mut huge = event("a", 1, None);
+        huge.schema_version = u32::MAX;
+        let refused = backend.store().append(request(vec![huge])).await;
+        assert!(matches!(refused, Err(AppendError::Store(_))), "{refused:?}");
+        assert!(
+            backend
+                .store()
+                .read_all(Position(0), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        backend.cleanup().await;
+    }
+
     /// The schema is brought up to date at start-up, and a schema from a newer build is refused
     /// rather than written by a build that does not know it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
