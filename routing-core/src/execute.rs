@@ -727,12 +727,21 @@ impl Run<'_> {
                         .presence(&connector, &contact)
                         .and_then(|p| p.email.clone()),
                 };
-                self.emit(CustomerPresenceChanged {
-                    connector,
-                    contact,
-                    online,
-                    email,
-                });
+                // A widget repeats itself (every page load, every reconnect): only a change is
+                // worth an event.
+                let unchanged = self
+                    .state
+                    .deliveries()
+                    .presence(&connector, &contact)
+                    .is_some_and(|now| now.online == online && now.email == email);
+                if !unchanged {
+                    self.emit(CustomerPresenceChanged {
+                        connector,
+                        contact,
+                        online,
+                        email,
+                    });
+                }
             }
             Command::StartOutbound {
                 agent,

@@ -437,3 +437,19 @@ fn a_receipt_is_held_only_while_something_is_in_flight_and_not_for_ever() {
     assert!(late.contains("MessageDispatched"), "{late}");
     assert!(!late.contains("MessageStatusChanged"), "{late}");
 }
+
+#[test]
+fn a_visitors_presence_repeated_unchanged_appends_nothing() {
+    let mut state = replied();
+    let first = when(
+        &mut state,
+        at(13, presence("v-1", false, Some("jana@example.com"))),
+    );
+    assert!(first.contains("CustomerPresenceChanged"), "{first}");
+    assert_eq!(
+        when(&mut state, at(14, presence("v-1", false, None))),
+        "",
+        "the same presence, the address remembered"
+    );
+    assert!(when(&mut state, at(15, presence("v-1", true, None))).contains("\"online\":true"));
+}
