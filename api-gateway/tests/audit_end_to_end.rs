@@ -6,17 +6,8 @@
 
 mod support;
 
-use serde_json::{Value, json};
-use support::{ALICE, AUDITOR, Server, WEBSITE};
-
-fn types(events: &Value) -> Vec<String> {
-    events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect()
-}
+use serde_json::json;
+use support::{ALICE, AUDITOR, Server, WEBSITE, event_types as types};
 
 #[tokio::test]
 async fn an_auditor_sees_a_conversation_and_the_read_models_as_they_stood() {

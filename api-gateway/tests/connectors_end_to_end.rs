@@ -25,30 +25,44 @@ enum Signed {
     Rightly,
 }
 
-/// Posts a provider's body to a connector's webhook, signed as asked; the status and answer.
-async fn deliver(server: &Server, connector: &str, body: &[u8], signed: Signed) -> (u16, Value) {
-    let (header, secret) = match connector {
-        "viber" => ("x-viber-content-signature", VIBER_TOKEN),
-        "whatsapp" => ("x-hub-signature-256", WHATSAPP_SECRET),
-        _ => ("x-hub-signature-256", META_SECRET),
+/// The signature header a provider would send for `body`, signed as asked.
+fn signature(connector: &str, signed: Signed, body: &[u8]) -> Option<(&'static str, String)> {
+    let (header, secret, prefix) = match connector {
+        "viber" => ("x-viber-content-signature", VIBER_TOKEN, ""),
+        "whatsapp" => ("x-hub-signature-256", WHATSAPP_SECRET, "sha256="),
+        _ => ("x-hub-signature-256", META_SECRET, "sha256="),
     };
-    let prefix = if connector == "viber" { "" } else { "sha256=" };
+    let key = match signed {
+        Signed::Not => return None,
+        Signed::Wrongly => "not the secret",
+        Signed::Rightly => secret,
+    };
+    Some((header, format!("{prefix}{}", sign(key.as_bytes(), body))))
+}
+
+/// Posts `body` to a connector's webhook with `signature`, as it stands.
+async fn post_webhook(
+    server: &Server,
+    connector: &str,
+    body: Vec<u8>,
+    signature: Option<(&str, String)>,
+) -> reqwest::Response {
     let api = server.as_key(None);
     let mut request = api
         .http
         .post(api.url(&format!("/v1/connectors/{connector}/webhook")))
         .header("content-type", "application/json")
-        .body(body.to_vec());
-    match signed {
-        Signed::Not => {}
-        Signed::Wrongly => {
-            request = request.header(header, format!("{prefix}{}", sign(b"not the secret", body)));
-        }
-        Signed::Rightly => {
-            request = request.header(header, format!("{prefix}{}", sign(secret.as_bytes(), body)));
-        }
+        .body(body);
+    if let Some((header, value)) = signature {
+        request = request.header(header, value);
     }
-    let response = request.send().await.unwrap();
+    request.send().await.unwrap()
+}
+
+/// Posts a provider's body to a connector's webhook, signed as asked; the status and answer.
+async fn deliver(server: &Server, connector: &str, body: &[u8], signed: Signed) -> (u16, Value) {
+    let signature = signature(connector, signed, body);
+    let response = post_webhook(server, connector, body.to_vec(), signature).await;
     let status = response.status().as_u16();
     let text = response.text().await.unwrap();
     (
@@ -126,18 +140,8 @@ async fn a_signed_whatsapp_message_is_stored_once_and_anything_unsigned_or_malfo
     assert_eq!(status, 200);
     let head = server.head().await;
     altered.extend_from_slice(b" ");
-    let api = server.as_key(None);
-    let response = api
-        .http
-        .post(api.url("/v1/connectors/whatsapp/webhook"))
-        .header(
-            "x-hub-signature-256",
-            format!("sha256={}", sign(WHATSAPP_SECRET.as_bytes(), &body)),
-        )
-        .body(altered)
-        .send()
-        .await
-        .unwrap();
+    let signed_for_the_original = signature("whatsapp", Signed::Rightly, &body);
+    let response = post_webhook(&server, "whatsapp", altered, signed_for_the_original).await;
     assert_eq!(response.status().as_u16(), 401);
     assert_eq!(server.head().await, head);
 
@@ -535,18 +539,8 @@ async fn a_large_batch_from_meta_is_read_and_an_oversized_one_refused_as_a_probl
 
     let head = server.head().await;
     let huge = vec![b' '; 5 * 1024 * 1024];
-    let api = server.as_key(None);
-    let response = api
-        .http
-        .post(api.url("/v1/connectors/whatsapp/webhook"))
-        .header(
-            "x-hub-signature-256",
-            format!("sha256={}", sign(WHATSAPP_SECRET.as_bytes(), &huge)),
-        )
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+    let signed = signature("whatsapp", Signed::Rightly, &huge);
+    let response = post_webhook(&server, "whatsapp", huge, signed).await;
     assert_eq!(response.status().as_u16(), 413);
     assert_eq!(
         response.headers()["content-type"].to_str().unwrap(),

@@ -9,12 +9,7 @@ use serde_json::{Value, json};
 use support::Server;
 
 fn types(history: &Value) -> Vec<String> {
-    history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_owned())
-        .collect()
+    support::event_types(&history["events"])
 }
 
 #[tokio::test]

@@ -63,6 +63,24 @@ impl Delivery {
 #[error("{0}")]
 pub struct MalformedBody(pub String);
 
+/// A webhook body as JSON: every provider posts one object.
+pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Value, MalformedBody> {
+    let root: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|error| MalformedBody(format!("the body is not JSON: {error}")))?;
+    if !root.is_object() {
+        return Err(MalformedBody("the body is not a JSON object".into()));
+    }
+    Ok(root)
+}
+
+/// Meta's `entry` array (WhatsApp, Messenger and Instagram share the envelope).
+pub(crate) fn entries(root: &serde_json::Value) -> Result<&[serde_json::Value], MalformedBody> {
+    root.get("entry")
+        .and_then(serde_json::Value::as_array)
+        .map(Vec::as_slice)
+        .ok_or_else(|| MalformedBody("`entry` is missing or not an array".into()))
+}
+
 /// Reads a delivery in the format of the connector's channel. Web chat has no provider format
 /// (its widget speaks Switchboard's own JSON) and is refused here.
 pub fn parse(channel: Channel, body: &[u8]) -> Result<Delivery, MalformedBody> {

@@ -7,7 +7,7 @@
 //! and an event it cannot read is refused on its own, with where it was and why. Events it has
 //! no use for are noted, by their keys, never silently skipped. It never fetches attachments.
 
-use crate::inbound::{Delivery, Item, MalformedBody, Refused};
+use crate::inbound::{Delivery, Item, MalformedBody, Refused, entries, json_object};
 use routing_core::ids::ExternalContactId;
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor, Timestamp};
 use serde_json::Value;
@@ -33,11 +33,7 @@ impl Object {
 /// Reads one webhook call for a connector of `object`'s kind. Only a body that is not such a
 /// delivery at all is an error.
 pub fn parse(body: &[u8], object: Object) -> Result<Delivery, MalformedBody> {
-    let root: Value = serde_json::from_slice(body)
-        .map_err(|error| MalformedBody(format!("the body is not JSON: {error}")))?;
-    if !root.is_object() {
-        return Err(MalformedBody("the body is not a JSON object".into()));
-    }
+    let root = json_object(body)?;
     let expected = object.name();
     match root.get("object").and_then(Value::as_str) {
         Some(name) if name == expected => {}
@@ -54,10 +50,7 @@ pub fn parse(body: &[u8], object: Object) -> Result<Delivery, MalformedBody> {
             )));
         }
     }
-    let entries = root
-        .get("entry")
-        .and_then(Value::as_array)
-        .ok_or_else(|| MalformedBody("`entry` is missing or not an array".into()))?;
+    let entries = entries(&root)?;
 
     let mut items = Items::default();
     for (e, entry) in entries.iter().enumerate() {

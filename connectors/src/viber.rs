@@ -9,17 +9,13 @@
 //! [`MessageKind::Unsupported`] under Viber's name, and a message it cannot read is refused with
 //! why. It never fetches media: a URL or sticker id is an opaque reference.
 
-use crate::inbound::{Delivery, Item, MalformedBody, Refused};
+use crate::inbound::{Delivery, Item, MalformedBody, Refused, json_object};
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor};
 use serde_json::Value;
 
 /// Reads one callback. Only a body that is not a Viber callback at all is an error.
 pub fn parse(body: &[u8]) -> Result<Delivery, MalformedBody> {
-    let root: Value = serde_json::from_slice(body)
-        .map_err(|error| MalformedBody(format!("the body is not JSON: {error}")))?;
-    if !root.is_object() {
-        return Err(MalformedBody("the body is not a JSON object".into()));
-    }
+    let root = json_object(body)?;
     let event = optional(&root, "/event")
         .ok_or_else(|| MalformedBody("`event` is missing or not a non-empty string".into()))?;
     let item = match event {

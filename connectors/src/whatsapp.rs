@@ -9,7 +9,7 @@
 //! refused on its own, with where it was and why, while the rest of the delivery stands. It never
 //! fetches media: a media id is an opaque reference.
 
-use crate::inbound::{Delivery, Item, MalformedBody, Refused};
+use crate::inbound::{Delivery, Item, MalformedBody, Refused, entries, json_object};
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor};
 use serde_json::Value;
 
@@ -20,11 +20,7 @@ type Content = (MessageKind, String, Vec<Attachment>);
 
 /// Reads one webhook call. Only a body that is not a WhatsApp delivery at all is an error.
 pub fn parse(body: &[u8]) -> Result<Delivery, MalformedBody> {
-    let root: Value = serde_json::from_slice(body)
-        .map_err(|error| MalformedBody(format!("the body is not JSON: {error}")))?;
-    if !root.is_object() {
-        return Err(MalformedBody("the body is not a JSON object".into()));
-    }
+    let root = json_object(body)?;
     match root.get("object").and_then(Value::as_str) {
         Some(OBJECT) => {}
         Some(other) => {
@@ -38,10 +34,7 @@ pub fn parse(body: &[u8]) -> Result<Delivery, MalformedBody> {
             )));
         }
     }
-    let entries = root
-        .get("entry")
-        .and_then(Value::as_array)
-        .ok_or_else(|| MalformedBody("`entry` is missing or not an array".into()))?;
+    let entries = entries(&root)?;
 
     let mut items = Items::default();
     for (e, entry) in entries.iter().enumerate() {

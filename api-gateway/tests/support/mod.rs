@@ -22,6 +22,16 @@ pub const WEBSITE: &str = "sb_demo_website";
 pub const SUPERVISOR: &str = "sb_demo_supervisor";
 pub const AUDITOR: &str = "sb_demo_auditor";
 
+/// The `type` of each event of a history or log page's `events`, in order.
+pub fn event_types(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The configuration entry of the demo admin key, which every test configuration gets.
 const ADMIN_KEY_ENTRY: &str = "\n[[api_keys]]\nid = \"demo-admin\"\nrole = \"admin\"\nsecret_sha256 = \"268dc68b38427163badfac353a447f88eacf56b478e7224e349474a7a41a6b71\"\n";
 
