@@ -10,6 +10,8 @@
 
 use crate::clock::Clock;
 use crate::http::EngineMetrics;
+use crate::keyring::{self, Keyring, Resolved};
+use event_store::vault::{AnyVault, ContactKey, Vault};
 use event_store::{
     AppendError, AppendOutcome, AppendRequest, EventStore, NewEvent, Position, StoreError,
     WriterEpoch,
@@ -53,6 +55,8 @@ pub enum EngineError {
     },
     #[error("event could not be encoded: {0}")]
     Encode(#[from] codec::EncodeError),
+    #[error("personal data could not be sealed: {0}")]
+    Sealing(#[from] keyring::SealingError),
     #[error("the engine is busy; try again")]
     Busy,
     #[error("the engine has stopped")]
@@ -120,6 +124,9 @@ impl Receipt {
 struct Job {
     command: Command,
     reply: oneshot::Sender<Result<Receipt, EngineError>>,
+    /// Whether its customer's handle was already replaced by their pseudonym (a job decided
+    /// again must not be resolved twice).
+    resolved: bool,
 }
 
 /// A handle to the engine task; cheap to clone. When every handle is dropped the task finishes
@@ -136,21 +143,30 @@ impl Engine {
     pub async fn start<S: EventStore + Clone>(
         config: CentreConfig,
         store: S,
+        privacy: Privacy,
         clock: Arc<dyn Clock>,
         metrics: EngineMetrics,
     ) -> Result<(Self, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
         let epoch = store.claim_writer().await?;
         tracing::info!(%epoch, "claimed the log as its writer");
-        let state = replay(config.clone(), &store).await?;
+        let mut anonymised = Vec::new();
+        let state = replay(config.clone(), &store, &privacy.keyring, &mut anonymised).await?;
         tracing::info!(
             events = state.events_applied(),
             "routing state rebuilt from the log"
         );
+        // An erasure recorded just before a crash may not have shredded its key yet.
+        for subject in anonymised {
+            if privacy.keyring.holds(&subject) {
+                privacy.shred(&subject).await?;
+            }
+        }
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         let writer = Writer {
             config,
             state,
             store,
+            privacy,
             clock,
             epoch,
             stale: false,
@@ -165,7 +181,11 @@ impl Engine {
     /// as a duplicate and appends nothing.
     pub async fn execute(&self, command: Command) -> Result<Receipt, EngineError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job { command, reply };
+        let job = Job {
+            command,
+            reply,
+            resolved: false,
+        };
         self.jobs.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => EngineError::Busy,
             mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
@@ -174,8 +194,37 @@ impl Engine {
     }
 }
 
-/// Rebuilds the core's state from the whole log.
-pub async fn replay<S: EventStore>(config: CentreConfig, store: &S) -> Result<State, EngineError> {
+/// The contacts' keys: in memory for sealing and opening, and their durable vault.
+#[derive(Clone)]
+pub struct Privacy {
+    pub keyring: Arc<Keyring>,
+    pub vault: AnyVault,
+}
+
+impl Privacy {
+    /// Loads every key the vault keeps.
+    pub async fn load(vault: AnyVault) -> Result<Self, StoreError> {
+        let keyring = Arc::new(Keyring::new(vault.load().await?));
+        Ok(Self { keyring, vault })
+    }
+
+    /// Shreds a subject's key for good: from the vault first, then from memory.
+    async fn shred(&self, subject: &str) -> Result<(), EngineError> {
+        self.vault.shred(subject).await?;
+        self.keyring.forget(subject);
+        tracing::info!("a contact's key was shredded");
+        Ok(())
+    }
+}
+
+/// Rebuilds the core's state from the whole log; the subjects of the erasures it meets are
+/// pushed to `anonymised`.
+pub async fn replay<S: EventStore>(
+    config: CentreConfig,
+    store: &S,
+    keyring: &Keyring,
+    anonymised: &mut Vec<String>,
+) -> Result<State, EngineError> {
     let mut state = State::new(config);
     let mut after = Position(0);
     loop {
@@ -185,17 +234,32 @@ pub async fn replay<S: EventStore>(config: CentreConfig, store: &S) -> Result<St
         };
         after = last.position;
         for stored in &page {
-            state.apply(&decode(stored)?);
+            let event = decode(stored, keyring)?;
+            if let routing_core::EventKind::ContactAnonymised(e) = &event.kind {
+                anonymised.push(keyring::subject(&e.connector, &e.contact));
+            }
+            state.apply(&event);
         }
     }
 }
 
-/// Decodes a stored event into the core's event.
-pub fn decode(stored: &event_store::StoredEvent) -> Result<Event, EngineError> {
+/// Decodes a stored event into the core's event, its personal fields opened (or erased, where
+/// their key was shredded).
+pub fn decode(stored: &event_store::StoredEvent, keyring: &Keyring) -> Result<Event, EngineError> {
+    let malformed = |source| EngineError::Decode {
+        position: stored.position.0,
+        source: DecodeError::Malformed {
+            event_type: stored.event_type.clone(),
+            source,
+        },
+    };
+    let payload = keyring
+        .open(&stored.event_type, &stored.payload)
+        .map_err(malformed)?;
     codec::decode(
         &stored.event_type,
         stored.schema_version,
-        &stored.payload,
+        &payload,
         Timestamp::from_millis(stored.recorded_at_ms),
     )
     .map_err(|source| EngineError::Decode {
@@ -208,6 +272,7 @@ struct Writer<S> {
     config: CentreConfig,
     state: State,
     store: S,
+    privacy: Privacy,
     clock: Arc<dyn Clock>,
     /// This engine's claim on the log, presented with every append: once another server claims
     /// the log, this one's appends are refused and it stops.
@@ -325,7 +390,7 @@ impl<S: EventStore> Writer<S> {
             })?;
         Ok(Receipt::Duplicate {
             position,
-            original: decode(&stored)?,
+            original: decode(&stored, &self.privacy.keyring)?,
         })
     }
 
@@ -338,7 +403,8 @@ impl<S: EventStore> Writer<S> {
     /// one grew to its event limit), or the error that must stop the engine.
     async fn handle_batch(&mut self, jobs: Vec<Job>) -> Result<Vec<Job>, String> {
         if self.stale {
-            match replay(self.config.clone(), &self.store).await {
+            let keyring = Arc::clone(&self.privacy.keyring);
+            match replay(self.config.clone(), &self.store, &keyring, &mut Vec::new()).await {
                 Ok(state) => {
                     self.state = state;
                     self.stale = false;
@@ -352,6 +418,21 @@ impl<S: EventStore> Writer<S> {
                 }
             }
         }
+        // Customers become pseudonyms first: the idempotency keys and the state never hold a
+        // handle. Keys made now are kept in the vault before anything sealed under them is.
+        let mut minted: Vec<ContactKey> = Vec::new();
+        let mut resolved: Vec<Job> = Vec::with_capacity(jobs.len());
+        for mut job in jobs {
+            if !job.resolved {
+                job.resolved = true;
+                if let Err(error) = self.resolve_contact(&mut job.command, &mut minted) {
+                    let _ = job.reply.send(Err(error.into()));
+                    continue;
+                }
+            }
+            resolved.push(job);
+        }
+        let jobs = resolved;
         // Keys first (a malformed message is refused here), then one lookup for all of them.
         let mut keyed: Vec<(Job, Option<String>)> = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -396,6 +477,7 @@ impl<S: EventStore> Writer<S> {
                     known,
                     &mut batch,
                     &mut keys_in_batch,
+                    &mut minted,
                 )
                 .await
             {
@@ -446,6 +528,10 @@ impl<S: EventStore> Writer<S> {
         // then: this batch's messages will be in the log by then).
         rest.extend(keyed.map(|(job, _)| job));
         if pending.is_empty() {
+            // Only refused commands needed them: nothing is sealed under them.
+            for entry in &minted {
+                self.privacy.keyring.forget(&entry.pseudonym);
+            }
             return Ok(rest);
         }
         if let Some(error) = failed {
@@ -475,6 +561,15 @@ impl<S: EventStore> Writer<S> {
         let mut durable = 0;
         let mut first_position: Option<u64> = None;
         let mut failure: Option<Failure> = None;
+        if !minted.is_empty()
+            && let Err(error) = self.privacy.vault.keep(&minted).await
+        {
+            for entry in &minted {
+                self.privacy.keyring.forget(&entry.pseudonym);
+            }
+            failure = Some(Failure::Failed(Arc::new(EngineError::from(error))));
+            cuts.clear();
+        }
         let mut unsent = batch;
         for cut in cuts {
             let chunk: Vec<NewEvent> = unsent.drain(..cut - durable).collect();
@@ -552,13 +647,24 @@ impl<S: EventStore> Writer<S> {
                         let _ = p.reply.send(outcome);
                         continue;
                     }
-                    PendingOutcome::Events { events, offset } => Receipt::Appended {
-                        events: events
-                            .into_iter()
-                            .enumerate()
-                            .map(|(n, event)| (Position(first + (offset + n) as u64), event))
-                            .collect(),
-                    },
+                    PendingOutcome::Events { events, offset } => {
+                        // An erasure is answered once its key is gone.
+                        for event in &events {
+                            if let routing_core::EventKind::ContactAnonymised(e) = &event.kind {
+                                let subject = keyring::subject(&e.connector, &e.contact);
+                                if let Err(error) = self.privacy.shred(&subject).await {
+                                    tracing::error!(%error, "shredding a key failed; retried at the next start");
+                                }
+                            }
+                        }
+                        Receipt::Appended {
+                            events: events
+                                .into_iter()
+                                .enumerate()
+                                .map(|(n, event)| (Position(first + (offset + n) as u64), event))
+                                .collect(),
+                        }
+                    }
                     PendingOutcome::Duplicate { offset, original } => Receipt::Duplicate {
                         position: Position(first + offset as u64),
                         original,
@@ -571,6 +677,7 @@ impl<S: EventStore> Writer<S> {
                 Some(Failure::Again(_)) => again.push(Job {
                     command: p.command,
                     reply: p.reply,
+                    resolved: true,
                 }),
                 Some(Failure::Failed(error) | Failure::Fatal(error)) => {
                     let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(error))));
@@ -599,6 +706,7 @@ impl<S: EventStore> Writer<S> {
         stored: Option<Position>,
         batch: &mut Vec<NewEvent>,
         keys_in_batch: &mut std::collections::HashMap<String, (usize, Event)>,
+        minted: &mut Vec<ContactKey>,
     ) -> Result<Decided, DecideError> {
         if let Some(key) = &idempotency_key
             && let Some((offset, original)) = keys_in_batch.get(key)
@@ -626,8 +734,14 @@ impl<S: EventStore> Writer<S> {
         // should anything fail.
         self.stale = true;
         let offset = batch.len();
-        let encoded = encode_batch(&events, idempotency_key.as_deref())
-            .map_err(|e| DecideError::Poisoned(Arc::new(e)))?;
+        let encoded = encode_batch(
+            &events,
+            idempotency_key.as_deref(),
+            &self.state,
+            &self.privacy.keyring,
+            minted,
+        )
+        .map_err(|e| DecideError::Poisoned(Arc::new(e)))?;
         if let Some(key) = idempotency_key
             && let Some(n) = encoded.iter().position(|e| e.idempotency_key.is_some())
         {
@@ -637,10 +751,58 @@ impl<S: EventStore> Writer<S> {
         Ok(Decided::Pending(PendingOutcome::Events { events, offset }))
     }
 
+    /// Replaces the handle a command names with the customer's pseudonym, giving them one if
+    /// the command may introduce them; the handle itself travels on only in sealed fields.
+    fn resolve_contact(
+        &self,
+        command: &mut Command,
+        minted: &mut Vec<ContactKey>,
+    ) -> Result<(), keyring::SealingError> {
+        let Some(slot) = command.contact_mut() else {
+            return Ok(());
+        };
+        let handle = slot.contact.as_str().to_owned();
+        // A contact the state already knows by their handle wrote before pseudonyms: they keep
+        // routing on it, so their open conversation and reply window carry on.
+        let legacy = self
+            .state
+            .contact_wrote_at(slot.connector, slot.contact)
+            .is_some()
+            || self
+                .state
+                .open_conversation_of(slot.connector, slot.contact)
+                .is_some();
+        let routing =
+            match self
+                .privacy
+                .keyring
+                .resolve(slot.connector, &handle, legacy, slot.introduces)?
+            {
+                Resolved::Known(id) => id,
+                Resolved::Minted(id, entry) => {
+                    minted.push(entry);
+                    id
+                }
+                Resolved::Unknown(id) => {
+                    *slot.contact = id;
+                    return Ok(());
+                }
+            };
+        *slot.contact = routing;
+        if let Some(carried) = slot.handle {
+            *carried = Some(handle);
+        }
+        Ok(())
+    }
+
     /// A command of the engine's own (a tick, a rebalance), decided like any other.
     async fn own(&mut self, command: Command) -> Result<Receipt, EngineError> {
         let (reply, mut answer) = oneshot::channel();
-        let mut jobs = vec![Job { command, reply }];
+        let mut jobs = vec![Job {
+            command,
+            reply,
+            resolved: false,
+        }];
         while !jobs.is_empty() {
             jobs = self.handle_batch(jobs).await.map_err(EngineError::Halted)?;
         }
@@ -673,13 +835,29 @@ impl From<EngineError> for DecideError {
 fn encode_batch(
     events: &[Event],
     idempotency_key: Option<&str>,
+    state: &State,
+    keyring: &Keyring,
+    minted: &mut Vec<ContactKey>,
 ) -> Result<Vec<NewEvent>, EngineError> {
     let command_id = Uuid::now_v7();
     let mut idempotency_key = idempotency_key;
+    let mut started = std::collections::HashMap::new();
     events
         .iter()
         .map(|event| {
             let encoded = codec::encode(event)?;
+            let subject = keyring::subject_of(&event.kind, state, &started);
+            if let (routing_core::EventKind::ConversationStarted(e), Some(subject)) =
+                (&event.kind, &subject)
+            {
+                started.insert(e.conversation, subject.clone());
+            }
+            let payload = keyring.seal(
+                encoded.event_type,
+                subject.as_deref(),
+                encoded.payload,
+                minted,
+            )?;
             let key = match &event.kind {
                 routing_core::EventKind::CustomerMessageReceived(_)
                 | routing_core::EventKind::MessageStatusChanged(_)
@@ -696,7 +874,7 @@ fn encode_batch(
                 recorded_at_ms: event.at.as_millis(),
                 correlation_id: command_id,
                 causation_id: command_id,
-                payload: encoded.payload,
+                payload,
                 idempotency_key: key,
             })
         })
@@ -713,6 +891,11 @@ mod tests {
 
     fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
         result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn keys(dir: &std::path::Path) -> Privacy {
+        let vault = ok(event_store::vault::EmbeddedVault::open(dir));
+        ok(Privacy::load(AnyVault::Embedded(vault)).await)
     }
 
     fn centre() -> CentreConfig {
@@ -741,6 +924,7 @@ mod tests {
 
     fn message(visitor: &str, id: &str) -> Command {
         Command::ReceiveCustomerMessage {
+            handle: None,
             connector: ConnectorId::new("web"),
             channel: Channel::Webchat,
             contact: ExternalContactId::new(visitor),
@@ -760,9 +944,11 @@ mod tests {
         let dir = ok(tempfile::tempdir());
         let store = ok(EmbeddedStore::open(dir.path()));
         let metrics = crate::http::Metrics::new();
+        let privacy = keys(dir.path()).await;
         let (engine, _task) = ok(Engine::start(
             centre(),
             store.clone(),
+            privacy.clone(),
             Arc::new(SystemClock),
             metrics.engine.clone(),
         )
@@ -791,7 +977,11 @@ mod tests {
                     for (position, event) in events {
                         assert!(positions.insert(position.0), "position {position} twice");
                         let on_disk = ok(store.read_all(Position(position.0 - 1), 1).await);
-                        assert_eq!(ok(decode(&on_disk[0])), event, "at {position}");
+                        assert_eq!(
+                            ok(decode(&on_disk[0], &privacy.keyring)),
+                            event,
+                            "at {position}"
+                        );
                     }
                 }
                 Receipt::Duplicate { original, .. } => {
@@ -810,7 +1000,7 @@ mod tests {
             (1..=positions.len() as u64).collect::<Vec<_>>(),
             "gapless"
         );
-        let rebuilt = ok(replay(centre(), &store).await);
+        let rebuilt = ok(replay(centre(), &store, &privacy.keyring, &mut Vec::new()).await);
         assert_eq!(rebuilt.events_applied(), positions.len() as u64);
         let (batches, commands) = batches_and_commands(&metrics);
         assert!(
@@ -834,9 +1024,11 @@ mod tests {
              [[connectors]]\nid = \"web\"\nchannel = \"webchat\"\nqueue = \"support\"\n",
         ));
         let metrics = crate::http::Metrics::new();
+        let privacy = keys(dir.path()).await;
         let (engine, _task) = ok(Engine::start(
             config,
             store.clone(),
+            privacy.clone(),
             Arc::new(SystemClock),
             metrics.engine.clone(),
         )
@@ -867,7 +1059,11 @@ mod tests {
             };
             for (position, event) in &events {
                 let on_disk = ok(store.read_all(Position(position.0 - 1), 1).await);
-                assert_eq!(&ok(decode(&on_disk[0])), event, "at {position}");
+                assert_eq!(
+                    &ok(decode(&on_disk[0], &privacy.keyring)),
+                    event,
+                    "at {position}"
+                );
             }
             offered += events.len();
         }

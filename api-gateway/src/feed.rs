@@ -125,6 +125,7 @@ impl Views {
 /// writing snapshots to `snapshots` if given.
 pub fn start<S: EventStore + Clone>(
     store: S,
+    keyring: Arc<crate::keyring::Keyring>,
     models: ReadModels,
     snapshots: Option<Snapshots>,
     mut shutdown: watch::Receiver<bool>,
@@ -144,7 +145,7 @@ pub fn start<S: EventStore + Clone>(
         // Reading and decoding run in a task of their own, a few pages ahead, while this one
         // applies: on two cores a catch-up from position 0 goes about twice as fast.
         let (pages, mut decoded_pages) = mpsc::channel(PAGES_AHEAD);
-        let reader = tokio::spawn(read_ahead(store, Position(after), pages));
+        let reader = tokio::spawn(read_ahead(store, keyring, Position(after), pages));
         let mut keeper = snapshots.map(|s| Keeper::new(s, Arc::clone(&models)));
         let result = loop {
             let page = tokio::select! {
@@ -230,6 +231,7 @@ pub type Decoded = Vec<(u64, uuid::Uuid, routing_core::Event)>;
 /// receiver goes away; an event that cannot be decoded is sent as the error that stops the feed.
 async fn read_ahead<S: EventStore + Clone>(
     store: S,
+    keyring: Arc<crate::keyring::Keyring>,
     after: Position,
     pages: mpsc::Sender<Result<Decoded, EngineError>>,
 ) {
@@ -242,7 +244,8 @@ async fn read_ahead<S: EventStore + Clone>(
         let decoded = page.map_err(EngineError::from).and_then(|page| {
             page.iter()
                 .map(|stored| {
-                    decode(stored).map(|event| (stored.position.0, stored.event_id, event))
+                    decode(stored, &keyring)
+                        .map(|event| (stored.position.0, stored.event_id, event))
                 })
                 .collect::<Result<Decoded, _>>()
         });

@@ -11,6 +11,7 @@ pub mod config_file;
 pub mod engine;
 pub mod feed;
 pub mod http;
+pub mod keyring;
 pub mod replay;
 pub mod server;
 pub mod snapshot;

@@ -56,6 +56,7 @@ pub enum Until {
 /// Reads only; costs a pass over the log up to `until`.
 pub async fn rebuild(
     store: &Store,
+    keyring: &crate::keyring::Keyring,
     agents: impl IntoIterator<Item = AgentId>,
     until: Until,
     mut seen: impl FnMut(&event_store::StoredEvent),
@@ -78,7 +79,7 @@ pub async fn rebuild(
             {
                 return Ok(models);
             }
-            models.apply(stored.position.0, &decode(stored)?);
+            models.apply(stored.position.0, &decode(stored, keyring)?);
             seen(stored);
         }
         after = end.position;
@@ -92,6 +93,12 @@ pub async fn replay(options: ReplayOptions) -> anyhow::Result<bool> {
     let store = Store::open(&options.store).await.context(
         "the event store could not be opened (an embedded one is locked while its server runs)",
     )?;
+    let vault = event_store::vault::AnyVault::open(&options.store)
+        .await
+        .context("the key vault could not be opened")?;
+    let privacy = crate::engine::Privacy::load(vault)
+        .await
+        .context("the contacts' keys could not be read")?;
     let agents: BTreeSet<AgentId> = config.agents.keys().cloned().collect();
     let (live, anchor) = snapshot::load(&options.snapshots, &agents, &store)
         .await
@@ -103,12 +110,18 @@ pub async fn replay(options: ReplayOptions) -> anyhow::Result<bool> {
         })?;
     let through = live.checkpoint();
     let mut last: Option<Anchor> = None;
-    let rebuilt = rebuild(&store, agents, Until::Position(through), |stored| {
-        last = Some(Anchor {
-            position: stored.position.0,
-            event_id: stored.event_id,
-        });
-    })
+    let rebuilt = rebuild(
+        &store,
+        &privacy.keyring,
+        agents,
+        Until::Position(through),
+        |stored| {
+            last = Some(Anchor {
+                position: stored.position.0,
+                event_id: stored.event_id,
+            });
+        },
+    )
     .await?;
     snapshot::save(&options.scratch, &rebuilt, last.or(anchor))?;
     println!(

@@ -3,7 +3,7 @@
 //! the log. Every background task started here is owned and joined here.
 
 use crate::clock::{Clock, SystemClock};
-use crate::engine::Engine;
+use crate::engine::{Engine, Privacy};
 use crate::http::{AppState, ConfiguredKeys, Metrics, Services, app};
 use crate::{config_file, feed, snapshot};
 use anyhow::Context as _;
@@ -51,11 +51,19 @@ pub async fn serve(
         .await
         .context("the event store could not be opened")?;
     tracing::info!(store = %store.describe(), "event store open");
+    let vault = event_store::vault::AnyVault::open(&options.store)
+        .await
+        .context("the key vault could not be opened")?;
+    let privacy = Privacy::load(vault)
+        .await
+        .context("the contacts' keys could not be read from the vault")?;
+    let keyring = Arc::clone(&privacy.keyring);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Metrics::new();
     let (engine, mut engine_task) = Engine::start(
         config.clone(),
         store.clone(),
+        privacy,
         Arc::clone(&clock),
         metrics.engine.clone(),
     )
@@ -80,8 +88,13 @@ pub async fn serve(
         dir: options.snapshots.clone(),
         anchor,
     };
-    let (views, mut feed_task) =
-        feed::start(store.clone(), models, Some(snapshots), workers_stopping);
+    let (views, mut feed_task) = feed::start(
+        store.clone(),
+        Arc::clone(&keyring),
+        models,
+        Some(snapshots),
+        workers_stopping,
+    );
 
     // Answer nothing from read models that are behind the log as it was at start-up.
     let head = store.head().borrow().0;
@@ -100,6 +113,7 @@ pub async fn serve(
 
     let state = AppState::new(Services {
         engine,
+        keyring,
         views,
         store: store.clone(),
         keys: Arc::new(ConfiguredKeys::of(&config)),

@@ -78,6 +78,7 @@ fn sample(schema: &str, conversation: &str) -> Value {
         "WebchatPresence" => json!({"visitor": "v-9", "online": false}),
         "Dispatch" => json!({"outcome": "sent", "provider_message_id": "out-9"}),
         "NewKey" => json!({"name": "another", "role": "auditor"}),
+        "AnonymiseContact" => json!({"connector": "website", "handle": "v-1"}),
         other => panic!("no sample body for {other}: add one"),
     }
 }
@@ -177,6 +178,7 @@ async fn every_endpoint_refuses_a_role_it_is_not_for_and_appends_nothing() {
             ("keys", _) => vec![&auditor, &supervisor, &alice],
             ("connectors", _) => vec![&auditor, &supervisor, &alice],
             ("audit", _) => vec![&connector, &supervisor, &alice],
+            ("privacy", _) => vec![&connector, &auditor, &supervisor, &alice],
             (_, "/v1/log") => vec![&connector, &alice, &supervisor],
             _ => vec![&connector],
         };

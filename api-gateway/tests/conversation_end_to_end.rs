@@ -37,7 +37,11 @@ async fn a_web_chat_conversation_is_routed_answered_closed_and_survives_a_restar
     assert_eq!(rows.len(), 1, "{waiting}");
     assert_eq!(rows[0]["conversation"], conversation.as_str());
     assert_eq!(rows[0]["queue"], "support");
-    assert_eq!(rows[0]["contact"], "v-42");
+    assert_eq!(rows[0]["handle"], "v-42");
+    assert!(
+        uuid::Uuid::parse_str(rows[0]["contact"].as_str().unwrap()).is_ok(),
+        "routed on a pseudonym: {waiting}"
+    );
     assert_eq!(rows[0]["contact_name"], "Jana");
     assert!(rows[0]["time_in_queue_ms"].is_u64(), "{waiting}");
     assert_eq!(rows[0]["offered_to"], Value::Null);

@@ -199,7 +199,7 @@ async fn missed_conversations_are_listed_until_contacted_back() {
     assert_eq!(rows.len(), 1, "{list}");
     assert_eq!(rows[0]["conversation"], missed.as_str());
     assert_eq!(rows[0]["queue"], "support");
-    assert_eq!(rows[0]["contact"], "v-7");
+    assert_eq!(rows[0]["handle"], "v-7");
     assert!(rows[0]["missed_at"].is_string() && rows[0]["wait_ms"].is_u64());
     assert_eq!(rows[0]["contacted_back"], Value::Null);
     let (_, other_queue) = server.get("/v1/missed?queue=sales").await;
@@ -261,7 +261,7 @@ async fn an_agents_postponed_list_follows_postpone_and_resume() {
         .await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["postponed"][0]["conversation"], conversation.as_str());
-    assert_eq!(list["postponed"][0]["contact"], "v-8");
+    assert_eq!(list["postponed"][0]["handle"], "v-8");
     assert!(list["postponed"][0]["postponed_at"].is_string());
 
     let (status, resumed) = server

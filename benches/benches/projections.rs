@@ -56,6 +56,7 @@ fn conversation(n: usize, total: usize, days: i64) -> Vec<Event> {
         Event {
             at: at(0),
             kind: ConversationStarted {
+                handle: None,
                 conversation: id,
                 connector: ConnectorId::new(format!("wa-{}", n % QUEUES)),
                 channel: Channel::Whatsapp,
@@ -217,8 +218,13 @@ async fn catch_up() {
     // The server's own feed, from position 0 until it has applied the whole log.
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let start = Instant::now();
-    let (views, feed) =
-        api_gateway::feed::start(store.clone(), ReadModels::new(agents()), None, stopping);
+    let (views, feed) = api_gateway::feed::start(
+        store.clone(),
+        Default::default(),
+        ReadModels::new(agents()),
+        None,
+        stopping,
+    );
     views.caught_up_to(total).await.unwrap();
     let rate = total as f64 / start.elapsed().as_secs_f64();
     stop.send_replace(true);

@@ -93,6 +93,7 @@ impl Sim {
     fn lifecycle(&mut self) {
         let contact = ExternalContactId::new(format!("v-{}", self.next_id));
         let events = self.run(Command::ReceiveCustomerMessage {
+            handle: None,
             connector: ConnectorId::new("web"),
             channel: Channel::Webchat,
             contact,

@@ -102,6 +102,7 @@ impl Centre {
     fn message(&mut self) -> Vec<Event> {
         let contact = ExternalContactId::new(format!("v-{}", self.next));
         let events = self.run(Command::ReceiveCustomerMessage {
+            handle: None,
             connector: ConnectorId::new("web"),
             channel: Channel::Webchat,
             contact,

@@ -106,6 +106,7 @@ pub fn command(connector: &ConnectorId, channel: Channel, item: Item) -> Option<
             kind,
             attachments,
         } => Some(Command::ReceiveCustomerMessage {
+            handle: None,
             connector: connector.clone(),
             channel,
             contact: ExternalContactId::new(contact),

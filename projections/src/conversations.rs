@@ -47,8 +47,12 @@ pub struct ConversationSummary {
     pub connector: ConnectorId,
     pub channel: Channel,
     pub queue: Option<QueueId>,
+    /// The contact's pseudonym (or, for a contact from before pseudonyms, their handle).
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
+    /// The customer's handle on the channel, where `contact` is a pseudonym; gone once the
+    /// contact is anonymised.
+    pub handle: Option<String>,
     pub status: ConversationStatus,
     pub direction: Direction,
     /// The agents in it now.
@@ -101,6 +105,7 @@ impl ConversationSummary {
             queue: None,
             contact: contact.clone(),
             contact_name: None,
+            handle: None,
             status: ConversationStatus::Waiting,
             direction: Direction::Inbound,
             agents: BTreeSet::new(),
@@ -142,6 +147,7 @@ impl ConversationsView {
                     at,
                 );
                 row.contact_name = e.contact_name.clone();
+                row.handle = e.handle.clone();
                 self.conversations.insert(e.conversation, row);
                 self.open.insert(e.conversation);
                 return;
@@ -155,12 +161,23 @@ impl ConversationsView {
                     at,
                 );
                 row.queue = Some(e.queue.clone());
+                row.handle = e.handle.clone();
                 row.status = ConversationStatus::Active;
                 row.direction = Direction::Outbound;
                 row.agents = [e.agent.clone()].into();
                 row.accepted_at = Some(at);
                 self.conversations.insert(e.conversation, row);
                 self.open.insert(e.conversation);
+                return;
+            }
+            EventKind::ContactAnonymised(e) => {
+                // Erasure is rare; a pass over the summaries keeps every row small.
+                for row in self.conversations.values_mut() {
+                    if row.connector == e.connector && row.contact == e.contact {
+                        row.contact_name = None;
+                        row.handle = None;
+                    }
+                }
                 return;
             }
             _ => {}
@@ -285,7 +302,8 @@ impl ConversationsView {
             | EventKind::MessageDispatchFailed(_)
             | EventKind::MessageStatusChanged(_)
             | EventKind::CustomerPresenceChanged(_)
-            | EventKind::ReceiptHeld(_) => {}
+            | EventKind::ReceiptHeld(_)
+            | EventKind::ContactAnonymised(_) => {}
         }
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);

@@ -47,6 +47,16 @@ impl Names {
         id
     }
 
+    /// Forgets a name no row uses any more; its number stays taken, by nothing.
+    fn blank(&mut self, id: u32) {
+        if let Some(name) = self.list.get_mut(id as usize) {
+            let name = std::mem::take(name);
+            if self.index.get(&name) == Some(&id) {
+                self.index.remove(&name);
+            }
+        }
+    }
+
     fn find(&self, name: &str) -> Option<u32> {
         self.index.get(name).copied()
     }
@@ -85,6 +95,11 @@ impl<'de> Deserialize<'de> for Names {
     }
 }
 
+/// How a row names whom the core routes on.
+fn subject(connector: &ConnectorId, contact: &ExternalContactId) -> String {
+    format!("{connector}:{contact}")
+}
+
 /// "None" for a name number.
 const NONE: u32 = u32::MAX;
 
@@ -102,8 +117,10 @@ struct Row {
     user: u32,
     /// The contact's name.
     contact: u32,
-    /// The customer's handle.
+    /// The customer's handle (their pseudonym once they are anonymised).
     handle: u32,
+    /// Whom the core routes on (`connector:contact`), which an erasure names.
+    subject: u32,
     connector: u32,
     channel: Channel,
     answered: bool,
@@ -307,7 +324,9 @@ struct Context {
     activities: BTreeMap<AgentId, u64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Equal when it answers every query the same: names no row uses any more (an erased
+/// contact's) and the order names were first seen in do not count.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct InteractionsView {
     rows: Vec<Row>,
     /// Per queue (by number), the places of its rows, so that a query for one queue looks at its
@@ -320,8 +339,25 @@ pub struct InteractionsView {
     users: Names,
     contacts: Names,
     handles: Names,
+    subjects: Names,
     connectors: Names,
 }
+
+impl PartialEq for InteractionsView {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows.len() == other.rows.len()
+            && self.by_queue == other.by_queue
+            && self.missed == other.missed
+            && self.open == other.open
+            && self
+                .rows
+                .iter()
+                .zip(&other.rows)
+                .all(|(a, b)| self.resolve(a) == other.resolve(b))
+    }
+}
+
+impl Eq for InteractionsView {}
 
 impl InteractionsView {
     pub fn apply(&mut self, event: &Event) {
@@ -330,17 +366,18 @@ impl InteractionsView {
             EventKind::ConversationStarted(e) => self.started(
                 e.conversation,
                 at,
-                (&e.connector, e.channel, &e.contact),
+                (&e.connector, e.channel, &e.contact, e.handle.as_deref()),
                 e.contact_name.as_deref(),
                 None,
             ),
             EventKind::OutboundConversationStarted(e) => self.started(
                 e.conversation,
                 at,
-                (&e.connector, e.channel, &e.contact),
+                (&e.connector, e.channel, &e.contact, e.handle.as_deref()),
                 None,
                 Some((&e.agent, &e.queue)),
             ),
+            EventKind::ContactAnonymised(e) => self.anonymised(&e.connector, &e.contact),
             EventKind::ConversationEnqueued(e) => self.queued(e.conversation, &e.queue, at),
             EventKind::TransferredToQueue(e) => {
                 self.end(e.conversation, &e.agent, at, EndedBy::Agent);
@@ -376,7 +413,12 @@ impl InteractionsView {
         &mut self,
         conversation: ConversationId,
         at: Timestamp,
-        (connector, channel, contact): (&ConnectorId, Channel, &ExternalContactId),
+        (connector, channel, contact, handle): (
+            &ConnectorId,
+            Channel,
+            &ExternalContactId,
+            Option<&str>,
+        ),
         name: Option<&str>,
         outbound: Option<(&AgentId, &QueueId)>,
     ) {
@@ -387,7 +429,8 @@ impl InteractionsView {
             queue: outbound.map_or(NONE, |(_, queue)| self.queues.id(queue.as_str())),
             user: outbound.map_or(NONE, |(agent, _)| self.users.id(agent.as_str())),
             contact: name.map_or(NONE, |name| self.contacts.id(name)),
-            handle: self.handles.id(contact.as_str()),
+            handle: self.handles.id(handle.unwrap_or(contact.as_str())),
+            subject: self.subjects.id(&subject(connector, contact)),
             connector: self.connectors.id(connector.as_str()),
             channel,
             answered: outbound.is_some(),
@@ -415,6 +458,46 @@ impl InteractionsView {
                 activities,
             },
         );
+    }
+
+    /// Forgets an anonymised contact's name and handle in every row of theirs: the rows show
+    /// their pseudonym instead, as a rebuild from the log (which can no longer read them) does.
+    /// A name no other row uses is blanked, so that no copy of it is left here.
+    fn anonymised(&mut self, connector: &ConnectorId, contact: &ExternalContactId) {
+        let Some(wanted) = self.subjects.find(&subject(connector, contact)) else {
+            return;
+        };
+        let pseudonym = self.handles.id(contact.as_str());
+        let (mut names, mut handles) = (BTreeSet::new(), BTreeSet::new());
+        for row in self.rows.iter_mut().filter(|row| row.subject == wanted) {
+            names.insert(std::mem::replace(&mut row.contact, NONE));
+            handles.insert(std::mem::replace(&mut row.handle, pseudonym));
+        }
+        for row in &self.rows {
+            names.remove(&row.contact);
+            handles.remove(&row.handle);
+        }
+        for id in names {
+            self.contacts.blank(id);
+        }
+        for id in handles {
+            self.handles.blank(id);
+        }
+    }
+
+    /// A row with its names looked up, to compare views that numbered names differently.
+    fn resolve<'a>(&'a self, row: &'a Row) -> impl PartialEq + 'a {
+        (
+            (row.conversation, row.time, row.since, row.channel),
+            (row.answered, row.direction, row.ended_by, row.wait_ms),
+            (row.ended_at, row.missed_at),
+            self.queues.name(row.queue),
+            self.users.name(row.user),
+            self.contacts.name(row.contact),
+            self.handles.name(row.handle),
+            self.subjects.name(row.subject),
+            self.connectors.name(row.connector),
+        )
     }
 
     fn push(&mut self, row: Row) -> u64 {
@@ -910,6 +993,7 @@ mod tests {
             feed(
                 at,
                 ConversationStarted {
+                    handle: None,
                     conversation: id(n),
                     connector: ConnectorId::new("wa"),
                     channel: Channel::Whatsapp,
@@ -957,6 +1041,7 @@ mod tests {
         feed(
             200_000,
             OutboundConversationStarted {
+                handle: None,
                 conversation: id(3),
                 connector: ConnectorId::new("wa"),
                 channel: Channel::Whatsapp,
@@ -1100,6 +1185,7 @@ mod tests {
                     &Event {
                         at: Timestamp::from_millis(ms),
                         kind: ConversationStarted {
+                            handle: None,
                             conversation: id(9),
                             connector: ConnectorId::new("wa"),
                             channel: Channel::Whatsapp,

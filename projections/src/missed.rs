@@ -21,6 +21,7 @@ struct Open {
     channel: Channel,
     contact: ExternalContactId,
     contact_name: Option<String>,
+    handle: Option<String>,
     queue: Option<QueueId>,
     started_at: Timestamp,
     enqueued_at: Option<Timestamp>,
@@ -44,8 +45,11 @@ pub struct MissedRow {
     pub connector: ConnectorId,
     pub channel: Channel,
     pub queue: Option<QueueId>,
+    /// The contact's pseudonym (or a pre-pseudonym contact's handle).
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
+    /// The customer's handle, where `contact` is a pseudonym; gone once they are anonymised.
+    pub handle: Option<String>,
     #[serde(with = "crate::rfc3339")]
     pub started_at: Timestamp,
     /// How long it waited in its queue (from its first enqueueing) before it was missed.
@@ -78,6 +82,7 @@ impl MissedView {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: e.contact_name.clone(),
+                        handle: e.handle.clone(),
                         queue: None,
                         started_at: at,
                         enqueued_at: None,
@@ -93,6 +98,7 @@ impl MissedView {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: None,
+                        handle: e.handle.clone(),
                         queue: Some(e.queue.clone()),
                         started_at: at,
                         enqueued_at: None,
@@ -110,6 +116,14 @@ impl MissedView {
             EventKind::TransferredToQueue(e) => {
                 if let Some(open) = self.open.get_mut(&e.conversation) {
                     open.queue = Some(e.queue.clone());
+                }
+            }
+            EventKind::ContactAnonymised(e) => {
+                for row in self.rows.values_mut() {
+                    if row.connector == e.connector && row.contact == e.contact {
+                        row.contact_name = None;
+                        row.handle = None;
+                    }
                 }
             }
             EventKind::OfferAccepted(e) => self.answered(e.conversation, &e.agent, at),
@@ -187,6 +201,7 @@ impl MissedView {
                 queue: open.queue,
                 contact: open.contact,
                 contact_name: open.contact_name,
+                handle: open.handle,
                 started_at: open.started_at,
                 wait_ms: u64::try_from(at.as_millis() - waited_from.as_millis()).unwrap_or(0),
                 missed_at: at,
@@ -231,6 +246,7 @@ mod tests {
         view.apply(&at(
             ms,
             ConversationStarted {
+                handle: None,
                 conversation: id(n),
                 connector: ConnectorId::new("wa"),
                 channel: Channel::Whatsapp,
@@ -294,6 +310,7 @@ mod tests {
         view.apply(&at(
             90_000,
             OutboundConversationStarted {
+                handle: None,
                 conversation: id(4),
                 connector: ConnectorId::new("wa"),
                 channel: Channel::Whatsapp,

@@ -14,6 +14,9 @@ use routing_core::{
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// Why a message that waited for a contact who was then anonymised was never sent.
+pub const ANONYMISED: &str = "the contact was anonymised before it was sent";
+
 /// An agent message waiting to be sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxItem {
@@ -101,7 +104,10 @@ impl OutboxView {
                             message_id: e.message_id.clone(),
                             conversation: e.conversation,
                             channel: summary.channel,
-                            contact: summary.contact.clone(),
+                            contact: summary
+                                .handle
+                                .as_ref()
+                                .map_or_else(|| summary.contact.clone(), ExternalContactId::new),
                             agent: e.agent.clone(),
                             text: e.text.clone(),
                             template: e.template.clone(),
@@ -122,6 +128,33 @@ impl OutboxView {
                         updated_at: event.at,
                     },
                 );
+            }
+            // Nothing more goes to someone erased: what waited for them is dropped, and says so.
+            EventKind::ContactAnonymised(e) => {
+                let Some(pending) = self.pending.get_mut(&e.connector) else {
+                    return;
+                };
+                let theirs: Vec<u64> = pending
+                    .iter()
+                    .filter(|(_, item)| {
+                        conversations
+                            .get(&item.conversation)
+                            .is_some_and(|summary| summary.contact == e.contact)
+                    })
+                    .map(|(position, _)| *position)
+                    .collect();
+                for position in theirs {
+                    if let Some(item) = pending.remove(&position)
+                        && let Some(state) = self.states.get_mut(&item.message_id)
+                    {
+                        state.status = MessageStatus::Failed;
+                        state.failure = Some(ANONYMISED.to_owned());
+                        state.updated_at = event.at;
+                    }
+                }
+                if pending.is_empty() {
+                    self.pending.remove(&e.connector);
+                }
             }
             EventKind::MessageDispatched(e) => {
                 if let Some(state) = self.take(&e.message_id) {

@@ -17,6 +17,7 @@ struct Known {
     channel: Channel,
     contact: ExternalContactId,
     contact_name: Option<String>,
+    handle: Option<String>,
     queue: Option<QueueId>,
 }
 
@@ -29,6 +30,8 @@ pub struct PostponedRow {
     pub queue: Option<QueueId>,
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
+    /// The customer's handle, where `contact` is a pseudonym.
+    pub handle: Option<String>,
     #[serde(with = "crate::rfc3339")]
     pub postponed_at: Timestamp,
 }
@@ -52,6 +55,7 @@ impl PostponedView {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: e.contact_name.clone(),
+                        handle: e.handle.clone(),
                         queue: None,
                     },
                 );
@@ -64,6 +68,7 @@ impl PostponedView {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: None,
+                        handle: e.handle.clone(),
                         queue: Some(e.queue.clone()),
                     },
                 );
@@ -82,6 +87,7 @@ impl PostponedView {
                     queue: known.queue.clone(),
                     contact: known.contact.clone(),
                     contact_name: known.contact_name.clone(),
+                    handle: known.handle.clone(),
                     postponed_at: at,
                 };
                 self.lists

@@ -25,6 +25,7 @@ pub(crate) fn arrival(n: u128, queue: &str, ms: i64) -> [Event; 2] {
         at(
             ms,
             ConversationStarted {
+                handle: None,
                 conversation: id(n),
                 connector: ConnectorId::new("web"),
                 channel: Channel::Webchat,

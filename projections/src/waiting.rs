@@ -17,6 +17,7 @@ struct Known {
     channel: Channel,
     contact: ExternalContactId,
     contact_name: Option<String>,
+    handle: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +36,8 @@ pub struct WaitingRow {
     pub channel: Channel,
     pub contact: ExternalContactId,
     pub contact_name: Option<String>,
+    /// The customer's handle, where `contact` is a pseudonym.
+    pub handle: Option<String>,
     #[serde(with = "crate::rfc3339")]
     pub waiting_since: Timestamp,
     pub time_in_queue_ms: u64,
@@ -71,6 +74,7 @@ impl WaitingView {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: e.contact_name.clone(),
+                        handle: e.handle.clone(),
                     },
                 );
             }
@@ -81,6 +85,7 @@ impl WaitingView {
                         channel: e.channel,
                         contact: e.contact.clone(),
                         contact_name: None,
+                        handle: e.handle.clone(),
                     },
                 );
             }
@@ -158,7 +163,8 @@ impl WaitingView {
             | EventKind::MessageDispatchFailed(_)
             | EventKind::MessageStatusChanged(_)
             | EventKind::CustomerPresenceChanged(_)
-            | EventKind::ReceiptHeld(_) => {}
+            | EventKind::ReceiptHeld(_)
+            | EventKind::ContactAnonymised(_) => {}
         }
     }
 
@@ -231,6 +237,7 @@ impl WaitingView {
                     channel: known.channel,
                     contact: known.contact.clone(),
                     contact_name: known.contact_name.clone(),
+                    handle: known.handle.clone(),
                     waiting_since: row.since,
                     time_in_queue_ms: now.millis_since(row.since),
                     priority: row.priority,
@@ -267,6 +274,7 @@ mod tests {
         view.apply(&at(
             seconds,
             ConversationStarted {
+                handle: None,
                 conversation: id(n),
                 connector: ConnectorId::new("web"),
                 channel: Channel::Webchat,

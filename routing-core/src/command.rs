@@ -34,8 +34,12 @@ pub enum Command {
     ReceiveCustomerMessage {
         connector: ConnectorId,
         channel: Channel,
+        /// Whom the core routes on: the contact's pseudonym once the service has given them
+        /// one, else their handle.
         contact: ExternalContactId,
         contact_name: Option<String>,
+        /// The real handle, where `contact` is a pseudonym; carried into the events, sealed.
+        handle: Option<String>,
         message_id: MessageId,
         /// The text, or a caption or description for a message that is not text; may be empty
         /// only for a message that is not text.
@@ -127,9 +131,20 @@ pub enum Command {
         agent: AgentId,
         connector: ConnectorId,
         contact: ExternalContactId,
+        /// The real handle, where `contact` is a pseudonym.
+        handle: Option<String>,
         message_id: MessageId,
         text: String,
         template: Option<String>,
+    },
+    /// Erase a contact's personal data (their key is shredded by the service once this is
+    /// recorded). Refused while they have an open conversation: close it first.
+    AnonymiseContact {
+        connector: ConnectorId,
+        /// Their pseudonym.
+        contact: ExternalContactId,
+        by: KeyId,
+        interaction: Option<ConversationId>,
     },
     /// Close with a status; the status is optional here only so that the core, not the caller,
     /// owns the rule that it is required.
@@ -207,4 +222,54 @@ pub enum Command {
     /// after rebuilding the state, so that a changed configuration (more capacity, new agents)
     /// takes effect at once.
     Rebalance,
+}
+
+/// A command's customer, for the service to replace their handle with their pseudonym before
+/// the core sees it: the log and the core's state then never hold the handle in plaintext.
+pub struct ContactSlot<'a> {
+    pub connector: &'a ConnectorId,
+    /// The handle as the caller named it; the service writes the pseudonym here.
+    pub contact: &'a mut ExternalContactId,
+    /// Where the command carries the real handle on into its events, if it does.
+    pub handle: Option<&'a mut Option<String>>,
+    /// Whether the command may be the first the centre hears of the customer (a message, a
+    /// visitor's presence): an unknown handle gets a pseudonym. For the others an unknown
+    /// handle is refused as unknown, under the name the caller gave.
+    pub introduces: bool,
+}
+
+impl Command {
+    /// The customer this command names by their handle, if it names one.
+    pub fn contact_mut(&mut self) -> Option<ContactSlot<'_>> {
+        let slot = |connector, contact, handle, introduces| ContactSlot {
+            connector,
+            contact,
+            handle,
+            introduces,
+        };
+        match self {
+            Command::ReceiveCustomerMessage {
+                connector,
+                contact,
+                handle,
+                ..
+            } => Some(slot(connector, contact, Some(handle), true)),
+            Command::StartOutbound {
+                connector,
+                contact,
+                handle,
+                ..
+            } => Some(slot(connector, contact, Some(handle), false)),
+            Command::SetCustomerPresence {
+                connector, contact, ..
+            } => Some(slot(connector, contact, None, true)),
+            Command::CustomerLeft { connector, contact }
+            | Command::RecordReceipt {
+                connector,
+                receipt: ReceiptFor::UpTo { contact, .. },
+                ..
+            } => Some(slot(connector, contact, None, false)),
+            _ => None,
+        }
+    }
 }

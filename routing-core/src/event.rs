@@ -51,8 +51,16 @@ pub struct ConversationStarted {
     pub conversation: ConversationId,
     pub connector: ConnectorId,
     pub channel: Channel,
+    /// Who the core routes on: the contact's pseudonym, or, for a contact first seen before
+    /// pseudonyms, their handle.
     pub contact: ExternalContactId,
+    /// Personal: sealed under the contact's key (see [`crate::privacy`]).
     pub contact_name: Option<String>,
+    /// The customer's real handle on the channel (phone number, page-scoped id, visitor id),
+    /// where `contact` is a pseudonym. Personal: sealed. Added without a version change: absent
+    /// means `contact` is the handle itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,9 +469,15 @@ pub struct OutboundConversationStarted {
     pub conversation: ConversationId,
     pub connector: ConnectorId,
     pub channel: Channel,
+    /// The contact's pseudonym (or a pre-pseudonym contact's handle), as in
+    /// [`ConversationStarted`].
     pub contact: ExternalContactId,
     pub queue: QueueId,
     pub agent: AgentId,
+    /// The customer's real handle where `contact` is a pseudonym. Personal: sealed. Added
+    /// without a version change: absent means `contact` is the handle itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -497,6 +511,19 @@ pub struct AgentPaused {
     pub paid: bool,
     /// True when the engine paused the agent (a missed offer), not the agent themselves.
     pub automatic: bool,
+}
+
+/// A contact's personal data was erased: their key was shredded, so what the log holds of them
+/// can no longer be read, and everything built from it forgets them. Their metrics stay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactAnonymised {
+    pub connector: ConnectorId,
+    /// The contact's pseudonym: nothing links it to the person any more.
+    pub contact: ExternalContactId,
+    /// Who erased them.
+    pub by: KeyId,
+    /// The interaction the erasure was asked for through, if it was.
+    pub interaction: Option<ConversationId>,
 }
 
 /// An administrator issued an API key. Only the digest of its secret is recorded.
@@ -619,6 +646,7 @@ event_kinds! {
     MessageStatusChanged => 1,
     CustomerPresenceChanged => 1,
     ReceiptHeld => 1,
+    ContactAnonymised => 1,
 }
 
 impl EventKind {
@@ -695,6 +723,7 @@ impl EventKind {
             EventKind::MessageStatusChanged(e) => StreamOf::Conversation(&e.conversation),
             EventKind::CustomerPresenceChanged(e) => StreamOf::Contact(&e.connector, &e.contact),
             EventKind::ReceiptHeld(e) => StreamOf::Connector(&e.connector),
+            EventKind::ContactAnonymised(e) => StreamOf::Contact(&e.connector, &e.contact),
         }
     }
 }

@@ -16,15 +16,16 @@ use crate::content::{DeliveryStatus, DispatchOutcome, HELD_RECEIPT_MS, MessageKi
 use crate::event::{
     AcceptedFromWaiting, ActivityBlurred, ActivityFocused, AgentBecameReady, AgentDisconnected,
     AgentHeartbeatRecorded, AgentLeft, AgentLoggedIn, AgentLoggedOut, AgentMessageSent,
-    AgentPaused, AgentsReminded, ApiKeyIssued, ApiKeyRevoked, ConversationClosed,
-    ConversationEnqueued, ConversationExpired, ConversationGrabbed, ConversationJoined,
-    ConversationOverdue, ConversationPostponed, ConversationReclaimed, ConversationResumed,
-    ConversationSoonOverdue, ConversationStarted, CustomerLeft as CustomerLeftEvent,
-    CustomerMessageReceived, CustomerPresenceChanged, Event, EventKind, ImportanceMarked,
-    InviteOffered, MessageDispatchFailed, MessageDispatched, MessageStatusChanged, OfferAccepted,
-    OfferRejected, OfferRescinded, OfferTimedOut, OutboundConversationStarted, PauseLimitExceeded,
-    ReceiptHeld, ReclaimReason, ReminderReason, RescindReason, TeamNotified, TransferOffered,
-    TransferredToQueue, WaitLimitOutcome, WaitLimitReached,
+    AgentPaused, AgentsReminded, ApiKeyIssued, ApiKeyRevoked, ContactAnonymised,
+    ConversationClosed, ConversationEnqueued, ConversationExpired, ConversationGrabbed,
+    ConversationJoined, ConversationOverdue, ConversationPostponed, ConversationReclaimed,
+    ConversationResumed, ConversationSoonOverdue, ConversationStarted,
+    CustomerLeft as CustomerLeftEvent, CustomerMessageReceived, CustomerPresenceChanged, Event,
+    EventKind, ImportanceMarked, InviteOffered, MessageDispatchFailed, MessageDispatched,
+    MessageStatusChanged, OfferAccepted, OfferRejected, OfferRescinded, OfferTimedOut,
+    OutboundConversationStarted, PauseLimitExceeded, ReceiptHeld, ReclaimReason, ReminderReason,
+    RescindReason, TeamNotified, TransferOffered, TransferredToQueue, WaitLimitOutcome,
+    WaitLimitReached,
 };
 use crate::ids::{AgentId, ConversationId, MessageId};
 use crate::rejection::Rejection;
@@ -250,6 +251,7 @@ impl Run<'_> {
                 channel,
                 contact,
                 contact_name,
+                handle,
                 message_id,
                 text,
                 kind,
@@ -285,6 +287,7 @@ impl Run<'_> {
                             channel,
                             contact,
                             contact_name,
+                            handle,
                         });
                         self.emit(CustomerMessageReceived {
                             conversation,
@@ -747,6 +750,7 @@ impl Run<'_> {
                 agent,
                 connector,
                 contact,
+                handle,
                 message_id,
                 text,
                 template,
@@ -781,6 +785,7 @@ impl Run<'_> {
                     contact,
                     queue,
                     agent: agent.clone(),
+                    handle,
                 });
                 let email_fallback = self.email_fallback(channel, &connector_id, &contact_id);
                 self.emit(AgentMessageSent {
@@ -1028,6 +1033,25 @@ impl Run<'_> {
                     revoked_by: by,
                 }),
             },
+            Command::AnonymiseContact {
+                connector,
+                contact,
+                by,
+                interaction,
+            } => {
+                if !self.state.config().connectors.contains_key(&connector) {
+                    return Err(Rejection::UnknownConnector(connector));
+                }
+                if let Some(open) = self.state.open_conversation_of(&connector, &contact) {
+                    return Err(Rejection::ContactHasOpenConversation(open));
+                }
+                self.emit(ContactAnonymised {
+                    connector,
+                    contact,
+                    by,
+                    interaction,
+                });
+            }
             Command::Tick => self.fire_deadlines(),
             Command::Rebalance => {
                 let mut waiting: Vec<_> = self

@@ -19,6 +19,7 @@ pub mod content;
 pub mod event;
 mod execute;
 pub mod ids;
+pub mod privacy;
 pub mod rejection;
 mod routing;
 pub mod state;

@@ -172,4 +172,8 @@ pub enum Rejection {
         "connector '{0}' is not a web-chat connector: only web chat reports a visitor's presence"
     )]
     PresenceOnlyForWebchat(ConnectorId),
+    #[error(
+        "the contact has open conversation {0}: close it before anonymising them, so that nobody is answering someone whose data is being erased"
+    )]
+    ContactHasOpenConversation(ConversationId),
 }

@@ -16,6 +16,7 @@ use support::*;
 
 fn customer_sends(connector: &str, contact: &str, message: &str, kind: MessageKind) -> Command {
     Command::ReceiveCustomerMessage {
+        handle: None,
         connector: ConnectorId::new(connector),
         channel: if connector == "wa" {
             routing_core::Channel::Whatsapp

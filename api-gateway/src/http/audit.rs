@@ -98,12 +98,18 @@ pub async fn conversation(
     let stream = StreamOf::Conversation(&conversation).name();
     let mut events = Vec::new();
     let mut position = 0;
-    let models = rebuild(&state.store, agents(&state), until, |stored| {
-        position = stored.position.0;
-        if stored.stream == stream {
-            events.push(HistoryEntry::from(stored.clone()));
-        }
-    })
+    let models = rebuild(
+        &state.store,
+        &state.keyring,
+        agents(&state),
+        until,
+        |stored| {
+            position = stored.position.0;
+            if stored.stream == stream {
+                events.push(HistoryEntry::opened(stored.clone(), &state.keyring));
+            }
+        },
+    )
     .await?;
     let summary = models
         .conversations
@@ -167,9 +173,15 @@ pub async fn view(
     }
     let until = as_of.until(state.store.head().borrow().0)?;
     let mut position = 0;
-    let models = rebuild(&state.store, agents(&state), until, |stored| {
-        position = stored.position.0;
-    })
+    let models = rebuild(
+        &state.store,
+        &state.keyring,
+        agents(&state),
+        until,
+        |stored| {
+            position = stored.position.0;
+        },
+    )
     .await?;
     let value = match view.as_str() {
         "waiting" => serde_json::to_value(&models.waiting),
@@ -230,6 +242,7 @@ pub async fn rebuild_check(
     let checkpoint = live.checkpoint();
     let rebuilt = rebuild(
         &state.store,
+        &state.keyring,
         agents(&state),
         Until::Position(checkpoint),
         |_| {},

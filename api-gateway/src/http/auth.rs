@@ -162,6 +162,14 @@ impl Caller {
         }
     }
 
+    /// Anonymising contacts: admins, who answer erasure requests.
+    pub fn erases_personal_data(&self) -> Result<(), ApiError> {
+        match &self.role {
+            Role::Admin => Ok(()),
+            other => Err(self.wrong_role("anonymise contacts", other)),
+        }
+    }
+
     /// Issuing, listing and revoking keys: admins.
     pub fn manages_keys(&self) -> Result<(), ApiError> {
         match &self.role {

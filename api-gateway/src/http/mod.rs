@@ -11,6 +11,7 @@ mod extract;
 mod interactions;
 mod keys;
 mod metrics;
+mod privacy;
 mod problem;
 mod queries;
 mod streams;
@@ -60,6 +61,8 @@ impl std::ops::Deref for AppState {
 /// The services handlers use.
 pub struct Services {
     pub engine: Engine,
+    /// The contacts' keys, to open what events hold of them.
+    pub keyring: Arc<crate::keyring::Keyring>,
     pub views: Views,
     pub store: Store,
     pub config: Arc<CentreConfig>,
@@ -199,6 +202,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(audit::view))
         .routes(routes!(audit::rebuild_check))
         .routes(routes!(audit::verify))
+        .routes(routes!(privacy::anonymise_contact))
+        .routes(routes!(privacy::anonymise_interaction))
         .split_for_parts();
     // After the routes joined the document: the modifier applies to every operation.
     utoipa::Modify::modify(&BearerKeys, &mut api);

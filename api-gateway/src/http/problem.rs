@@ -168,6 +168,11 @@ fn told(error: &ApiError) -> bool {
 fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static str) {
     use Rejection as R;
     match rejection {
+        R::ContactHasOpenConversation(_) => (
+            StatusCode::CONFLICT,
+            "contact-has-open-conversation",
+            "The contact has an open conversation",
+        ),
         R::NotInOutbox { .. } => (
             StatusCode::NOT_FOUND,
             "not-in-outbox",

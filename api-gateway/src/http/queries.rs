@@ -630,20 +630,28 @@ pub async fn history(
         .map_or(query.after_version, |e| e.stream_version);
     Ok(Json(History {
         conversation,
-        events: stored.into_iter().map(HistoryEntry::from).collect(),
+        events: stored
+            .into_iter()
+            .map(|event| HistoryEntry::opened(event, &state.keyring))
+            .collect(),
         more,
         next_after_version,
     }))
 }
 
-impl From<event_store::StoredEvent> for HistoryEntry {
-    fn from(event: event_store::StoredEvent) -> Self {
+impl HistoryEntry {
+    /// The stored event with its personal fields opened (or erased, once their key is gone).
+    pub fn opened(event: event_store::StoredEvent, keyring: &crate::keyring::Keyring) -> Self {
         let time = projections::rfc3339::format(Timestamp::from_millis(event.recorded_at_ms));
         // The payload is JSON written by this engine; should it ever not parse, show it as
-        // text rather than hide it from an auditor.
-        let payload = serde_json::from_slice(&event.payload).unwrap_or_else(|_| {
-            serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
-        });
+        // text rather than hide it from an auditor (never the sealed bytes: they open or not).
+        let payload = keyring
+            .open(&event.event_type, &event.payload)
+            .ok()
+            .and_then(|opened| serde_json::from_slice(&opened).ok())
+            .unwrap_or_else(|| {
+                serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
+            });
         HistoryEntry {
             position: event.position.0,
             stream: event.stream,
@@ -726,7 +734,10 @@ pub async fn log(
         .await?;
     let next_after = stored.last().map_or(query.after, |e| e.position.0);
     Ok(Json(LogPage {
-        events: stored.into_iter().map(HistoryEntry::from).collect(),
+        events: stored
+            .into_iter()
+            .map(|event| HistoryEntry::opened(event, &state.keyring))
+            .collect(),
         head,
         next_after,
     }))

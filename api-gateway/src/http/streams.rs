@@ -400,7 +400,9 @@ where
             let events = stored
                 .iter()
                 .take_while(|stored| stored.position.0 <= to)
-                .map(|stored| decode(stored).map(|event| (stored.position.0, event)))
+                .map(|stored| {
+                    decode(stored, &self.state.keyring).map(|event| (stored.position.0, event))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if events.is_empty() {
                 break;

@@ -214,4 +214,15 @@ impl Deliveries {
             .or_default()
             .insert(contact.clone(), VisitorPresence { online, email });
     }
+
+    /// Forgets what is known of an anonymised contact: their presence and address, and the
+    /// list their watermark receipts walk. Sent messages keep their statuses (those are metrics).
+    pub(super) fn forget_contact(&mut self, connector: &ConnectorId, contact: &ExternalContactId) {
+        if let Some(contacts) = self.sent_to.get_mut(connector) {
+            contacts.remove(contact);
+        }
+        if let Some(contacts) = self.presence.get_mut(connector) {
+            contacts.remove(contact);
+        }
+    }
 }

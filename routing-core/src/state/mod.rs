@@ -826,6 +826,17 @@ impl State {
             EventKind::ApiKeyIssued(e) => {
                 self.keys_issued.insert(e.key.clone());
             }
+            EventKind::ContactAnonymised(e) => {
+                // Whoever writes from this handle again is someone new to the centre: no
+                // reply window, no preferred agent, no presence carried over.
+                if let Some(contacts) = self.contacts.get_mut(&e.connector) {
+                    contacts.remove(&e.contact);
+                }
+                if let Some(contacts) = self.last_agents.get_mut(&e.connector) {
+                    contacts.remove(&e.contact);
+                }
+                self.deliveries.forget_contact(&e.connector, &e.contact);
+            }
             EventKind::ApiKeyRevoked(e) => {
                 self.keys_revoked.insert(e.key.clone());
             }

@@ -242,6 +242,7 @@ pub fn render_rejection(rejection: &Rejection) -> String {
 
 pub fn customer_writes(connector: &str, contact: &str, message: &str) -> Command {
     Command::ReceiveCustomerMessage {
+        handle: None,
         connector: ConnectorId::new(connector),
         channel: if connector == "wa" {
             Channel::Whatsapp
@@ -418,6 +419,7 @@ pub fn start_outbound(
     template: Option<&str>,
 ) -> Command {
     Command::StartOutbound {
+        handle: None,
         agent: AgentId::new(agent),
         connector: ConnectorId::new(connector),
         contact: ExternalContactId::new(contact),
