@@ -189,12 +189,16 @@ pub fn start<S: EventStore + Clone>(
             }
             checkpoint_tx.send_replace(reached);
             if let (Some(keeper), Some((position, event_id, _))) = (keeper.as_mut(), page.last()) {
+                let erasure = page.iter().any(|(_, _, event)| {
+                    matches!(event.kind, routing_core::EventKind::ContactAnonymised(_))
+                });
                 keeper.applied(
                     page.len() as u64,
                     Anchor {
                         position: *position,
                         event_id: *event_id,
                     },
+                    erasure,
                 );
             }
             // Always sent, even when nobody listened as the page was applied: a stream opening
@@ -288,9 +292,22 @@ impl Keeper {
         }
     }
 
-    fn applied(&mut self, events: u64, anchor: Anchor) {
+    /// `erasure`: the page anonymised a contact. The last snapshot still holds their data, so
+    /// a new one is written at once (after the one being written, if any), not when due.
+    fn applied(&mut self, events: u64, anchor: Anchor, erasure: bool) {
         self.now = Some(anchor);
         self.since += events;
+        if erasure {
+            let previous = self.writing.take();
+            let work = self.write_now();
+            self.writing = Some(tokio::spawn(async move {
+                if let Some(previous) = previous {
+                    let _ = previous.await;
+                }
+                let _ = tokio::task::spawn_blocking(work).await;
+            }));
+            return;
+        }
         let due = self.since >= SNAPSHOT_EVERY_EVENTS || self.last.elapsed() >= SNAPSHOT_EVERY;
         if due && self.writing.as_ref().is_none_or(|w| w.is_finished()) {
             self.writing = Some(tokio::task::spawn_blocking(self.write_now()));

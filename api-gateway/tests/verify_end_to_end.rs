@@ -76,7 +76,8 @@ async fn an_event_altered_in_the_embedded_file_is_named_by_verify() {
     assert!(ok, "{out}");
     assert!(out.contains("the chain holds"), "{out}");
 
-    // Someone with the file changes what the customer wrote: 1234 becomes 9234.
+    // Someone with the file changes the record: its message id, 1234 becomes 9234 (the text
+    // itself is sealed, and a change to it would not open; the chain names both).
     {
         let db = redb::Database::open(data.path().join("events.redb")).unwrap();
         let table: redb::TableDefinition<u64, &[u8]> = redb::TableDefinition::new("events");
