@@ -283,3 +283,138 @@ pub fn subject_of(
     routing_core::privacy::subject_of(event, state)
         .map(|(connector, contact)| subject(&connector, &contact))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
+        result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn web() -> ConnectorId {
+        ConnectorId::new("web")
+    }
+
+    const MESSAGE: &str = r#"{"conversation":"c","message_id":"m","text":"my card is 4111","kind":"image","attachments":[{"kind":"image","reference":"https://media/passport.jpg"}]}"#;
+
+    #[test]
+    fn personal_fields_are_stored_sealed_and_read_back_opened() {
+        let keyring = Keyring::default();
+        let Resolved::Minted(pseudonym, entry) = ok(keyring.resolve(&web(), "v-1", false, true))
+        else {
+            panic!("a new contact gets a pseudonym")
+        };
+        assert_ne!(pseudonym.as_str(), "v-1");
+        assert_eq!(entry.pseudonym, subject(&web(), &pseudonym));
+        let mut minted = Vec::new();
+        let sealed = ok(keyring.seal(
+            "CustomerMessageReceived",
+            Some(&entry.pseudonym),
+            MESSAGE.as_bytes().to_vec(),
+            &mut minted,
+        ));
+        assert!(minted.is_empty(), "its key was made with its pseudonym");
+        let stored = String::from_utf8_lossy(&sealed).into_owned();
+        assert!(
+            !stored.contains("4111") && !stored.contains("passport"),
+            "{stored}"
+        );
+        assert!(stored.contains(r#""kind":"image""#), "{stored}");
+        let opened: Value = ok(serde_json::from_slice(&ok(
+            keyring.open("CustomerMessageReceived", &sealed)
+        )));
+        assert_eq!(opened, ok(serde_json::from_str::<Value>(MESSAGE)));
+
+        // Shredded: the fields read as erased, everything else as it was.
+        keyring.forget(&entry.pseudonym);
+        let erased: Value = ok(serde_json::from_slice(&ok(
+            keyring.open("CustomerMessageReceived", &sealed)
+        )));
+        assert_eq!(erased["text"], routing_core::privacy::ERASED_TEXT);
+        assert_eq!(
+            erased["attachments"][0]["reference"],
+            routing_core::privacy::ERASED_TEXT
+        );
+        assert_eq!(erased["attachments"][0]["kind"], "image");
+        assert_eq!(
+            keyring.find(&web(), "v-1"),
+            None,
+            "the handle is nobody now"
+        );
+    }
+
+    #[test]
+    fn a_sealed_value_opens_only_where_it_was_sealed() {
+        let keyring = Keyring::default();
+        let Resolved::Minted(_, entry) = ok(keyring.resolve(&web(), "v-1", false, true)) else {
+            panic!("minted")
+        };
+        let sealed = ok(keyring.seal(
+            "AgentMessageSent",
+            Some(&entry.pseudonym),
+            br#"{"text":"secret","email_fallback":"a@b.c"}"#.to_vec(),
+            &mut Vec::new(),
+        ));
+        // The text's sealed value moved into the e-mail field does not open there.
+        let mut value: Value = ok(serde_json::from_slice(&sealed));
+        value["email_fallback"] = value["text"].clone();
+        let moved = ok(serde_json::to_vec(&value));
+        let opened: Value = ok(serde_json::from_slice(&ok(
+            keyring.open("AgentMessageSent", &moved)
+        )));
+        assert_eq!(opened["text"], "secret");
+        assert_eq!(opened["email_fallback"], Value::Null);
+    }
+
+    #[test]
+    fn an_event_with_personal_data_and_no_subject_is_not_stored() {
+        let keyring = Keyring::default();
+        let refused = keyring.seal(
+            "CustomerMessageReceived",
+            None,
+            MESSAGE.as_bytes().to_vec(),
+            &mut Vec::new(),
+        );
+        assert!(matches!(refused, Err(SealingError::NoSubject(_))));
+        // Events with nothing personal pass as they are, with or without one.
+        let plain = br#"{"conversation":"c","agent":"alice"}"#.to_vec();
+        assert_eq!(
+            ok(keyring.seal("OfferAccepted", None, plain.clone(), &mut Vec::new())),
+            plain
+        );
+    }
+
+    #[test]
+    fn handles_resolve_once_and_never_to_someone_elses_pseudonym() {
+        let keyring = Keyring::default();
+        let Resolved::Minted(first, _) = ok(keyring.resolve(&web(), "v-1", false, true)) else {
+            panic!("minted")
+        };
+        assert!(matches!(
+            ok(keyring.resolve(&web(), "v-1", false, true)),
+            Resolved::Known(id) if id == first
+        ));
+        // A handle that is someone's pseudonym is not them: a new contact, or unknown.
+        match ok(keyring.resolve(&web(), first.as_str(), true, false)) {
+            Resolved::Unknown(id) => assert_ne!(id, first),
+            _ => panic!("unknown"),
+        }
+        match ok(keyring.resolve(&web(), first.as_str(), false, true)) {
+            Resolved::Minted(id, _) => assert_ne!(id, first),
+            _ => panic!("a new contact"),
+        }
+        // A command that may not introduce anyone routes an unknown handle as it is.
+        assert!(matches!(
+            ok(keyring.resolve(&web(), "v-2", false, false)),
+            Resolved::Unknown(id) if id.as_str() == "v-2"
+        ));
+        // A contact from before pseudonyms keeps routing on their handle, with a key now.
+        let Resolved::Minted(legacy, entry) = ok(keyring.resolve(&web(), "+420", true, false))
+        else {
+            panic!("a key for a known contact")
+        };
+        assert_eq!(legacy.as_str(), "+420");
+        assert_eq!(keyring.find(&web(), "+420"), Some(entry.pseudonym));
+    }
+}

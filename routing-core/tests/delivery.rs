@@ -454,3 +454,56 @@ fn a_visitors_presence_repeated_unchanged_appends_nothing() {
     );
     assert!(when(&mut state, at(15, presence("v-1", true, None))).contains("\"online\":true"));
 }
+
+fn anonymise(contact: &str) -> Command {
+    Command::AnonymiseContact {
+        connector: ConnectorId::new("web"),
+        contact: ExternalContactId::new(contact),
+        by: routing_core::KeyId::new("privacy-officer"),
+        interaction: None,
+    }
+}
+
+/// An erasure waits for the contact's conversation to end; then the contact is forgotten:
+/// no address for e-mail, no reply window, no preferred agent. Whoever writes from the handle
+/// again is new to the centre.
+#[test]
+fn an_anonymised_contact_is_forgotten_once_their_conversation_is_over() {
+    let mut state = replied();
+    state
+        .execute(
+            presence("v-1", false, Some("jana@example.com")),
+            &context(13, 0),
+        )
+        .unwrap();
+    expect![[r#"
+        rejected: the contact has open conversation 00000000-0000-0000-0000-000000000001: close it before anonymising them, so that nobody is answering someone whose data is being erased
+    "#]]
+    .assert_eq(&when(&mut state, at(14, anonymise("v-1"))));
+    state
+        .execute(close("alice", 1, Some("resolved")), &context(15, 0))
+        .unwrap();
+    expect![[r#"
+        16s ContactAnonymised {"connector":"web","contact":"v-1","by":"privacy-officer","interaction":null}
+    "#]]
+    .assert_eq(&when(&mut state, at(16, anonymise("v-1"))));
+    // Outbound needs a contact who wrote before: they no longer have.
+    expect![[r#"
+        rejected: contact 'v-1' has never written through connector 'web': outbound messages go only to contacts who have written before
+    "#]]
+    .assert_eq(&when(
+        &mut state,
+        at(17, start_outbound("alice", "web", "v-1", None)),
+    ));
+    // Writing again starts afresh, and a reply to them while offline carries no old address.
+    state
+        .execute(customer_writes("web", "v-1", "m-9"), &context(18, 2))
+        .unwrap();
+    state.execute(accept("alice", 2), &context(19, 0)).unwrap();
+    state
+        .execute(presence("v-1", false, None), &context(20, 0))
+        .unwrap();
+    assert!(
+        when(&mut state, at(21, reply("alice", 2, "r-9"))).contains(r#""email_fallback":null"#)
+    );
+}

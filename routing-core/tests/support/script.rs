@@ -62,6 +62,15 @@ pub fn command() -> impl Strategy<Value = Command> {
                 online,
                 email: email.then(|| format!("contact-{contact}@example.com")),
             }),
+        // Erasures: refused while the contact has a conversation open, else they forget them.
+        2 => (prop::sample::select(&CONNECTORS[..]), 0u8..6).prop_map(|(c, contact)| {
+            Command::AnonymiseContact {
+                connector: routing_core::ConnectorId::new(c),
+                contact: routing_core::ids::ExternalContactId::new(format!("contact-{contact}")),
+                by: routing_core::KeyId::new("privacy-officer"),
+                interaction: None,
+            }
+        }),
     ]
 }
 
