@@ -144,7 +144,7 @@ async fn console(base: String, agent: String, shared: Arc<Shared>) {
                 continue;
             };
             let data: serde_json::Value = serde_json::from_str(data).unwrap();
-            let visitor = data["conversation"]["contact"].as_str().unwrap().to_owned();
+            let visitor = data["conversation"]["handle"].as_str().unwrap().to_owned();
             let conversation = data["payload"]["conversation"].as_str().unwrap().to_owned();
             if let Some(sent) = shared.sent.lock().await.remove(&visitor) {
                 let latency = received.duration_since(sent).as_micros() as u64;

@@ -124,9 +124,6 @@ impl Receipt {
 struct Job {
     command: Command,
     reply: oneshot::Sender<Result<Receipt, EngineError>>,
-    /// Whether its customer's handle was already replaced by their pseudonym (a job decided
-    /// again must not be resolved twice).
-    resolved: bool,
 }
 
 /// A handle to the engine task; cheap to clone. When every handle is dropped the task finishes
@@ -149,6 +146,7 @@ impl Engine {
     ) -> Result<(Self, tokio::task::JoinHandle<Result<(), EngineError>>), EngineError> {
         let epoch = store.claim_writer().await?;
         tracing::info!(%epoch, "claimed the log as its writer");
+        privacy.load().await?;
         let mut anonymised = Vec::new();
         let state = replay(config.clone(), &store, &privacy.keyring, &mut anonymised).await?;
         tracing::info!(
@@ -181,11 +179,7 @@ impl Engine {
     /// as a duplicate and appends nothing.
     pub async fn execute(&self, command: Command) -> Result<Receipt, EngineError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            command,
-            reply,
-            resolved: false,
-        };
+        let job = Job { command, reply };
         self.jobs.try_send(job).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => EngineError::Busy,
             mpsc::error::TrySendError::Closed(_) => EngineError::Stopped,
@@ -202,16 +196,29 @@ pub struct Privacy {
 }
 
 impl Privacy {
-    /// Loads every key the vault keeps.
-    pub async fn load(vault: AnyVault) -> Result<Self, StoreError> {
-        let keyring = Arc::new(Keyring::new(vault.load().await?));
-        Ok(Self { keyring, vault })
+    /// The vault, with an empty keyring until [`Privacy::load`].
+    pub fn new(vault: AnyVault) -> Self {
+        Self {
+            keyring: Arc::new(Keyring::default()),
+            vault,
+        }
     }
 
-    /// Shreds a subject's key for good: from the vault first, then from memory.
+    /// Loads every key the vault keeps into the keyring. The engine does so only once it has
+    /// claimed the log: a writer before it may have kept keys until then.
+    pub async fn load(&self) -> Result<(), StoreError> {
+        for entry in self.vault.load().await? {
+            self.keyring.insert(entry);
+        }
+        Ok(())
+    }
+
+    /// Shreds a subject's key for good. Memory first: from then on nothing opens what it
+    /// sealed, and its handle is nobody, even if the vault cannot be reached now (every start
+    /// shreds again what the log says was erased).
     async fn shred(&self, subject: &str) -> Result<(), EngineError> {
-        self.vault.shred(subject).await?;
         self.keyring.forget(subject);
+        self.vault.shred(subject).await?;
         tracing::info!("a contact's key was shredded");
         Ok(())
     }
@@ -402,6 +409,23 @@ impl<S: EventStore> Writer<S> {
     /// state is then rebuilt from the log). Returns the jobs left for the next batch (when this
     /// one grew to its event limit), or the error that must stop the engine.
     async fn handle_batch(&mut self, jobs: Vec<Job>) -> Result<Vec<Job>, String> {
+        let mut minted: Vec<ContactKey> = Vec::new();
+        let result = self.decide_batch(jobs, &mut minted).await;
+        // Whatever is left was never kept in the vault, so nothing stored is sealed under it.
+        for entry in &minted {
+            self.privacy.keyring.forget(&entry.pseudonym);
+        }
+        result
+    }
+
+    /// [`Self::handle_batch`]'s work. Keys made for new contacts are pushed to `minted`, and
+    /// taken out of it once they are kept in the vault (before anything sealed under them is
+    /// appended).
+    async fn decide_batch(
+        &mut self,
+        jobs: Vec<Job>,
+        minted: &mut Vec<ContactKey>,
+    ) -> Result<Vec<Job>, String> {
         if self.stale {
             let keyring = Arc::clone(&self.privacy.keyring);
             match replay(self.config.clone(), &self.store, &keyring, &mut Vec::new()).await {
@@ -419,36 +443,29 @@ impl<S: EventStore> Writer<S> {
             }
         }
         // Customers become pseudonyms first: the idempotency keys and the state never hold a
-        // handle. Keys made now are kept in the vault before anything sealed under them is.
-        let mut minted: Vec<ContactKey> = Vec::new();
-        let mut resolved: Vec<Job> = Vec::with_capacity(jobs.len());
-        for mut job in jobs {
-            if !job.resolved {
-                job.resolved = true;
-                if let Err(error) = self.resolve_contact(&mut job.command, &mut minted) {
-                    let _ = job.reply.send(Err(error.into()));
-                    continue;
-                }
-            }
-            resolved.push(job);
-        }
-        let jobs = resolved;
-        // Keys first (a malformed message is refused here), then one lookup for all of them.
-        let mut keyed: Vec<(Job, Option<String>)> = Vec::with_capacity(jobs.len());
+        // handle. A job keeps the command as it came, so that one decided again (in the next
+        // batch) is resolved again, against the keys as they are then.
+        let mut keyed: Vec<(Job, Command, Option<String>)> = Vec::with_capacity(jobs.len());
         for job in jobs {
-            match self.state.idempotency_key(&job.command) {
-                Ok(key) => keyed.push((job, key)),
+            let mut command = job.command.clone();
+            if let Err(error) = self.resolve_contact(&mut command, minted) {
+                let _ = job.reply.send(Err(error.into()));
+                continue;
+            }
+            // Keys first (a malformed message is refused here), then one lookup for all.
+            match self.state.idempotency_key(&command) {
+                Ok(key) => keyed.push((job, command, key)),
                 Err(rejection) => {
                     let _ = job.reply.send(Err(rejection.into()));
                 }
             }
         }
-        let wanted: Vec<String> = keyed.iter().filter_map(|(_, key)| key.clone()).collect();
+        let wanted: Vec<String> = keyed.iter().filter_map(|(_, _, key)| key.clone()).collect();
         let mut stored = match self.store.find_idempotency_keys(&wanted).await {
             Ok(found) => found.into_iter(),
             Err(error) => {
                 let error = Arc::new(EngineError::from(error));
-                for (job, _) in keyed {
+                for (job, _, _) in keyed {
                     let _ = job.reply.send(Err(EngineError::Batch(Arc::clone(&error))));
                 }
                 return if error.is_fatal() {
@@ -465,20 +482,13 @@ impl<S: EventStore> Writer<S> {
         let mut failed: Option<EngineError> = None;
         let mut rest: Vec<Job> = Vec::new();
         let mut keyed = keyed.into_iter();
-        for (job, key) in keyed.by_ref() {
+        for (job, command, key) in keyed.by_ref() {
             let known = match &key {
                 Some(_) => stored.next().flatten(),
                 None => None,
             };
             match self
-                .decide(
-                    job.command.clone(),
-                    key,
-                    known,
-                    &mut batch,
-                    &mut keys_in_batch,
-                    &mut minted,
-                )
+                .decide(command, key, known, &mut batch, &mut keys_in_batch, minted)
                 .await
             {
                 // Nothing undurable decided yet: the answer rests on the log alone.
@@ -492,12 +502,21 @@ impl<S: EventStore> Writer<S> {
                     outcome: PendingOutcome::Held(Ok(receipt)),
                     end: batch.len(),
                 }),
-                Ok(Decided::Pending(outcome)) => pending.push(Pending {
-                    command: job.command,
-                    reply: job.reply,
-                    outcome,
-                    end: batch.len(),
-                }),
+                Ok(Decided::Pending(outcome)) => {
+                    let erasure = matches!(&outcome, PendingOutcome::Events { events, .. }
+                        if events.iter().any(|e| matches!(e.kind, routing_core::EventKind::ContactAnonymised(_))));
+                    pending.push(Pending {
+                        command: job.command,
+                        reply: job.reply,
+                        outcome,
+                        end: batch.len(),
+                    });
+                    // The erased contact's key is shredded once this batch is durable: what
+                    // follows is resolved only then, so that nothing more is sealed under it.
+                    if erasure {
+                        break;
+                    }
+                }
                 Err(DecideError::Refused(error)) if !error.is_fatal() && !batch.is_empty() => {
                     pending.push(Pending {
                         command: job.command,
@@ -526,12 +545,8 @@ impl<S: EventStore> Writer<S> {
         }
         // What the event limit left over is decided in the next batch (its keys looked up again
         // then: this batch's messages will be in the log by then).
-        rest.extend(keyed.map(|(job, _)| job));
+        rest.extend(keyed.map(|(job, _, _)| job));
         if pending.is_empty() {
-            // Only refused commands needed them: nothing is sealed under them.
-            for entry in &minted {
-                self.privacy.keyring.forget(&entry.pseudonym);
-            }
             return Ok(rest);
         }
         if let Some(error) = failed {
@@ -561,14 +576,14 @@ impl<S: EventStore> Writer<S> {
         let mut durable = 0;
         let mut first_position: Option<u64> = None;
         let mut failure: Option<Failure> = None;
-        if !minted.is_empty()
-            && let Err(error) = self.privacy.vault.keep(&minted).await
-        {
-            for entry in &minted {
-                self.privacy.keyring.forget(&entry.pseudonym);
+        if !minted.is_empty() {
+            match self.privacy.vault.keep(minted).await {
+                Ok(()) => minted.clear(),
+                Err(error) => {
+                    failure = Some(Failure::Failed(Arc::new(EngineError::from(error))));
+                    cuts.clear();
+                }
             }
-            failure = Some(Failure::Failed(Arc::new(EngineError::from(error))));
-            cuts.clear();
         }
         let mut unsent = batch;
         for cut in cuts {
@@ -677,7 +692,6 @@ impl<S: EventStore> Writer<S> {
                 Some(Failure::Again(_)) => again.push(Job {
                     command: p.command,
                     reply: p.reply,
-                    resolved: true,
                 }),
                 Some(Failure::Failed(error) | Failure::Fatal(error)) => {
                     let _ = p.reply.send(Err(EngineError::Batch(Arc::clone(error))));
@@ -798,11 +812,7 @@ impl<S: EventStore> Writer<S> {
     /// A command of the engine's own (a tick, a rebalance), decided like any other.
     async fn own(&mut self, command: Command) -> Result<Receipt, EngineError> {
         let (reply, mut answer) = oneshot::channel();
-        let mut jobs = vec![Job {
-            command,
-            reply,
-            resolved: false,
-        }];
+        let mut jobs = vec![Job { command, reply }];
         while !jobs.is_empty() {
             jobs = self.handle_batch(jobs).await.map_err(EngineError::Halted)?;
         }
@@ -895,7 +905,7 @@ mod tests {
 
     async fn keys(dir: &std::path::Path) -> Privacy {
         let vault = ok(event_store::vault::EmbeddedVault::open(dir));
-        ok(Privacy::load(AnyVault::Embedded(vault)).await)
+        Privacy::new(AnyVault::Embedded(vault))
     }
 
     fn centre() -> CentreConfig {
@@ -933,6 +943,67 @@ mod tests {
             text: "hello".into(),
             kind: routing_core::MessageKind::Text,
             attachments: Vec::new(),
+        }
+    }
+
+    fn started_contact(receipt: &Receipt) -> ExternalContactId {
+        receipt
+            .events()
+            .find_map(|event| match &event.kind {
+                EventKind::ConversationStarted(e) => Some(e.contact.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no conversation started"))
+    }
+
+    /// An erasure and a message from the same handle decided together: the message is someone
+    /// new (a new pseudonym, under a new key), never sealed under the key being shredded.
+    #[tokio::test]
+    async fn a_message_racing_an_erasure_of_its_handle_is_from_someone_new() {
+        let dir = ok(tempfile::tempdir());
+        let store = ok(EmbeddedStore::open(dir.path()));
+        let privacy = keys(dir.path()).await;
+        let (engine, _task) = ok(Engine::start(
+            centre(),
+            store.clone(),
+            privacy.clone(),
+            Arc::new(SystemClock),
+            crate::http::Metrics::new().engine.clone(),
+        )
+        .await);
+        let first = started_contact(&ok(engine.execute(message("v-1", "m-1")).await));
+        ok(engine
+            .execute(Command::CustomerLeft {
+                connector: ConnectorId::new("web"),
+                contact: ExternalContactId::new("v-1"),
+            })
+            .await);
+        let erase = Command::AnonymiseContact {
+            connector: ConnectorId::new("web"),
+            contact: first.clone(),
+            by: routing_core::KeyId::new("demo-admin"),
+            interaction: None,
+        };
+        // Both queued before the engine polls: one batch, the erasure first.
+        let (erased, again) =
+            tokio::join!(engine.execute(erase), engine.execute(message("v-1", "m-2")));
+        ok(erased);
+        let again = ok(again);
+        let second = started_contact(&again);
+        assert_ne!(second, first);
+        let subject = |contact| keyring::subject(&ConnectorId::new("web"), contact);
+        assert!(!privacy.keyring.holds(&subject(&first)), "shredded");
+        assert!(privacy.keyring.holds(&subject(&second)));
+        let Receipt::Appended { events } = &again else {
+            panic!("appended")
+        };
+        for (position, event) in events {
+            let on_disk = ok(store.read_all(Position(position.0 - 1), 1).await);
+            assert_eq!(
+                &ok(decode(&on_disk[0], &privacy.keyring)),
+                event,
+                "opens at {position}"
+            );
         }
     }
 

@@ -96,7 +96,9 @@ pub async fn replay(options: ReplayOptions) -> anyhow::Result<bool> {
     let vault = event_store::vault::AnyVault::open(&options.store)
         .await
         .context("the key vault could not be opened")?;
-    let privacy = crate::engine::Privacy::load(vault)
+    let privacy = crate::engine::Privacy::new(vault);
+    privacy
+        .load()
         .await
         .context("the contacts' keys could not be read")?;
     let agents: BTreeSet<AgentId> = config.agents.keys().cloned().collect();

@@ -54,9 +54,7 @@ pub async fn serve(
     let vault = event_store::vault::AnyVault::open(&options.store)
         .await
         .context("the key vault could not be opened")?;
-    let privacy = Privacy::load(vault)
-        .await
-        .context("the contacts' keys could not be read from the vault")?;
+    let privacy = Privacy::new(vault);
     let keyring = Arc::clone(&privacy.keyring);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let metrics = Metrics::new();

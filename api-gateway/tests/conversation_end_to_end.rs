@@ -269,10 +269,14 @@ async fn an_acknowledged_message_survives_a_kill_9() {
             "ConversationEnqueued"
         ]
     );
+    // The contact's key was durable before the events sealed under it: they still open.
+    assert_eq!(history["events"][1]["payload"]["text"], "Are you there?");
+    assert_eq!(history["events"][0]["payload"]["handle"], "v-7");
     let (_, waiting) = server
         .get(&format!("/v1/waiting?after={}", sent["position"]))
         .await;
     assert_eq!(waiting["waiting"][0]["conversation"], conversation.as_str());
+    assert_eq!(waiting["waiting"][0]["handle"], "v-7");
 }
 
 #[tokio::test]

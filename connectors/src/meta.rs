@@ -212,6 +212,19 @@ fn up_to(event: &Value, receipt: &str, status: DeliveryStatus) -> Result<Item, S
     })
 }
 
+/// An id for an item the provider gives none: the same on every retry of the delivery, and
+/// holding nothing of the customer in clear (the sender's id is hashed in with the rest), since
+/// message ids are stored and compared as they are.
+pub fn synthetic_id(kind: &str, parts: &[&str]) -> String {
+    use sha2::Digest as _;
+    let mut digest = sha2::Sha256::new();
+    for part in parts {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    format!("{kind}:{}", hex::encode(digest.finalize()))
+}
+
 fn read_reaction(event: &Value, reaction: &Value) -> Result<Item, String> {
     let sender = required(event, "/sender/id")?;
     let mid = required(reaction, "/mid").map_err(|why| format!("reaction: {why}"))?;
@@ -224,7 +237,7 @@ fn read_reaction(event: &Value, reaction: &Value) -> Result<Item, String> {
     Ok(Item::Message {
         contact: sender.to_owned(),
         contact_name: None,
-        message_id: format!("reaction:{mid}:{sender}:{action}:{emoji}:{at}"),
+        message_id: synthetic_id("reaction", &[mid, sender, action, emoji, &at.to_string()]),
         text: emoji.to_owned(),
         kind: MessageKind::Reaction,
         attachments: Vec::new(),
@@ -242,7 +255,7 @@ fn read_postback(event: &Value, postback: &Value) -> Result<Item, String> {
         None => {
             let timestamp = id(event.get("timestamp"))
                 .ok_or("`postback` has no `mid` and the event no `timestamp`")?;
-            format!("postback:{sender}:{timestamp}")
+            synthetic_id("postback", &[sender, &timestamp.to_string()])
         }
     };
     Ok(Item::Message {

@@ -1,7 +1,7 @@
 //! Messenger and Instagram deliveries, from fixtures in the documented format, read into whole
 //! deliveries.
 
-use connectors::meta::Object;
+use connectors::meta::{Object, synthetic_id};
 use connectors::{Delivery, Item, MalformedBody, Refused};
 use routing_core::ids::ExternalContactId;
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor, Timestamp};
@@ -205,14 +205,23 @@ fn messenger_several_events_come_out_in_order_and_echoes_are_never_customer_mess
             ),
             message(
                 PSID,
-                &format!("reaction:m_sent-1:{PSID}:react:\u{2764}\u{fe0f}:1700000004005"),
+                &synthetic_id(
+                    "reaction",
+                    &[
+                        "m_sent-1",
+                        PSID,
+                        "react",
+                        "\u{2764}\u{fe0f}",
+                        "1700000004005"
+                    ],
+                ),
                 MessageKind::Reaction,
                 "\u{2764}\u{fe0f}",
                 vec![],
             ),
             message(
                 PSID,
-                &format!("postback:{PSID}:1700000004006"),
+                &synthetic_id("postback", &[PSID, "1700000004006"]),
                 MessageKind::from("postback".to_owned()),
                 "Track my order",
                 vec![],
@@ -345,7 +354,16 @@ fn instagram_several_events_with_unreacts_unsends_echoes_and_changes() {
             ),
             message(
                 IGSID,
-                &format!("reaction:aWdfZAG1faXRlbToxOnNlbnQtMQ:{IGSID}:unreact::1700000004100"),
+                &synthetic_id(
+                    "reaction",
+                    &[
+                        "aWdfZAG1faXRlbToxOnNlbnQtMQ",
+                        IGSID,
+                        "unreact",
+                        "",
+                        "1700000004100"
+                    ],
+                ),
                 MessageKind::Reaction,
                 "",
                 vec![],

@@ -123,12 +123,23 @@ impl SubjectKey {
 ///
 /// An empty lookup means the entry has none: it is found by its pseudonym only. Entries kept by
 /// the vault's first version are read back so (it kept keys only), and any number of entries may
-/// be without a lookup. Its `Debug` shows the pseudonym and the lookup, never the key.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// be without a lookup. Its `Debug` shows the pseudonym only: the lookup holds the customer's
+/// handle, and the key is the key.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContactKey {
     pub pseudonym: String,
     pub lookup: String,
     pub key: SubjectKey,
+}
+
+impl std::fmt::Debug for ContactKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactKey")
+            .field("pseudonym", &self.pseudonym)
+            .field("lookup", &"<redacted>")
+            .field("key", &self.key)
+            .finish()
+    }
 }
 
 impl ContactKey {

@@ -47,6 +47,15 @@ impl Names {
         id
     }
 
+    /// The names held (not blanked), in order.
+    fn kept(&self) -> std::collections::BTreeSet<&str> {
+        self.list
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !name.is_empty())
+            .collect()
+    }
+
     /// Forgets a name no row uses any more; its number stays taken, by nothing.
     fn blank(&mut self, id: u32) {
         if let Some(name) = self.list.get_mut(id as usize) {
@@ -86,9 +95,11 @@ impl Serialize for Names {
 impl<'de> Deserialize<'de> for Names {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let list = Vec::<String>::deserialize(deserializer)?;
+        // A blanked name (empty) is found by no one.
         let index = list
             .iter()
             .enumerate()
+            .filter(|(_, name)| !name.is_empty())
             .map(|(id, name)| (name.clone(), id as u32))
             .collect();
         Ok(Self { list, index })
@@ -354,6 +365,17 @@ impl PartialEq for InteractionsView {
                 .iter()
                 .zip(&other.rows)
                 .all(|(a, b)| self.resolve(a) == other.resolve(b))
+            // No name is kept that the other lacks: an erased one must be gone, not unused.
+            && [
+                (&self.contacts, &other.contacts),
+                (&self.handles, &other.handles),
+                (&self.queues, &other.queues),
+                (&self.users, &other.users),
+                (&self.subjects, &other.subjects),
+                (&self.connectors, &other.connectors),
+            ]
+            .into_iter()
+            .all(|(a, b)| a.kept() == b.kept())
     }
 }
 

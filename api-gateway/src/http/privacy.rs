@@ -57,15 +57,33 @@ pub async fn anonymise_contact(
 ) -> Result<axum::Json<CommandAccepted>, ApiError> {
     caller.erases_personal_data()?;
     let connector = ConnectorId::new(body.connector);
-    let Some(subject) = state.keyring.find(&connector, &body.handle) else {
-        return Err(ApiError::NotFound(format!(
-            "connector '{connector}' knows no contact by that handle (never seen, or already anonymised)"
-        )));
+    let contact = match state.keyring.find(&connector, &body.handle) {
+        Some(subject) => ExternalContactId::new(
+            subject
+                .split_once(':')
+                .map_or(subject.as_str(), |(_, id)| id),
+        ),
+        // A contact from before pseudonyms, not heard from since, has no key yet: the core
+        // knows them by their handle, as the conversations view does.
+        None => {
+            let handle = ExternalContactId::new(body.handle);
+            let known = state
+                .views
+                .read(None, std::time::Duration::ZERO, |models| {
+                    models
+                        .conversations
+                        .all()
+                        .any(|c| c.connector == connector && c.contact == handle)
+                })
+                .await?;
+            if !known {
+                return Err(ApiError::NotFound(format!(
+                    "connector '{connector}' knows no contact by that handle (never seen, or already anonymised)"
+                )));
+            }
+            handle
+        }
     };
-    let contact = subject
-        .split_once(':')
-        .map_or(subject.as_str(), |(_, id)| id);
-    let contact = ExternalContactId::new(contact);
     anonymise(&state, &caller, connector, contact, None).await
 }
 
