@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod commands;
 mod connectors;
+mod console;
 mod extract;
 mod interactions;
 mod keys;
@@ -214,6 +215,8 @@ pub fn app(state: AppState) -> Router {
         String::from("{}")
     }));
     router
+        .route("/", get(console::index))
+        .route("/console/{*file}", get(console::file))
         .route(
             "/openapi.json",
             get(move || {

@@ -1,0 +1,361 @@
+// The agent's workspace: presence, queues and load; offers with their countdown; the waiting
+// list; one tab per open conversation with its history, the reply box and Close. Everything it
+// shows comes from the API's queries and the agent's live stream; everything it does is an API
+// command, refused (with the API's message) exactly as it would be over curl.
+
+import { get, post, follow } from "./api.js";
+import { h, attempt, clock, showError } from "./dom.js";
+
+/** Statuses offered at Close. The API takes any; a configured list would belong to the server. */
+const STATUSES = ["resolved", "follow_up", "no_answer", "spam"];
+const PAUSE_REASONS = ["break", "lunch", "training", "meeting"];
+const HEARTBEAT_MS = 15_000;
+
+/** What happened in a conversation, as the history shows it between the messages. */
+const EVENT_LINES = {
+  ConversationStarted: () => "Conversation started",
+  OutboundConversationStarted: (p) => `${p.agent} started the conversation`,
+  OfferAccepted: (p) => `${p.agent} accepted`,
+  AcceptedFromWaiting: (p) => `${p.agent} took it from the waiting list`,
+  ConversationJoined: (p) => `${p.agent} joined`,
+  ConversationGrabbed: (p) => `${p.agent} grabbed it`,
+  TransferOffered: (p) => `${p.from} offered a transfer to ${p.to}`,
+  TransferredToQueue: (p) => `${p.agent} transferred it to queue ${p.queue}`,
+  InviteOffered: (p) => `${p.by} invited ${p.to}`,
+  AgentLeft: (p) => `${p.agent} left${p.status ? ` (${p.status})` : ""}`,
+  ConversationPostponed: (p) => `${p.agent} postponed it`,
+  ConversationResumed: (p) => `${p.agent} resumed it`,
+  CustomerLeft: () => "The customer left",
+  ConversationClosed: (p) => `${p.agent} closed it: ${p.status}`,
+  ConversationExpired: () => "Closed: the customer wrote nothing for too long",
+  ContactAnonymised: () => "The contact was anonymised",
+};
+
+export function agentConsole(root, agent) {
+  const state = {
+    view: null,
+    waiting: [],
+    offers: new Map(), // conversation → { data, receivedAt }
+    tabs: new Map(), // conversation → { summary, entries: Map(position → entry), unread }
+    selected: null,
+    notices: [],
+    after: 0, // the newest log position seen: reads wait until the views include it
+    live: false,
+  };
+  const base = `/v1/agents/${encodeURIComponent(agent)}`;
+
+  const panels = {
+    presence: h("section", { class: "card", id: "presence" }),
+    queues: h("section", { class: "card", id: "queues" }),
+    offers: h("section", { id: "offers" }),
+    waiting: h("section", { class: "card", id: "waiting" }),
+    work: h("section", { class: "card", id: "work" }),
+  };
+  root.replaceChildren(
+    h("div", { class: "agent" },
+      h("div", {}, panels.presence, panels.queues, panels.waiting),
+      h("div", {}, panels.offers, panels.work)),
+  );
+
+  function seen(position) {
+    state.after = Math.max(state.after, Number(position) || 0);
+  }
+
+  async function command(path, body) {
+    const answer = await attempt(() => post(path, body));
+    if (answer) {
+      seen(answer.position);
+      await refresh();
+    }
+    return answer;
+  }
+
+  async function refresh() {
+    const [view, waiting] = await Promise.all([
+      attempt(() => get(`${base}?after=${state.after}`)),
+      attempt(() => get(`/v1/waiting?agent=${encodeURIComponent(agent)}&after=${state.after}`)),
+    ]);
+    if (view) state.view = view;
+    if (waiting) state.waiting = waiting.waiting;
+    for (const id of state.view?.conversations ?? []) {
+      if (!state.tabs.has(id)) await openTab(id);
+    }
+    for (const id of [...state.tabs.keys()]) {
+      if (!state.view?.conversations.includes(id)) state.tabs.delete(id);
+    }
+    if (!state.tabs.has(state.selected)) state.selected = state.tabs.keys().next().value ?? null;
+    for (const id of [...state.offers.keys()]) {
+      if (!state.view?.offers.includes(id)) state.offers.delete(id);
+    }
+    render();
+  }
+
+  async function openTab(id) {
+    const summary = await attempt(() => get(`/v1/conversations/${id}?after=${state.after}`));
+    if (!summary) return;
+    const tab = { summary, entries: new Map(), unread: false, status: "", draft: "" };
+    state.tabs.set(id, tab);
+    state.selected ??= id;
+    await readHistory(id);
+  }
+
+  /** Reads the conversation's history from the log; entries are keyed by position, so what
+   * the stream already brought is not shown twice. The agent's own messages come this way:
+   * their stream tells them of others' doings, not of their own. */
+  async function readHistory(id) {
+    const tab = state.tabs.get(id);
+    if (!tab) return;
+    const history = await attempt(() => get(`/v1/conversations/${id}/history`));
+    for (const event of history?.events ?? []) {
+      tab.entries.set(event.position, { type: event.type, payload: event.payload });
+    }
+  }
+
+  // The live stream: offers and their ends, presence, and what happens in the agent's
+  // conversations. Positions make a message received twice (after a reconnect) count once.
+  follow(
+    `${base}/stream`,
+    (type, data, id) => {
+      seen(id);
+      const payload = data.payload ?? {};
+      const mine = payload.agent === agent || payload.to === agent;
+      if (["ConversationOffered", "TransferOffered", "InviteOffered"].includes(type) && mine) {
+        state.offers.set(payload.conversation, { type, data, receivedAt: Date.now() });
+      }
+      if (["OfferAccepted", "OfferRejected", "OfferTimedOut", "OfferRescinded"].includes(type) && mine) {
+        state.offers.delete(payload.conversation);
+        if (type === "OfferTimedOut") notice(`The offer timed out and went to someone else.`);
+      }
+      if (type === "AgentPaused" && payload.agent === agent && payload.automatic) {
+        notice(`You were paused (${payload.reason}): you missed an offer. Go ready to take work again.`);
+      }
+      if (type === "AgentsReminded" && payload.agents?.includes(agent)) {
+        remind(payload.conversation);
+      }
+      const tab = state.tabs.get(payload.conversation);
+      if (tab && !tab.entries.has(Number(id))) {
+        tab.entries.set(Number(id), { type, payload });
+        if (type === "CustomerMessageReceived" && state.selected !== payload.conversation) {
+          tab.unread = true;
+        }
+      }
+      scheduleRefresh();
+    },
+    (live, error) => {
+      state.live = live;
+      const link = document.getElementById("link");
+      link.hidden = false;
+      link.textContent = live ? "Live" : "Disconnected: reconnecting…";
+      link.classList.toggle("down", !live);
+      if (error && (error.status === 401 || error.status === 403)) showError(error);
+      // Back after a cut: the stream resumes where it stopped; the lists are read afresh.
+      if (live) scheduleRefresh();
+    },
+  );
+
+  let pending = null;
+  function scheduleRefresh() {
+    clearTimeout(pending);
+    pending = setTimeout(refresh, 100);
+  }
+
+  function notice(text) {
+    state.notices.push(text);
+    render();
+  }
+
+  function remind(conversation) {
+    const tab = state.tabs.get(conversation);
+    const who = tab ? name(tab.summary) : "a customer";
+    if ("Notification" in window && Notification.permission === "granted") {
+      new Notification("Switchboard", { body: `${who} is waiting for your answer` });
+    }
+    notice(`${who} is waiting for your answer.`);
+  }
+
+  // Focus time is the real figure only if the console says what the agent looks at.
+  function focusSelected() {
+    if (state.selected && document.hasFocus() && !document.hidden) {
+      post(`${base}/focus`, { conversation: state.selected }).catch(() => {});
+    }
+  }
+  window.addEventListener("focus", focusSelected);
+  window.addEventListener("blur", () => post(`${base}/blur`).catch(() => {}));
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) post(`${base}/blur`).catch(() => {});
+    else focusSelected();
+  });
+  post(`${base}/heartbeat`).catch(() => {});
+  setInterval(() => post(`${base}/heartbeat`).catch(() => {}), HEARTBEAT_MS);
+  // Countdowns and times tick every second.
+  setInterval(renderOffers, 1000);
+
+  function name(summary) {
+    return summary.contact_name || summary.handle || summary.contact;
+  }
+
+  function render() {
+    renderPresence();
+    renderQueues();
+    renderOffers();
+    renderWaiting();
+    renderWork();
+  }
+
+  function renderPresence() {
+    const view = state.view;
+    if (!view) return;
+    const presence = view.presence;
+    const reason = h("select", { id: "pause-reason", "aria-label": "Pause reason" },
+      PAUSE_REASONS.map((r) => h("option", { value: r }, r)));
+    const load = Object.entries(view.capacity).map(([channel, capacity]) =>
+      h("li", {}, h("span", {}, channel), h("span", { class: "pill" }, `${view.load[channel] ?? 0} / ${capacity}`)));
+    panels.presence.replaceChildren(
+      h("h2", {}, view.name),
+      h("p", { id: "presence-state" },
+        presence.state === "paused" ? `Paused: ${presence.reason}` : presence.state.replace("_", " ")),
+      h("div", { class: "row" },
+        h("button", { class: "primary", id: "ready", disabled: presence.state === "ready",
+          onclick: () => command(`${base}/ready`) }, "Ready"),
+        reason,
+        h("button", { id: "pause", onclick: () => command(`${base}/pause`, { reason: reason.value }) }, "Pause")),
+      h("h2", {}, "Load"),
+      h("ul", { class: "list", id: "load" }, load),
+    );
+  }
+
+  function renderQueues() {
+    const view = state.view;
+    if (!view) return;
+    panels.queues.replaceChildren(
+      h("h2", {}, "Queues"),
+      h("ul", { class: "list" }, view.rights.map((queue) => {
+        const inside = view.queues.includes(queue);
+        const path = `${base}/queues/${encodeURIComponent(queue)}/${inside ? "logout" : "login"}`;
+        return h("li", {},
+          h("span", {}, queue),
+          h("button", { dataset: { queue }, onclick: () => command(path) }, inside ? "Log out" : "Log in"));
+      })),
+    );
+  }
+
+  function renderOffers() {
+    const now = Date.now();
+    const cards = [...state.offers.entries()].map(([conversation, offer]) => {
+      const summary = offer.data.conversation ?? {};
+      const left = offer.data.time_left_ms - (now - offer.receivedAt);
+      const kind = { ConversationOffered: "New conversation", TransferOffered: "Transfer", InviteOffered: "Invitation" }[offer.type];
+      return h("div", { class: "card offer", dataset: { conversation } },
+        h("h2", {}, `${kind}: ${name(summary)}`),
+        h("p", { class: "muted" },
+          `Queue ${summary.queue ?? "?"} · ${summary.channel ?? ""} · in queue ${clock(now - Date.parse(summary.started_at))}`,
+          ` · offered ${clock(now - offer.receivedAt)} ago`),
+        h("p", {}, "Time left ", h("span", { class: "countdown" }, clock(left))),
+        h("div", { class: "row" },
+          h("button", { class: "primary", onclick: () => command(`/v1/conversations/${conversation}/accept`, { agent }) }, "Accept"),
+          h("button", { class: "danger", onclick: () => command(`/v1/conversations/${conversation}/reject`, { agent }) }, "Reject")));
+    });
+    const notices = state.notices.map((text, n) =>
+      h("div", { class: "card notice" }, h("span", {}, text), " ",
+        h("button", { onclick: () => { state.notices.splice(n, 1); render(); } }, "Dismiss")));
+    panels.offers.replaceChildren(...notices, ...cards);
+  }
+
+  function renderWaiting() {
+    panels.waiting.replaceChildren(
+      h("h2", {}, `Waiting (${state.waiting.length})`),
+      h("ul", { class: "list" }, state.waiting.map((row) =>
+        h("li", {},
+          h("span", {}, `${row.contact_name || row.handle || row.contact} · ${row.queue} · ${clock(row.time_in_queue_ms)}`),
+          h("button", { onclick: () => command(`/v1/conversations/${row.conversation}/accept-from-waiting`, { agent }) }, "Accept")))),
+    );
+  }
+
+  function renderWork() {
+    if (state.tabs.size === 0) {
+      panels.work.replaceChildren(h("p", { class: "muted" }, "No open conversations. Go ready to receive offers."));
+      return;
+    }
+    const tabs = h("div", { class: "tabs", role: "tablist" }, [...state.tabs.entries()].map(([id, tab]) =>
+      h("button", {
+        role: "tab", "aria-selected": String(id === state.selected), class: tab.unread ? "unread" : null,
+        onclick: () => { state.selected = id; tab.unread = false; focusSelected(); render(); },
+      }, name(tab.summary))));
+    const tab = state.tabs.get(state.selected);
+    // Redrawn whole on every change: what the agent is typing, and where, survive it.
+    const typing = document.activeElement?.id === "reply" ? document.activeElement : null;
+    const caret = typing ? [typing.selectionStart, typing.selectionEnd] : null;
+    panels.work.replaceChildren(tabs, conversationView(state.selected, tab));
+    if (caret) {
+      const reply = document.getElementById("reply");
+      reply.focus();
+      reply.setSelectionRange(...caret);
+    }
+  }
+
+  function conversationView(id, tab) {
+    const entries = [...tab.entries.entries()].sort(([a], [b]) => a - b);
+    const history = h("div", { class: "history", id: "history" }, entries.map(([, { type, payload }]) => {
+      if (type === "CustomerMessageReceived") {
+        const files = (payload.attachments ?? []).map((a) => ` [${a.kind}]`).join("");
+        return h("div", { class: "message customer" }, payload.text + files);
+      }
+      if (type === "AgentMessageSent") {
+        return h("div", { class: "message agent", title: payload.agent }, payload.text);
+      }
+      const line = EVENT_LINES[type];
+      return line ? h("div", { class: "event" }, line(payload)) : null;
+    }));
+    const text = h("textarea", { id: "reply", placeholder: "Write a reply (Enter sends, Shift+Enter for a new line)" });
+    text.value = tab.draft ?? "";
+    text.addEventListener("input", () => { tab.draft = text.value; });
+    const send = async () => {
+      const body = tab.draft ?? "";
+      if (!body.trim()) return;
+      tab.draft = "";
+      const answer = await command(`/v1/conversations/${id}/messages`, { agent, text: body });
+      // Refused: the draft comes back, with the API's reason above it.
+      if (!answer) tab.draft = body;
+      else await readHistory(id);
+      render();
+    };
+    text.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        send();
+      }
+    });
+    const status = h("select", { id: "status", "aria-label": "Status" },
+      h("option", { value: "" }, "Choose a status…"),
+      STATUSES.map((s) => h("option", { value: s, selected: s === tab.status }, s)));
+    const close = h("button", { id: "close", class: "danger" }, "Close");
+    const why = h("span", { id: "close-why", class: "muted" });
+    const update = () => {
+      tab.status = status.value;
+      close.disabled = !status.value;
+      why.textContent = status.value ? "" : "Choose a status before closing.";
+      close.title = why.textContent;
+    };
+    status.addEventListener("change", update);
+    close.addEventListener("click", () =>
+      command(`/v1/conversations/${id}/close`, { agent, status: status.value }));
+    update();
+    const important = tab.summary.important;
+    queueMicrotask(() => { history.scrollTop = history.scrollHeight; });
+    return h("div", { dataset: { conversation: id } },
+      h("div", { class: "row" },
+        h("strong", {}, name(tab.summary)),
+        h("span", { class: "pill" }, tab.summary.channel),
+        h("span", { class: "pill" }, tab.summary.queue ?? ""),
+        h("button", { onclick: () => command(`/v1/conversations/${id}/important`, { agent, important: !important }) },
+          important ? "★ Important" : "☆ Mark important")),
+      history,
+      h("div", { class: "compose" },
+        text,
+        h("div", { class: "row" },
+          h("button", { class: "primary", id: "send", onclick: send }, "Send"),
+          status, close, why)));
+  }
+
+  refresh();
+}

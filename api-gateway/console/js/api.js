@@ -1,0 +1,157 @@
+// The console's only way to the server: the public HTTP API and its live streams, with the
+// signed-in key. It knows no rule of the engine; every refusal shown is the API's own message.
+
+const KEY = "switchboard.key";
+
+export function savedKey() {
+  return sessionStorage.getItem(KEY);
+}
+
+export function forgetKey() {
+  sessionStorage.removeItem(KEY);
+}
+
+export function rememberKey(key) {
+  sessionStorage.setItem(KEY, key);
+}
+
+/** An API refusal: the problem+json document's title and detail, as the server wrote them. */
+export class Problem extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+async function answer(response) {
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : await response.text();
+  if (!response.ok) {
+    throw new Problem(response.status, typeof body === "object" ? body : { detail: body });
+  }
+  return body;
+}
+
+function headers(extra = {}) {
+  const key = savedKey();
+  return key ? { authorization: `Bearer ${key}`, ...extra } : extra;
+}
+
+export async function get(path) {
+  return answer(await fetch(path, { headers: headers() }));
+}
+
+export async function post(path, body = null) {
+  return answer(
+    await fetch(path, {
+      method: "POST",
+      headers: headers({ "content-type": "application/json" }),
+      body: JSON.stringify(body),
+    }),
+  );
+}
+
+/** Downloads what `path` answers as a file named `name`. */
+export async function download(path, name) {
+  const response = await fetch(path, { headers: headers() });
+  if (!response.ok) {
+    await answer(response);
+  }
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  URL.revokeObjectURL(url);
+}
+
+/**
+ * Follows a Server-Sent Events stream with the key in a header (which `EventSource` cannot send).
+ * Each message goes to `onMessage(type, data, id)`. When the connection drops it reconnects with
+ * `Last-Event-ID` set to the last id received, so nothing is missed and nothing comes twice;
+ * `onStatus(true|false)` says whether it is connected. Returns a function that stops it.
+ */
+export function follow(path, onMessage, onStatus) {
+  let stopped = false;
+  let lastId = null;
+  let controller = null;
+  let retryMs = 500;
+
+  async function connect() {
+    while (!stopped) {
+      controller = new AbortController();
+      try {
+        const extra = lastId === null ? {} : { "last-event-id": lastId };
+        const response = await fetch(path, { headers: headers(extra), signal: controller.signal });
+        if (!response.ok) {
+          const problem = await answer(response).catch((error) => error);
+          // A stream refused for good (no key, no rights): say so, and stop trying.
+          if (response.status === 401 || response.status === 403) {
+            onStatus(false, problem);
+            return;
+          }
+          // Too far behind to resume: start again from now (the caller reloads its state).
+          if (response.status === 410) {
+            lastId = null;
+          }
+          throw problem;
+        }
+        onStatus(true);
+        retryMs = 500;
+        await read(response.body, (type, data, id) => {
+          if (id !== null) {
+            lastId = id;
+          }
+          onMessage(type, data, id);
+        });
+      } catch (error) {
+        if (stopped) {
+          return;
+        }
+        onStatus(false, error);
+      }
+      if (stopped) {
+        return;
+      }
+      onStatus(false);
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+      retryMs = Math.min(retryMs * 2, 5000);
+    }
+  }
+
+  connect();
+  return () => {
+    stopped = true;
+    controller?.abort();
+  };
+}
+
+/** Reads an SSE body, calling `emit(type, data, id)` per message. */
+async function read(body, emit) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) {
+      return;
+    }
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let type = "message";
+      let id = null;
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("id:")) id = line.slice(3).trim();
+        else if (line.startsWith("data:")) data.push(line.slice(5).trimStart());
+      }
+      if (data.length > 0) {
+        emit(type, JSON.parse(data.join("\n")), id);
+      }
+    }
+  }
+}

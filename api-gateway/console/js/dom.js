@@ -1,0 +1,44 @@
+// Small helpers for building the page: elements from a tag, attributes and children, and the
+// error banner. No framework: the console is a handful of lists that are redrawn whole.
+
+/** `h("button", { onclick, class: "primary" }, "Accept")` */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(element.dataset, value);
+    else if (value === true) element.setAttribute(name, "");
+    else element.setAttribute(name, value);
+  }
+  element.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return element;
+}
+
+/** Shows the API's message (or hides the banner with `null`). */
+export function showError(error) {
+  const banner = document.getElementById("error");
+  if (!error) {
+    banner.hidden = true;
+    return;
+  }
+  banner.textContent = error.message || String(error);
+  banner.hidden = false;
+}
+
+/** Runs an action, showing its refusal (the API's own words) instead of failing silently. */
+export async function attempt(action) {
+  try {
+    showError(null);
+    return await action();
+  } catch (error) {
+    showError(error);
+    return undefined;
+  }
+}
+
+/** "1:05" for 65,000 ms. */
+export function clock(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}

@@ -1,0 +1,115 @@
+//! The web console in a real browser: Debian's Chromium, driven by the scripts in
+//! `console-tests/` (playwright-core), against the real server on a loopback port.
+//!
+//! Needs `node`, `console-tests/node_modules` (`npm ci` there) and Chromium (`apt-get install
+//! chromium`, or `CHROMIUM=/path`); `.ci/run` sees to all three. Where one is missing the test
+//! says so and passes, so that the rest of the suite runs on any machine.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::Server;
+
+fn scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../console-tests")
+}
+
+/// Why the browser tests cannot run here, if they cannot.
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!(
+            "no Chromium at {chromium} (apt-get install chromium)"
+        ));
+    }
+    if !scripts().join("node_modules/playwright-core").exists() {
+        return Some("console-tests/node_modules is missing (npm ci in console-tests)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is not installed".into());
+    }
+    None
+}
+
+/// Where screenshots go: `target/console-screenshots`, which CI lists in its output.
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs one scenario script against `server`; its output is printed, and it must succeed.
+fn run(scenario: &str, server: &Server) {
+    let output = Command::new("node")
+        .arg(scripts().join(scenario))
+        .current_dir(scripts())
+        .env("SWITCHBOARD_URL", server.url("/"))
+        .env("SCREENSHOTS", screenshots())
+        .output()
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        output.status.success(),
+        "{scenario} failed:\n{stdout}\n{stderr}"
+    );
+}
+
+#[test]
+fn an_agent_answers_a_customer_and_closes_only_with_a_status() {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    run("agent.mjs", &server);
+}
+
+/// The console's files come from the binary, with no key, nothing from elsewhere allowed in,
+/// and an unknown file is a problem like any other unknown path.
+#[tokio::test]
+async fn the_console_is_served_by_the_binary_itself() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let http = reqwest::Client::new();
+    for (path, media_type, marker) in [
+        ("/", "text/html", "<title>Switchboard</title>"),
+        ("/console/js/main.js", "text/javascript", "import"),
+        ("/console/style.css", "text/css", ":root"),
+    ] {
+        let response = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let headers = response.headers().clone();
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(media_type),
+            "{path}"
+        );
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'self'"),
+            "{path}"
+        );
+        assert!(response.text().await.unwrap().contains(marker), "{path}");
+    }
+    let missing = http
+        .get(server.url("/console/js/nothing.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
