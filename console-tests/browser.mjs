@@ -20,6 +20,12 @@ export async function launch() {
 /** A page that fails the scenario on any script error or console error. */
 export async function page(browser) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on("console", (message) => {
+    if (message.type() === "error") console.error(`console error: ${message.text()}`);
+  });
+  page.on("response", (response) => {
+    if (response.status() === 404) console.error(`not found: ${response.url()}`);
+  });
   page.on("pageerror", (error) => {
     console.error(`page error: ${error.message}`);
     process.exitCode = 1;

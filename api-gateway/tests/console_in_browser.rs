@@ -71,6 +71,25 @@ fn an_agent_answers_a_customer_and_closes_only_with_a_status() {
     run("agent.mjs", &server);
 }
 
+#[test]
+fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list() {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    // The demo centre, with a chat routed to sales: the demo supervisor has no rights there.
+    let demo = std::fs::read_to_string(support::example_config()).unwrap();
+    let config = support::write_config(
+        data.path(),
+        &format!(
+            "{demo}\n[[connectors]]\nid = \"sales-chat\"\nchannel = \"webchat\"\nqueue = \"sales\"\n"
+        ),
+    );
+    let server = Server::start_with(&config, data.path().join("log"));
+    run("board.mjs", &server);
+}
+
 /// The console's files come from the binary, with no key, nothing from elsewhere allowed in,
 /// and an unknown file is a problem like any other unknown path.
 #[tokio::test]

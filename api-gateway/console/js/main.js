@@ -3,6 +3,7 @@
 import { get, rememberKey, forgetKey, savedKey } from "./api.js";
 import { showError } from "./dom.js";
 import { agentConsole } from "./agent.js";
+import { supervisorBoard } from "./board.js";
 
 const app = document.getElementById("app");
 const signIn = document.getElementById("sign-in");
@@ -27,8 +28,10 @@ async function open() {
   signIn.remove();
   if (me.role === "agent") {
     agentConsole(app, me.agent);
+  } else if (me.role === "connector") {
+    app.textContent = "A connector's key has no console: it brings customers' messages in over the API.";
   } else {
-    app.textContent = `The ${me.role}'s board is not built yet; the API serves everything it will show.`;
+    supervisorBoard(app, me);
   }
 }
 

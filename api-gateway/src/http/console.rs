@@ -39,6 +39,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/agent.js"),
     ),
+    (
+        "js/board.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/board.js"),
+    ),
 ];
 
 fn serve(path: &str) -> Result<Response, ApiError> {

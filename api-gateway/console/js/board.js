@@ -1,0 +1,311 @@
+// The supervisor's board: the status board (live), the queues' figures and waiting lists, the
+// agents, missed interactions, the interaction list with its filters and exports, and a
+// conversation's history. Everything comes from the API within the signed-in key's rights (the
+// server filters; the page never widens or narrows what it is given) and from the dashboard
+// stream, which resumes with Last-Event-ID after a cut.
+
+import { get, post, follow, download } from "./api.js";
+import { h, attempt, clock, showError } from "./dom.js";
+
+const COLUMNS = [
+  ["rep_needed", "Rep Needed"],
+  ["pending", "Pending"],
+  ["soon_overdue", "Soon to be overdue"],
+  ["overdue", "Overdue"],
+  ["answered", "Answered"],
+  ["closed", "Closed"],
+];
+
+const INTERACTION_COLUMNS = [
+  ["time", "Time"], ["queue", "Queue"], ["user", "User"], ["contact", "Contact"],
+  ["external_contact", "External contact"], ["answered", "Answered"], ["wait_time", "Wait time"],
+  ["duration", "Duration"], ["ended_by", "Ended by"], ["missed", "Missed"], ["direction", "Direction"],
+];
+
+export function supervisorBoard(root, me) {
+  const state = {
+    rows: new Map(), // conversation → board row
+    queues: new Map(), // queue → figures
+    agents: new Map(), // agent → summary
+    waiting: [],
+    missed: [],
+    team: "",
+    status: "",
+    after: 0,
+    interactions: { filter: {}, sort: "time", order: "desc", pages: [null], page: 0, rows: [], next: null },
+  };
+
+  const panels = {
+    filters: h("div", { class: "row", id: "board-filters" }),
+    board: h("div", { class: "columns", id: "board" }),
+    queues: h("section", { class: "card", id: "queues" }),
+    agents: h("section", { class: "card", id: "agents" }),
+    missed: h("section", { class: "card", id: "missed" }),
+    interactions: h("section", { class: "card", id: "interactions" }),
+    history: h("section", { class: "card", id: "history-panel", hidden: true }),
+    audit: h("section", { class: "card", id: "audit", hidden: true }),
+  };
+  root.replaceChildren(
+    h("section", { class: "card" }, h("h2", {}, "Status board"), panels.filters, panels.board),
+    panels.history,
+    h("div", { class: "grid-2" }, panels.queues, panels.agents),
+    panels.missed,
+    panels.interactions,
+    panels.audit,
+  );
+
+  async function load() {
+    const [open, closed, queues, agents, waiting, missed] = await Promise.all([
+      attempt(() => get(`/v1/board?after=${state.after}`)),
+      attempt(() => get(`/v1/board?status=closed&after=${state.after}`)),
+      attempt(() => get(`/v1/queues?after=${state.after}`)),
+      attempt(() => get(`/v1/agents?after=${state.after}`)),
+      attempt(() => get(`/v1/waiting?after=${state.after}`)),
+      attempt(() => get(`/v1/missed?after=${state.after}`)),
+    ]);
+    state.rows.clear();
+    for (const row of [...(open?.conversations ?? []), ...(closed?.conversations ?? [])]) {
+      state.rows.set(row.conversation, row);
+    }
+    for (const figures of queues?.queues ?? []) state.queues.set(figures.queue, figures);
+    for (const agent of agents?.agents ?? []) state.agents.set(agent.agent, agent);
+    state.waiting = waiting?.waiting ?? [];
+    state.missed = missed?.missed ?? [];
+    render();
+  }
+
+  // Live: a conversation row, a queue's figures or an agent after each run of events.
+  let refreshLists = null;
+  follow(
+    "/v1/dashboard/stream",
+    (type, data, id) => {
+      if (id !== null) state.after = Math.max(state.after, Number(id));
+      if (type === "conversation") state.rows.set(data.conversation, data);
+      if (type === "queue") state.queues.set(data.queue, data);
+      if (type === "agent") state.agents.set(data.agent, data);
+      // The waiting and missed lists are read again, at most a few times a second.
+      clearTimeout(refreshLists);
+      refreshLists = setTimeout(async () => {
+        const [waiting, missed] = await Promise.all([
+          attempt(() => get(`/v1/waiting?after=${state.after}`)),
+          attempt(() => get(`/v1/missed?after=${state.after}`)),
+        ]);
+        if (waiting) state.waiting = waiting.waiting;
+        if (missed) state.missed = missed.missed;
+        render();
+      }, 200);
+      render();
+    },
+    (live, error) => {
+      const link = document.getElementById("link");
+      link.hidden = false;
+      link.textContent = live ? "Live" : "Disconnected: reconnecting…";
+      link.classList.toggle("down", !live);
+      if (error && (error.status === 401 || error.status === 403)) showError(error);
+      if (live) load();
+    },
+  );
+  setInterval(renderBoard, 1000);
+
+  function name(row) {
+    return row.contact_name || row.handle || row.contact;
+  }
+
+  function render() {
+    renderFilters();
+    renderBoard();
+    renderQueues();
+    renderAgents();
+    renderMissed();
+  }
+
+  function renderFilters() {
+    const teams = [...new Set([...state.rows.values()].map((r) => r.queue).filter(Boolean))].sort();
+    const team = h("select", { id: "team", "aria-label": "Team",
+      onchange: (e) => { state.team = e.target.value; renderBoard(); } },
+      h("option", { value: "" }, "All teams"),
+      teams.map((t) => h("option", { value: t, selected: t === state.team }, t)));
+    const status = h("select", { id: "status-filter", "aria-label": "Status",
+      onchange: (e) => { state.status = e.target.value; renderBoard(); } },
+      h("option", { value: "" }, "All statuses"),
+      COLUMNS.map(([value, label]) => h("option", { value, selected: value === state.status }, label)));
+    panels.filters.replaceChildren(team, status);
+  }
+
+  function renderBoard() {
+    const now = Date.now();
+    const rows = [...state.rows.values()].filter((r) =>
+      (!state.team || r.queue === state.team) && (!state.status || r.board_status === state.status));
+    panels.board.replaceChildren(...COLUMNS.map(([status, label]) => {
+      const cards = rows.filter((r) => r.board_status === status)
+        .sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at))
+        .map((row) => h("li", { class: "board-card", dataset: { conversation: row.conversation },
+          onclick: () => showHistory(row.conversation) },
+          h("strong", {}, name(row)),
+          h("span", { class: "muted" }, `${row.queue ?? "—"} · ${row.channel}`),
+          h("span", { class: "muted" }, row.agents.length ? row.agents.join(", ") : "nobody yet"),
+          row.status !== "closed" && row.last_customer_message_at
+            ? h("span", { class: "muted" }, `customer wrote ${clock(now - Date.parse(row.last_customer_message_at))} ago`)
+            : null));
+      return h("div", { class: "column", dataset: { status } },
+        h("h3", {}, `${label} (${cards.length})`), h("ul", { class: "list" }, cards));
+    }));
+  }
+
+  function renderQueues() {
+    const waitingBy = Map.groupBy
+      ? Map.groupBy(state.waiting, (w) => w.queue)
+      : state.waiting.reduce((m, w) => m.set(w.queue, [...(m.get(w.queue) ?? []), w]), new Map());
+    panels.queues.replaceChildren(
+      h("h2", {}, "Queues today"),
+      h("table", {},
+        h("thead", {}, h("tr", {}, ["Queue", "Waiting", "Longest wait", "Answered", "Missed", "Average wait"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, [...state.queues.values()].map((q) => h("tr", { dataset: { queue: q.queue } },
+          h("td", {}, q.queue), h("td", {}, String(q.waiting)), h("td", {}, clock(q.longest_wait_ms)),
+          h("td", {}, String(q.answered)), h("td", {}, String(q.missed)),
+          h("td", {}, q.average_wait_ms === null ? "—" : clock(q.average_wait_ms)))))),
+      [...waitingBy.entries()].map(([queue, rows]) => h("div", {},
+        h("h3", {}, `Waiting in ${queue}`),
+        h("ol", {}, rows.map((w) => h("li", {},
+          `${w.contact_name || w.handle || w.contact}: ${clock(w.time_in_queue_ms)} in queue`,
+          w.estimated_wait_ms === null ? "" : `, about ${clock(w.estimated_wait_ms)} to go`))))),
+    );
+  }
+
+  function renderAgents() {
+    const now = Date.now();
+    panels.agents.replaceChildren(
+      h("h2", {}, "Agents"),
+      h("table", {},
+        h("thead", {}, h("tr", {}, ["Agent", "State", "For", "Load"].map((t) => h("th", {}, t)))),
+        h("tbody", {}, [...state.agents.values()].map((a) => h("tr", { dataset: { agent: a.agent } },
+          h("td", {}, a.agent),
+          h("td", {}, a.presence.state === "paused" ? `paused: ${a.presence.reason}` : a.presence.state.replace("_", " ")),
+          h("td", {}, a.presence_since ? clock(now - Date.parse(a.presence_since)) : "—"),
+          h("td", {}, Object.entries(a.load).map(([c, n]) => `${c} ${n}`).join(", ") || "—"))))),
+    );
+  }
+
+  function renderMissed() {
+    panels.missed.replaceChildren(
+      h("h2", {}, `Missed, not yet contacted back (${state.missed.length})`),
+      h("ul", { class: "list" }, state.missed.map((m) => h("li", {},
+        h("span", {}, `${m.contact_name || m.handle || m.contact} · ${m.queue ?? "—"} · waited ${clock(m.wait_ms)}`),
+        h("span", { class: "muted" }, new Date(m.missed_at).toLocaleString())))),
+    );
+  }
+
+  async function showHistory(conversation) {
+    const history = await attempt(() => get(`/v1/conversations/${conversation}/history`));
+    if (!history) return;
+    panels.history.hidden = false;
+    panels.history.replaceChildren(
+      h("div", { class: "row" }, h("h2", {}, "History"),
+        h("button", { onclick: () => { panels.history.hidden = true; } }, "Hide")),
+      h("ol", { class: "history-list" }, history.events.map((e) => h("li", {},
+        h("span", { class: "muted" }, `${e.time} `), h("strong", {}, e.type), " ",
+        e.payload.text ?? "", e.payload.agent ? ` (${e.payload.agent})` : ""))),
+    );
+  }
+
+  // The interaction list: filters, sort by any column, pages, and exports with the same filters.
+  function query(extra = {}) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries({ ...state.interactions.filter, ...extra })) {
+      if (value !== "" && value !== undefined && value !== null) params.set(key, value);
+    }
+    params.set("sort", state.interactions.sort);
+    params.set("order", state.interactions.order);
+    return params;
+  }
+
+  async function loadInteractions() {
+    const list = state.interactions;
+    const params = query({ limit: 20 });
+    const cursor = list.pages[list.page];
+    if (cursor) params.set("cursor", cursor);
+    const page = await attempt(() => get(`/v1/interactions?${params}`));
+    if (!page) return;
+    list.rows = page.interactions;
+    list.next = page.next;
+    renderInteractions();
+  }
+
+  function renderInteractions() {
+    const list = state.interactions;
+    const field = (name, label, type = "text") => h("label", {}, label, " ",
+      h("input", { name, type, value: list.filter[name] ?? "" }));
+    const choice = (name, label, options) => h("label", {}, label, " ",
+      h("select", { name }, h("option", { value: "" }, "any"),
+        options.map((o) => h("option", { value: o, selected: list.filter[name] === o }, o))));
+    const form = h("form", { id: "interaction-filters", class: "row", onsubmit: (event) => {
+      event.preventDefault();
+      const data = new FormData(event.target);
+      list.filter = {};
+      for (const [key, value] of data.entries()) {
+        if (!value) continue;
+        list.filter[key] = key === "from" || key === "to" ? new Date(value).toISOString() : value;
+      }
+      list.pages = [null];
+      list.page = 0;
+      loadInteractions();
+    } },
+      field("from", "From", "datetime-local"), field("to", "To", "datetime-local"),
+      field("user", "User"), field("queue", "Queue"), field("contact", "Contact"), field("sender", "Sender"),
+      choice("direction", "Direction", ["inbound", "outbound"]),
+      choice("answered", "Answered", ["true", "false"]),
+      choice("missed", "Missed", ["no", "missed", "contacted_back"]),
+      h("button", { type: "submit", class: "primary" }, "Apply"),
+      h("button", { type: "button", id: "export-csv",
+        onclick: () => attempt(() => download(`/v1/interactions/export?${query({ format: "csv" })}`, "interactions.csv")) }, "Export CSV"),
+      h("button", { type: "button", id: "export-xlsx",
+        onclick: () => attempt(() => download(`/v1/interactions/export?${query({ format: "xlsx" })}`, "interactions.xlsx")) }, "Export XLSX"));
+    const headers = INTERACTION_COLUMNS.map(([key, label]) => h("th", {},
+      h("button", { class: "link-button", onclick: () => {
+        list.order = list.sort === key && list.order === "asc" ? "desc" : "asc";
+        list.sort = key;
+        list.pages = [null];
+        list.page = 0;
+        loadInteractions();
+      } }, label + (list.sort === key ? (list.order === "asc" ? " ▲" : " ▼") : ""))));
+    const cell = (row, key) => {
+      if (key === "wait_time") return clock(row.wait_time_ms);
+      if (key === "duration") return clock(row.duration_ms);
+      if (key === "time") return new Date(row.time).toLocaleString();
+      return String(row[key] ?? "—");
+    };
+    panels.interactions.replaceChildren(
+      h("h2", {}, "Interactions"), form,
+      h("table", { id: "interaction-rows" }, h("thead", {}, h("tr", {}, headers)),
+        h("tbody", {}, list.rows.map((row) => h("tr", { dataset: { conversation: row.conversation },
+          onclick: () => showHistory(row.conversation) },
+          INTERACTION_COLUMNS.map(([key]) => h("td", {}, cell(row, key))))))),
+      h("div", { class: "row" },
+        h("button", { disabled: list.page === 0, onclick: () => { list.page -= 1; loadInteractions(); } }, "Previous"),
+        h("span", { class: "muted" }, `Page ${list.page + 1}`),
+        h("button", { disabled: !list.next, onclick: () => {
+          list.pages[list.page + 1] = list.next;
+          list.page += 1;
+          loadInteractions();
+        } }, "Next")),
+    );
+  }
+
+  async function audit() {
+    if (me.role !== "auditor" && me.role !== "admin") return;
+    const report = await attempt(() => get("/v1/audit/verify"));
+    if (!report) return;
+    panels.audit.hidden = false;
+    panels.audit.replaceChildren(
+      h("h2", {}, "The log's hash chain"),
+      h("p", { id: "chain" }, report.first_break === null
+        ? `The chain holds: ${report.checked} events checked, head at position ${report.head.position}.`
+        : `The chain breaks at position ${report.first_break}: ${report.reason}`),
+      h("p", { class: "muted" }, `Keep this checkpoint elsewhere: ${JSON.stringify(report.head)}`),
+    );
+  }
+
+  load();
+  loadInteractions();
+  audit();
+}
