@@ -90,6 +90,41 @@ fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list(
     run("board.mjs", &server);
 }
 
+/// SHA-256 of a key's secret, as the configuration holds it.
+fn digest(secret: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[test]
+fn two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won() {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let demo = std::fs::read_to_string(support::example_config()).unwrap();
+    let mut team = String::from(
+        "\n[[queues]]\nid = \"experts\"\nchannels = [\"webchat\"]\nmode = \"grab\"\n\
+         [[connectors]]\nid = \"experts-chat\"\nchannel = \"webchat\"\nqueue = \"experts\"\n",
+    );
+    for agent in ["ann", "ben"] {
+        team.push_str(&format!(
+            "[[agents]]\nid = \"{agent}\"\nname = \"{agent}\"\nqueues = [\"experts\"]\n\
+             capacity = {{ webchat = 2 }}\n\
+             [[api_keys]]\nid = \"test-{agent}\"\nrole = \"agent\"\nagent = \"{agent}\"\n\
+             secret_sha256 = \"{}\"\n",
+            digest(&format!("sb_test_{agent}"))
+        ));
+    }
+    let config = support::write_config(data.path(), &format!("{demo}{team}"));
+    let server = Server::start_with(&config, data.path().join("log"));
+    run("grab.mjs", &server);
+}
+
 /// The console's files come from the binary, with no key, nothing from elsewhere allowed in,
 /// and an unknown file is a problem like any other unknown path.
 #[tokio::test]

@@ -36,6 +36,7 @@ export function agentConsole(root, agent) {
     view: null,
     waiting: [],
     offers: new Map(), // conversation → { data, receivedAt }
+    team: new Map(), // conversation → { queue, mode, grabbedBy } in the agent's team queues
     tabs: new Map(), // conversation → { summary, entries: Map(position → entry), unread }
     selected: null,
     notices: [],
@@ -62,6 +63,7 @@ export function agentConsole(root, agent) {
   }
 
   async function command(path, body) {
+    showError(null);
     const answer = await attempt(() => post(path, body));
     if (answer) {
       seen(answer.position);
@@ -86,6 +88,17 @@ export function agentConsole(root, agent) {
     if (!state.tabs.has(state.selected)) state.selected = state.tabs.keys().next().value ?? null;
     for (const id of [...state.offers.keys()]) {
       if (!state.view?.offers.includes(id)) state.offers.delete(id);
+    }
+    // A team conversation that no longer waits: someone took it (say who), or it ended.
+    for (const [id, entry] of [...state.team.entries()]) {
+      if (entry.grabbedBy || state.waiting.some((w) => w.conversation === id)) continue;
+      const summary = await attempt(() => get(`/v1/conversations/${id}?after=${state.after}`));
+      const others = summary?.agents.filter((a) => a !== agent) ?? [];
+      if (summary && summary.status !== "closed" && others.length > 0 && !summary.agents.includes(agent)) {
+        entry.grabbedBy = others[0];
+      } else {
+        state.team.delete(id);
+      }
     }
     render();
   }
@@ -125,6 +138,15 @@ export function agentConsole(root, agent) {
       if (["OfferAccepted", "OfferRejected", "OfferTimedOut", "OfferRescinded"].includes(type) && mine) {
         state.offers.delete(payload.conversation);
         if (type === "OfferTimedOut") notice(`The offer timed out and went to someone else.`);
+      }
+      // Team queues: everyone is told; in a grab queue the first grab wins and all hear who.
+      if (type === "TeamNotified") {
+        state.team.set(payload.conversation, { queue: payload.queue, mode: payload.mode, grabbedBy: null });
+      }
+      if (type === "ConversationGrabbed" || type === "ConversationJoined") {
+        const entry = state.team.get(payload.conversation);
+        if (entry && payload.agent === agent) state.team.delete(payload.conversation);
+        else if (entry && type === "ConversationGrabbed") entry.grabbedBy = payload.agent;
       }
       if (type === "AgentPaused" && payload.agent === agent && payload.automatic) {
         notice(`You were paused (${payload.reason}): you missed an offer. Go ready to take work again.`);
@@ -255,10 +277,24 @@ export function agentConsole(root, agent) {
           h("button", { class: "primary", onclick: () => command(`/v1/conversations/${conversation}/accept`, { agent }) }, "Accept"),
           h("button", { class: "danger", onclick: () => command(`/v1/conversations/${conversation}/reject`, { agent }) }, "Reject")));
     });
+    const team = [...state.team.entries()].map(([conversation, entry]) => {
+      const verb = entry.mode === "grab" ? "Grab" : "Join";
+      const row = state.waiting.find((w) => w.conversation === conversation);
+      return h("div", { class: "card offer team", dataset: { conversation } },
+        h("h2", {}, `${row ? name(row) : "A customer"} in team queue ${entry.queue}`),
+        entry.grabbedBy
+          ? h("p", { class: "grabbed" }, `Grabbed by ${entry.grabbedBy} `,
+            h("button", { onclick: () => { state.team.delete(conversation); render(); } }, "Dismiss"))
+          : h("button", { class: "primary", onclick: async () => {
+            const answer = await command(`/v1/conversations/${conversation}/${verb.toLowerCase()}`, { agent });
+            if (answer) state.team.delete(conversation);
+            render();
+          } }, verb));
+    });
     const notices = state.notices.map((text, n) =>
       h("div", { class: "card notice" }, h("span", {}, text), " ",
         h("button", { onclick: () => { state.notices.splice(n, 1); render(); } }, "Dismiss")));
-    panels.offers.replaceChildren(...notices, ...cards);
+    panels.offers.replaceChildren(...notices, ...cards, ...team);
   }
 
   function renderWaiting() {

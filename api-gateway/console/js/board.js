@@ -240,6 +240,7 @@ export function supervisorBoard(root, me) {
         options.map((o) => h("option", { value: o, selected: list.filter[name] === o }, o))));
     const form = h("form", { id: "interaction-filters", class: "row", onsubmit: (event) => {
       event.preventDefault();
+      showError(null);
       const data = new FormData(event.target);
       list.filter = {};
       for (const [key, value] of data.entries()) {

@@ -26,10 +26,11 @@ export function showError(error) {
   banner.hidden = false;
 }
 
-/** Runs an action, showing its refusal (the API's own words) instead of failing silently. */
+/** Runs an action, showing its refusal (the API's own words) instead of failing silently. A
+ * message shown stays until the user's next action clears it (`showError(null)`), so that a
+ * background read does not wipe a refusal before it is read. */
 export async function attempt(action) {
   try {
-    showError(null);
     return await action();
   } catch (error) {
     showError(error);

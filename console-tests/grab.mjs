@@ -1,0 +1,50 @@
+// Scenario 3: two agents of a grab team race for one conversation in two browser pages;
+// exactly one gets it, and the other is told who did.
+
+import assert from "node:assert/strict";
+import { api, explain, launch, page as newPage, signIn, shots } from "./browser.mjs";
+
+const ADMIN = "sb_demo_admin";
+const browser = await launch();
+const pages = {};
+try {
+  for (const agent of ["ann", "ben"]) {
+    const page = await newPage(browser);
+    await signIn(page, `sb_test_${agent}`);
+    await page.locator("#queues button[data-queue=experts]").click();
+    await page.locator("#queues button[data-queue=experts]", { hasText: "Log out" }).waitFor();
+    await page.click("#ready");
+    await page.locator("#link", { hasText: "Live" }).waitFor();
+    pages[agent] = page;
+  }
+  const sent = await api(ADMIN, "POST", "/v1/webchat/experts-chat/messages", {
+    visitor: "v-race", name: "Karel", message_id: "race-1", text: "Who can help me first?",
+  });
+  const card = (agent) => pages[agent].locator(`.team[data-conversation="${sent.conversation}"]`);
+  await Promise.all(["ann", "ben"].map((agent) => card(agent).getByRole("button", { name: "Grab" }).waitFor()));
+  // Both grab at once.
+  await Promise.all(["ann", "ben"].map((agent) => card(agent).getByRole("button", { name: "Grab" }).click()));
+
+  const tab = (agent) => pages[agent].locator(`#work [data-conversation="${sent.conversation}"]`);
+  const winner = await Promise.any(["ann", "ben"].map((agent) => tab(agent).waitFor().then(() => agent)));
+  const loser = winner === "ann" ? "ben" : "ann";
+  // The API agrees: one agent in it, the winner (read once the grab is in the read models).
+  let summary;
+  for (let tries = 0; tries < 50; tries += 1) {
+    summary = await api(ADMIN, "GET", `/v1/conversations/${sent.conversation}`);
+    if (summary.agents.length > 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual(summary.agents, [winner], JSON.stringify(summary));
+  // The loser is told who won: by the stream (the card) or by the API's refusal (the banner).
+  const told = pages[loser].locator(`.grabbed, #error`, { hasText: new RegExp(`grabbed by '?${winner}'?`, "i") });
+  await told.first().waitFor();
+  assert.equal(await pages[loser].locator(`#work [data-conversation="${sent.conversation}"]`).count(), 0);
+  if (shots) await pages[loser].screenshot({ path: `${shots}/grab-race-loser.png`, fullPage: true });
+  console.log(`scenario 3 passed: ${winner} grabbed it, ${loser} was told`);
+} catch (error) {
+  for (const page of Object.values(pages)) await explain(page, "grab-failure");
+  throw error;
+} finally {
+  await browser.close();
+}
