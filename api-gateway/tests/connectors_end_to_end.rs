@@ -486,6 +486,15 @@ async fn an_instagram_reply_over_1000_characters_never_reaches_the_outbox() {
     assert_eq!(outcomes(&report), ["stored"], "{report}");
     let conversation = server.conversation_started_after(head).await;
     server.agent_takes("alice", &conversation, head).await;
+    // The rule is stated before anyone types: what a console shows.
+    let (status, summary) = server
+        .get(&format!("/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(
+        summary["reply_rules"],
+        json!({"max_chars": 1000, "template_required": false, "window_closes_at": null})
+    );
     let before = server.head().await;
     let (status, answer) = server
         .post(

@@ -90,6 +90,17 @@ fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list(
     run("board.mjs", &server);
 }
 
+#[test]
+fn an_instagram_reply_over_1000_characters_cannot_be_sent() {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    run("instagram.mjs", &server);
+}
+
 /// SHA-256 of a key's secret, as the configuration holds it.
 fn digest(secret: &str) -> String {
     use sha2::Digest as _;

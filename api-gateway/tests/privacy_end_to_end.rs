@@ -40,9 +40,12 @@ async fn text_of(api: &support::Api, path: &str) -> String {
 }
 
 /// What the metrics say about the conversation: everything but who it was with.
-async fn metrics(server: &Server, conversation: &str) -> Value {
+/// Read once the read models include log position `after`.
+async fn metrics(server: &Server, conversation: &str, after: u64) -> Value {
     let (_, mut list) = server
-        .get("/v1/interactions?from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z")
+        .get(&format!(
+            "/v1/interactions?from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z&after={after}"
+        ))
         .await;
     let rows: Vec<Value> = list["interactions"]
         .as_array_mut()
@@ -58,12 +61,18 @@ async fn metrics(server: &Server, conversation: &str) -> Value {
         })
         .collect();
     // The longest wait is of what waits now (Petr, still waiting): it grows by itself.
-    let (_, mut queues) = server.get("/v1/queues?since=2000-01-01T00:00:00Z").await;
+    let (_, mut queues) = server
+        .get(&format!(
+            "/v1/queues?since=2000-01-01T00:00:00Z&after={after}"
+        ))
+        .await;
     for queue in queues["queues"].as_array_mut().unwrap() {
         queue.as_object_mut().unwrap().remove("longest_wait_ms");
     }
     let (_, focus) = server
-        .get(&format!("/v1/conversations/{conversation}/focus"))
+        .get(&format!(
+            "/v1/conversations/{conversation}/focus?after={after}"
+        ))
         .await;
     // Where the read models stood, which the erasure itself moved on.
     let (mut queues, mut focus) = (queues, focus);
@@ -71,7 +80,7 @@ async fn metrics(server: &Server, conversation: &str) -> Value {
         answer.as_object_mut().unwrap().remove("position");
     }
     let (_, mut summary) = server
-        .get(&format!("/v1/conversations/{conversation}"))
+        .get(&format!("/v1/conversations/{conversation}?after={after}"))
         .await;
     let summary = summary.as_object_mut().unwrap();
     for personal in ["contact_name", "handle"] {
@@ -207,7 +216,8 @@ async fn a_contact_is_erased_and_the_metrics_stay(store: &str) {
         leaks(&stored_bytes(store).await).is_empty(),
         "personal data stored in plaintext"
     );
-    let before = metrics(&server, &conversation).await;
+    let closed_at = answer["position"].as_u64().unwrap();
+    let before = metrics(&server, &conversation, closed_at).await;
 
     // Only an admin erases.
     let (status, refused) = server
@@ -273,7 +283,7 @@ async fn a_contact_is_erased_and_the_metrics_stay(store: &str) {
         assert!(history.contains("[anonymised]"), "{history}");
         let other_history = text_of(&auditor, &format!("/v1/conversations/{other}/history")).await;
         assert!(other_history.contains(OTHER_TEXT), "{other_history}");
-        assert_eq!(metrics(server, &conversation).await, before);
+        assert_eq!(metrics(server, &conversation, position).await, before);
         let (_, report) = auditor.get("/v1/audit/verify").await;
         assert_eq!(report["first_break"], Value::Null, "{report}");
         let (status, rebuilt) = auditor.post("/v1/audit/rebuild", json!(null)).await;
@@ -336,10 +346,14 @@ async fn a_contact_is_erased_and_the_metrics_stay(store: &str) {
         .await;
     assert_eq!(status, 201, "{again}");
     let fresh = again["conversation"].as_str().unwrap();
+    let after = again["position"].as_u64().unwrap();
     let (_, old) = server
-        .get(&format!("/v1/conversations/{conversation}"))
+        .get(&format!("/v1/conversations/{conversation}?after={after}"))
         .await;
-    let (_, new) = server.get(&format!("/v1/conversations/{fresh}")).await;
+    let (status, new) = server
+        .get(&format!("/v1/conversations/{fresh}?after={after}"))
+        .await;
+    assert_eq!(status, 200, "{new}");
     assert_ne!(old["contact"], new["contact"], "a new pseudonym");
     assert_eq!(new["handle"], HANDLE);
 }

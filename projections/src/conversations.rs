@@ -77,6 +77,10 @@ pub struct ConversationSummary {
     pub awaiting_reply: bool,
     #[serde(with = "crate::rfc3339::option")]
     pub last_customer_message_at: Option<Timestamp>,
+    /// When the customer last wrote through the connector, in this conversation or (for an
+    /// outbound one) before it: the reply window counts from it.
+    #[serde(with = "crate::rfc3339::option")]
+    pub customer_wrote_at: Option<Timestamp>,
 }
 
 impl ConversationSummary {
@@ -121,6 +125,7 @@ impl ConversationSummary {
             agent_messages: 0,
             awaiting_reply: false,
             last_customer_message_at: None,
+            customer_wrote_at: None,
         }
     }
 }
@@ -162,6 +167,7 @@ impl ConversationsView {
                 );
                 row.queue = Some(e.queue.clone());
                 row.handle = e.handle.clone();
+                row.customer_wrote_at = e.customer_wrote_at;
                 row.status = ConversationStatus::Active;
                 row.direction = Direction::Outbound;
                 row.agents = [e.agent.clone()].into();
@@ -202,6 +208,7 @@ impl ConversationsView {
                 row.customer_messages += 1;
                 row.awaiting_reply = true;
                 row.last_customer_message_at = Some(at);
+                row.customer_wrote_at = Some(at);
             }
             EventKind::AgentMessageSent(_) => {
                 row.agent_messages += 1;

@@ -1063,6 +1063,7 @@ mod tests {
         feed(
             200_000,
             OutboundConversationStarted {
+                customer_wrote_at: None,
                 handle: None,
                 conversation: id(3),
                 connector: ConnectorId::new("wa"),

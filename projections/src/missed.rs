@@ -310,6 +310,7 @@ mod tests {
         view.apply(&at(
             90_000,
             OutboundConversationStarted {
+                customer_wrote_at: None,
                 handle: None,
                 conversation: id(4),
                 connector: ConnectorId::new("wa"),

@@ -142,3 +142,65 @@ pub enum DispatchOutcome {
     /// It could not be sent; the reason is the provider's or the worker's.
     Failed { reason: String },
 }
+
+/// WhatsApp's and Messenger's customer-service window: free text only this long after the
+/// customer last wrote; after it, only an approved template.
+pub const REPLY_WINDOW_MS: u64 = 24 * 3_600_000;
+
+/// What an agent may send in a conversation now: the one statement of the channel rules, which
+/// the core enforces on every reply and consoles show before the agent types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyRules {
+    /// The most characters a message may have, where the channel limits it.
+    pub max_chars: Option<usize>,
+    /// Free text is refused: only an approved template may be sent.
+    pub template_required: bool,
+    /// When the reply window closes, where the channel has one and it is open.
+    pub window_closes_at: Option<Timestamp>,
+}
+
+impl ReplyRules {
+    pub fn of(
+        channel: crate::Channel,
+        customer_wrote_at: Option<Timestamp>,
+        now: Timestamp,
+    ) -> ReplyRules {
+        let closes_at = customer_wrote_at.map(|wrote| {
+            Timestamp::from_millis(
+                wrote
+                    .as_millis()
+                    .saturating_add(i64::try_from(REPLY_WINDOW_MS).unwrap_or(i64::MAX)),
+            )
+        });
+        let open = closes_at.is_some_and(|closes| now <= closes);
+        ReplyRules {
+            max_chars: channel.max_text_chars(),
+            template_required: channel.has_reply_window() && !open,
+            window_closes_at: closes_at.filter(|_| channel.has_reply_window() && open),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Channel;
+
+    #[test]
+    fn reply_rules_follow_the_channel_and_the_customers_last_message() {
+        let wrote = Timestamp::from_millis(1_000);
+        let later = |ms: u64| Timestamp::from_millis(1_000 + i64::try_from(ms).unwrap_or(0));
+        let instagram = ReplyRules::of(Channel::InstagramDm, Some(wrote), later(5));
+        assert_eq!(instagram.max_chars, Some(1000));
+        assert!(!instagram.template_required);
+        assert_eq!(instagram.window_closes_at, None);
+        let open = ReplyRules::of(Channel::Whatsapp, Some(wrote), later(REPLY_WINDOW_MS));
+        assert!(!open.template_required);
+        assert_eq!(open.window_closes_at, Some(later(REPLY_WINDOW_MS)));
+        let closed = ReplyRules::of(Channel::Whatsapp, Some(wrote), later(REPLY_WINDOW_MS + 1));
+        assert!(closed.template_required);
+        assert_eq!(closed.window_closes_at, None);
+        assert!(ReplyRules::of(Channel::Messenger, None, later(0)).template_required);
+        assert!(!ReplyRules::of(Channel::Webchat, None, later(0)).template_required);
+    }
+}

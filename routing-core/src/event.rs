@@ -478,6 +478,10 @@ pub struct OutboundConversationStarted {
     /// without a version change: absent means `contact` is the handle itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handle: Option<String>,
+    /// When the customer last wrote through the connector: the reply window counts from it.
+    /// Added without a version change: absent in events written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_wrote_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -57,10 +57,9 @@ impl Run<'_> {
     }
 }
 
-/// Checks an inbound message's connector and fields: what makes it acceptable at all, before
-/// anything else is looked at.
-/// What a channel allows an agent to send: Instagram DM text at most 1000 characters; on WhatsApp
-/// and Messenger, free text only within 24 hours of the customer's last message, a template after.
+/// What a channel allows an agent to send ([`crate::content::ReplyRules`]): Instagram DM text
+/// at most 1000 characters; on WhatsApp and Messenger, free text only within 24 hours of the
+/// customer's last message, a template after.
 fn check_channel_rules(
     channel: crate::Channel,
     text: &str,
@@ -71,15 +70,14 @@ fn check_channel_rules(
     if text.trim().is_empty() {
         return Err(Rejection::MessageEmpty);
     }
-    if let Some(max) = channel.max_text_chars() {
+    let rules = crate::content::ReplyRules::of(channel, customer_wrote_at, now);
+    if let Some(max) = rules.max_chars {
         let got = text.chars().count();
         if got > max {
             return Err(Rejection::MessageTooLong { channel, max, got });
         }
     }
-    let window_open =
-        customer_wrote_at.is_some_and(|wrote| now.millis_since(wrote) <= REPLY_WINDOW_MS);
-    if channel.has_reply_window() && !window_open && template.is_none_or(|t| t.trim().is_empty()) {
+    if rules.template_required && template.is_none_or(|t| t.trim().is_empty()) {
         return Err(Rejection::TemplateRequired(channel));
     }
     Ok(())
@@ -100,9 +98,6 @@ fn moves_on(from: DeliveryStatus, to: DeliveryStatus) -> bool {
 /// in that minute after the customer read may be marked read early, which is better than never.
 const WATERMARK_SLACK_MS: u64 = 60_000;
 
-/// WhatsApp's and Messenger's customer-service window.
-const REPLY_WINDOW_MS: u64 = 24 * 3_600_000;
-
 /// The agents other than `agent` in a conversation.
 fn others(conversation: &Conversation, agent: &AgentId) -> Vec<AgentId> {
     conversation
@@ -113,6 +108,8 @@ fn others(conversation: &Conversation, agent: &AgentId) -> Vec<AgentId> {
         .collect()
 }
 
+/// Checks an inbound message's connector and fields: what makes it acceptable at all, before
+/// anything else is looked at.
 fn inbound_connector<'a>(
     state: &'a State,
     connector: &crate::ConnectorId,
@@ -786,6 +783,7 @@ impl Run<'_> {
                     queue,
                     agent: agent.clone(),
                     handle,
+                    customer_wrote_at: Some(wrote),
                 });
                 let email_fallback = self.email_fallback(channel, &connector_id, &contact_id);
                 self.emit(AgentMessageSent {

@@ -1004,7 +1004,7 @@ fn an_agent_starts_a_conversation_only_with_a_contact_who_has_written_before() {
         starting(2, 10, start_outbound("bob", "wa", "+420600000999", None)),
     ));
     expect![[r#"
-        10s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob"}
+        10s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob","customer_wrote_at":0}
         10s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(
         &mut state,
@@ -1034,7 +1034,7 @@ fn an_agent_starts_a_conversation_only_with_a_contact_who_has_written_before() {
         ),
     ));
     expect![[r#"
-        90000s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob"}
+        90000s OutboundConversationStarted {"conversation":"00000000-0000-0000-0000-000000000002","connector":"wa","channel":"whatsapp","contact":"+420600000001","queue":"support","agent":"bob","customer_wrote_at":0}
         90000s AgentMessageSent {"conversation":"00000000-0000-0000-0000-000000000002","agent":"bob","message_id":"o","text":"Hello again","template":"follow_up","outbox":true,"email_fallback":null}
     "#]].assert_eq(&when(
         &mut later,

@@ -342,12 +342,41 @@ export function agentConsole(root, agent) {
       const line = EVENT_LINES[type];
       return line ? h("div", { class: "event" }, line(payload)) : null;
     }));
-    const text = h("textarea", { id: "reply", placeholder: "Write a reply (Enter sends, Shift+Enter for a new line)" });
+    // The channel's rules, as the API states them (the core's own): shown before sending.
+    const rules = tab.summary.reply_rules ?? { max_chars: null, template_required: false };
+    const text = h("textarea", {
+      id: "reply",
+      placeholder: rules.template_required
+        ? "The 24-hour window has closed: only an approved template may be sent"
+        : "Write a reply (Enter sends, Shift+Enter for a new line)",
+      disabled: rules.template_required,
+    });
     text.value = tab.draft ?? "";
-    text.addEventListener("input", () => { tab.draft = text.value; });
+    const template = h("input", { id: "template", placeholder: "Approved template name", hidden: !rules.template_required });
+    const counter = h("span", { id: "counter", class: "muted" });
+    const sendButton = h("button", { class: "primary", id: "send" }, rules.template_required ? "Send template" : "Send");
+    const check = () => {
+      const count = [...text.value].length;
+      const over = rules.max_chars !== null && count > rules.max_chars;
+      counter.textContent = rules.max_chars === null ? "" : `${count} / ${rules.max_chars}`;
+      counter.classList.toggle("over", over);
+      sendButton.disabled = over;
+      sendButton.title = over ? `At most ${rules.max_chars} characters on ${tab.summary.channel}` : "";
+      return !over;
+    };
+    text.addEventListener("input", () => { tab.draft = text.value; check(); });
+    check();
     const send = async () => {
+      if (rules.template_required) {
+        const name = template.value.trim();
+        if (!name) return;
+        await command(`/v1/conversations/${id}/messages`, { agent, text: `[template ${name}]`, template: name });
+        await readHistory(id);
+        render();
+        return;
+      }
       const body = tab.draft ?? "";
-      if (!body.trim()) return;
+      if (!body.trim() || !check()) return;
       tab.draft = "";
       const answer = await command(`/v1/conversations/${id}/messages`, { agent, text: body });
       // Refused: the draft comes back, with the API's reason above it.
@@ -377,6 +406,7 @@ export function agentConsole(root, agent) {
       command(`/v1/conversations/${id}/close`, { agent, status: status.value }));
     update();
     const important = tab.summary.important;
+    sendButton.addEventListener("click", send);
     queueMicrotask(() => { history.scrollTop = history.scrollHeight; });
     return h("div", { dataset: { conversation: id } },
       h("div", { class: "row" },
@@ -388,9 +418,7 @@ export function agentConsole(root, agent) {
       history,
       h("div", { class: "compose" },
         text,
-        h("div", { class: "row" },
-          h("button", { class: "primary", id: "send", onclick: send }, "Send"),
-          status, close, why)));
+        h("div", { class: "row" }, template, sendButton, counter, status, close, why)));
   }
 
   refresh();

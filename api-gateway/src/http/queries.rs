@@ -524,7 +524,7 @@ pub async fn conversation(
     caller: Caller,
     Path(conversation): Path<ConversationId>,
     Query(query): Query<Consistency>,
-) -> Result<Json<ConversationSummary>, ApiError> {
+) -> Result<Json<ConversationAnswer>, ApiError> {
     // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
     let summary = state
@@ -535,7 +535,38 @@ pub async fn conversation(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("conversation {conversation} does not exist")))?;
     may_see_conversation(conversation, visible.sees_conversation(&summary))?;
-    Ok(Json(summary))
+    let rules = routing_core::content::ReplyRules::of(
+        summary.channel,
+        summary.customer_wrote_at,
+        state.clock.now(),
+    );
+    Ok(Json(ConversationAnswer {
+        summary,
+        reply_rules: ReplyRulesView {
+            max_chars: rules.max_chars,
+            template_required: rules.template_required,
+            window_closes_at: rules.window_closes_at.map(projections::rfc3339::format),
+        },
+    }))
+}
+
+/// A conversation as it stands, and what an agent may send in it now.
+#[derive(Debug, Serialize)]
+pub struct ConversationAnswer {
+    #[serde(flatten)]
+    pub summary: ConversationSummary,
+    pub reply_rules: ReplyRulesView,
+}
+
+/// The channel's rules for a reply now (the core's, which refuses what breaks them).
+#[derive(Debug, Serialize)]
+pub struct ReplyRulesView {
+    /// The most characters a message may have, where the channel limits it.
+    pub max_chars: Option<usize>,
+    /// The reply window is closed: only an approved template may be sent.
+    pub template_required: bool,
+    /// When the open reply window closes (RFC 3339), where the channel has one.
+    pub window_closes_at: Option<String>,
 }
 
 /// One event of a conversation's history, as an auditor reads it.

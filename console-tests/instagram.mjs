@@ -1,0 +1,56 @@
+// Scenario 4: an Instagram DM reply over 1000 characters cannot be sent: the counter says so
+// and Send is disabled, as the channel's rules (stated by the API) require.
+
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { api, base, explain, launch, page as newPage, signIn } from "./browser.mjs";
+
+const browser = await launch();
+let page;
+try {
+  page = await newPage(browser);
+  await signIn(page, "sb_demo_alice");
+  await page.locator("#queues button[data-queue=support]").click();
+  await page.locator("#queues button[data-queue=support]", { hasText: "Log out" }).waitFor();
+  await page.click("#ready");
+  await page.locator("#link", { hasText: "Live" }).waitFor();
+
+  // A customer writes on Instagram, through the provider's signed webhook.
+  const body = JSON.stringify({
+    object: "instagram",
+    entry: [{ id: "17841400000000000", time: Date.now(), messaging: [{
+      sender: { id: "6912345678901234" }, recipient: { id: "17841400000000000" }, timestamp: Date.now(),
+      message: { mid: "aWdfZAG1faXRlbToxOmJyb3dzZXI", text: "Is the red one in stock?" },
+    }] }],
+  });
+  const signature = createHmac("sha256", "demo-meta-app-secret").update(body).digest("hex");
+  const delivered = await fetch(`${base}/v1/connectors/instagram/webhook`, {
+    method: "POST", body,
+    headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${signature}` },
+  });
+  assert.equal(delivered.status, 200, await delivered.text());
+
+  const offer = page.locator(".offer", { hasText: "instagram_dm" });
+  await offer.getByRole("button", { name: "Accept" }).click();
+  await page.locator("#reply").waitFor();
+  await page.fill("#reply", "x".repeat(1001));
+  assert.equal(await page.textContent("#counter"), "1001 / 1000");
+  assert.equal(await page.isDisabled("#send"), true);
+  // Enter does not send it either.
+  const before = await api("sb_demo_admin", "GET", "/v1/log?limit=1");
+  await page.press("#reply", "Enter");
+  await page.waitForTimeout(300);
+  const after = await api("sb_demo_admin", "GET", "/v1/log?limit=1");
+  assert.equal(after.head, before.head, "nothing was sent");
+  // At 1000 it goes.
+  await page.fill("#reply", "y".repeat(1000));
+  assert.equal(await page.isDisabled("#send"), false);
+  await page.click("#send");
+  await page.locator(".message.agent", { hasText: "yyyy" }).waitFor();
+  console.log("scenario 4 passed: 1001 characters stopped, 1000 sent");
+} catch (error) {
+  await explain(page, "instagram-failure");
+  throw error;
+} finally {
+  await browser.close();
+}
