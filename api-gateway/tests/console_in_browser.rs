@@ -91,6 +91,17 @@ fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list(
 }
 
 #[test]
+fn an_agent_postpones_resumes_and_transfers_a_conversation() {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    run("handover.mjs", &server);
+}
+
+#[test]
 fn an_instagram_reply_over_1000_characters_cannot_be_sent() {
     if let Some(why) = missing() {
         eprintln!("skipping the browser test: {why}");

@@ -35,6 +35,7 @@ export function agentConsole(root, agent) {
   const state = {
     view: null,
     waiting: [],
+    postponed: [],
     offers: new Map(), // conversation → { data, receivedAt }
     team: new Map(), // conversation → { queue, mode, grabbedBy } in the agent's team queues
     tabs: new Map(), // conversation → { summary, entries: Map(position → entry), unread }
@@ -50,11 +51,13 @@ export function agentConsole(root, agent) {
     queues: h("section", { class: "card", id: "queues" }),
     offers: h("section", { id: "offers" }),
     waiting: h("section", { class: "card", id: "waiting" }),
+    postponed: h("section", { class: "card", id: "postponed" }),
+    outbound: h("section", { class: "card", id: "outbound" }),
     work: h("section", { class: "card", id: "work" }),
   };
   root.replaceChildren(
     h("div", { class: "agent" },
-      h("div", {}, panels.presence, panels.queues, panels.waiting),
+      h("div", {}, panels.presence, panels.queues, panels.waiting, panels.postponed, panels.outbound),
       h("div", {}, panels.offers, panels.work)),
   );
 
@@ -73,12 +76,14 @@ export function agentConsole(root, agent) {
   }
 
   async function refresh() {
-    const [view, waiting] = await Promise.all([
+    const [view, waiting, postponed] = await Promise.all([
       attempt(() => get(`${base}?after=${state.after}`)),
       attempt(() => get(`/v1/waiting?agent=${encodeURIComponent(agent)}&after=${state.after}`)),
+      attempt(() => get(`${base}/postponed?after=${state.after}`)),
     ]);
     if (view) state.view = view;
     if (waiting) state.waiting = waiting.waiting;
+    if (postponed) state.postponed = postponed.postponed;
     for (const id of state.view?.conversations ?? []) {
       if (!state.tabs.has(id)) await openTab(id);
     }
@@ -221,7 +226,37 @@ export function agentConsole(root, agent) {
     renderQueues();
     renderOffers();
     renderWaiting();
+    renderPostponed();
+    renderOutbound();
     renderWork();
+  }
+
+  function renderPostponed() {
+    panels.postponed.replaceChildren(
+      h("h2", {}, `Postponed (${state.postponed.length})`),
+      h("ul", { class: "list" }, state.postponed.map((row) =>
+        h("li", { dataset: { conversation: row.conversation } },
+          h("span", {}, `${row.contact_name || row.handle || row.contact} · ${row.queue ?? "—"}`),
+          h("button", { onclick: () => command(`/v1/conversations/${row.conversation}/resume`, { agent }) }, "Resume")))),
+    );
+  }
+
+  // Outbound: only to a contact who has written before, which the API checks (and says so).
+  function renderOutbound() {
+    if (panels.outbound.childElementCount > 0) return;
+    const form = h("form", { class: "compose", onsubmit: async (event) => {
+      event.preventDefault();
+      const data = Object.fromEntries(new FormData(event.target));
+      const body = { agent, connector: data.connector, contact: data.contact, text: data.text };
+      if (data.template) body.template = data.template;
+      if (await command("/v1/outbound", body)) event.target.reset();
+    } },
+      h("input", { name: "connector", placeholder: "Connector (e.g. whatsapp)", required: true }),
+      h("input", { name: "contact", placeholder: "Contact's handle (who has written before)", required: true }),
+      h("textarea", { name: "text", placeholder: "First message", required: true }),
+      h("input", { name: "template", placeholder: "Template (outside the 24-hour window)" }),
+      h("button", { type: "submit" }, "Start conversation"));
+    panels.outbound.replaceChildren(h("h2", {}, "New outbound conversation"), form);
   }
 
   function renderPresence() {
@@ -406,6 +441,16 @@ export function agentConsole(root, agent) {
       command(`/v1/conversations/${id}/close`, { agent, status: status.value }));
     update();
     const important = tab.summary.important;
+    // Transfer or invite: to a colleague by id, or to a queue (the best free agent there).
+    const kind = h("select", { id: "hand-over-kind", "aria-label": "To" },
+      h("option", { value: "to_agent" }, "to agent"), h("option", { value: "to_queue" }, "to queue"));
+    const target = h("input", { id: "hand-over-to", placeholder: "agent or queue id", list: "hand-over-queues" });
+    const queues = h("datalist", { id: "hand-over-queues" },
+      (state.view?.rights ?? []).map((q) => h("option", { value: q })));
+    const handOver = (what) => {
+      const to = target.value.trim();
+      if (to) command(`/v1/conversations/${id}/${what}`, { agent, [kind.value]: to });
+    };
     sendButton.addEventListener("click", send);
     queueMicrotask(() => { history.scrollTop = history.scrollHeight; });
     return h("div", { dataset: { conversation: id } },
@@ -414,7 +459,11 @@ export function agentConsole(root, agent) {
         h("span", { class: "pill" }, tab.summary.channel),
         h("span", { class: "pill" }, tab.summary.queue ?? ""),
         h("button", { onclick: () => command(`/v1/conversations/${id}/important`, { agent, important: !important }) },
-          important ? "★ Important" : "☆ Mark important")),
+          important ? "★ Important" : "☆ Mark important"),
+        h("button", { onclick: () => command(`/v1/conversations/${id}/postpone`, { agent }) }, "Postpone"),
+        kind, target, queues,
+        h("button", { onclick: () => handOver("transfer") }, "Transfer"),
+        h("button", { onclick: () => handOver("invite") }, "Invite")),
       history,
       h("div", { class: "compose" },
         text,

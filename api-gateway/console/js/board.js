@@ -31,6 +31,7 @@ export function supervisorBoard(root, me) {
     missed: [],
     team: "",
     status: "",
+    joined: "",
     after: 0,
     interactions: { filter: {}, sort: "time", order: "desc", pages: [null], page: 0, rows: [], next: null },
   };
@@ -129,13 +130,18 @@ export function supervisorBoard(root, me) {
       onchange: (e) => { state.status = e.target.value; renderBoard(); } },
       h("option", { value: "" }, "All statuses"),
       COLUMNS.map(([value, label]) => h("option", { value, selected: value === state.status }, label)));
-    panels.filters.replaceChildren(team, status);
+    const joined = h("select", { id: "joined", "aria-label": "Joined by",
+      onchange: (e) => { state.joined = e.target.value; renderBoard(); } },
+      h("option", { value: "" }, "Everyone's"),
+      [...state.agents.keys()].sort().map((a) => h("option", { value: a, selected: a === state.joined }, `Joined by ${a}`)));
+    panels.filters.replaceChildren(team, status, joined);
   }
 
   function renderBoard() {
     const now = Date.now();
     const rows = [...state.rows.values()].filter((r) =>
-      (!state.team || r.queue === state.team) && (!state.status || r.board_status === state.status));
+      (!state.team || r.queue === state.team) && (!state.status || r.board_status === state.status)
+      && (!state.joined || r.agents.includes(state.joined)));
     panels.board.replaceChildren(...COLUMNS.map(([status, label]) => {
       const cards = rows.filter((r) => r.board_status === status)
         .sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at))

@@ -1,0 +1,47 @@
+// The agent postpones a conversation and resumes it from the postponed list, then transfers it
+// to another queue: each through the console, each checked against the API.
+
+import assert from "node:assert/strict";
+import { api, explain, launch, page as newPage, signIn } from "./browser.mjs";
+
+const ADMIN = "sb_demo_admin";
+const browser = await launch();
+let page;
+try {
+  page = await newPage(browser);
+  await signIn(page, "sb_demo_alice");
+  await page.locator("#queues button[data-queue=support]").click();
+  await page.locator("#queues button[data-queue=support]", { hasText: "Log out" }).waitFor();
+  await page.click("#ready");
+  await page.locator("#link", { hasText: "Live" }).waitFor();
+  const sent = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
+    visitor: "v-hand", name: "Olga", message_id: "h-1", text: "Can you check later?",
+  });
+  const id = sent.conversation;
+  await page.locator(`.offer[data-conversation="${id}"]`).getByRole("button", { name: "Accept" }).click();
+  const work = page.locator(`#work [data-conversation="${id}"]`);
+  await work.waitFor();
+
+  await work.getByRole("button", { name: "Postpone" }).click();
+  await page.locator(`#postponed [data-conversation="${id}"]`).waitFor();
+  await work.waitFor({ state: "detached" });
+  assert.equal((await api(ADMIN, "GET", `/v1/conversations/${id}`)).status, "postponed");
+
+  await page.locator(`#postponed [data-conversation="${id}"]`).getByRole("button", { name: "Resume" }).click();
+  await work.waitFor();
+  await page.locator(`#postponed [data-conversation="${id}"]`).waitFor({ state: "detached" });
+
+  await page.selectOption("#hand-over-kind", "to_queue");
+  await page.fill("#hand-over-to", "sales");
+  await work.getByRole("button", { name: "Transfer" }).click();
+  await work.waitFor({ state: "detached" });
+  const moved = await api(ADMIN, "GET", `/v1/conversations/${id}`);
+  assert.equal(moved.queue, "sales");
+  assert.deepEqual(moved.agents, []);
+  console.log("postpone, resume and transfer to a queue passed");
+} catch (error) {
+  await explain(page, "handover-failure");
+  throw error;
+} finally {
+  await browser.close();
+}
