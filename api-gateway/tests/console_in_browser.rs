@@ -102,6 +102,17 @@ fn an_agent_postpones_resumes_and_transfers_a_conversation() {
 }
 
 #[test]
+fn a_console_cut_off_says_so_and_catches_up_without_losing_or_doubling() {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    run("reconnect.mjs", &server);
+}
+
+#[test]
 fn an_instagram_reply_over_1000_characters_cannot_be_sent() {
     if let Some(why) = missing() {
         eprintln!("skipping the browser test: {why}");

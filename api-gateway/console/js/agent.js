@@ -4,7 +4,7 @@
 // command, refused (with the API's message) exactly as it would be over curl.
 
 import { get, post, follow } from "./api.js";
-import { h, attempt, clock, showError } from "./dom.js";
+import { h, attempt, clock, quietly, showError } from "./dom.js";
 
 /** Statuses offered at Close. The API takes any; a configured list would belong to the server. */
 const STATUSES = ["resolved", "follow_up", "no_answer", "spam"];
@@ -77,9 +77,9 @@ export function agentConsole(root, agent) {
 
   async function refresh() {
     const [view, waiting, postponed] = await Promise.all([
-      attempt(() => get(`${base}?after=${state.after}`)),
-      attempt(() => get(`/v1/waiting?agent=${encodeURIComponent(agent)}&after=${state.after}`)),
-      attempt(() => get(`${base}/postponed?after=${state.after}`)),
+      quietly(() => get(`${base}?after=${state.after}`)),
+      quietly(() => get(`/v1/waiting?agent=${encodeURIComponent(agent)}&after=${state.after}`)),
+      quietly(() => get(`${base}/postponed?after=${state.after}`)),
     ]);
     if (view) state.view = view;
     if (waiting) state.waiting = waiting.waiting;
@@ -97,7 +97,7 @@ export function agentConsole(root, agent) {
     // A team conversation that no longer waits: someone took it (say who), or it ended.
     for (const [id, entry] of [...state.team.entries()]) {
       if (entry.grabbedBy || state.waiting.some((w) => w.conversation === id)) continue;
-      const summary = await attempt(() => get(`/v1/conversations/${id}?after=${state.after}`));
+      const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
       const others = summary?.agents.filter((a) => a !== agent) ?? [];
       if (summary && summary.status !== "closed" && others.length > 0 && !summary.agents.includes(agent)) {
         entry.grabbedBy = others[0];
@@ -109,7 +109,7 @@ export function agentConsole(root, agent) {
   }
 
   async function openTab(id) {
-    const summary = await attempt(() => get(`/v1/conversations/${id}?after=${state.after}`));
+    const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
     if (!summary) return;
     const tab = { summary, entries: new Map(), unread: false, status: "", draft: "" };
     state.tabs.set(id, tab);
@@ -123,7 +123,7 @@ export function agentConsole(root, agent) {
   async function readHistory(id) {
     const tab = state.tabs.get(id);
     if (!tab) return;
-    const history = await attempt(() => get(`/v1/conversations/${id}/history`));
+    const history = await quietly(() => get(`/v1/conversations/${id}/history`));
     for (const event of history?.events ?? []) {
       tab.entries.set(event.position, { type: event.type, payload: event.payload });
     }

@@ -77,6 +77,15 @@ export function follow(path, onMessage, onStatus) {
   let lastId = null;
   let controller = null;
   let retryMs = 500;
+  let heardAt = Date.now();
+  let wake = null;
+  // A connection can die without closing (a network gone, a laptop asleep): the server writes
+  // at least every 15 s, so silence twice that long means it is gone.
+  const watchdog = setInterval(() => {
+    if (Date.now() - heardAt > SILENCE_MS) controller?.abort();
+  }, 5000);
+  window.addEventListener("offline", () => controller?.abort());
+  window.addEventListener("online", () => wake?.());
 
   async function connect() {
     while (!stopped) {
@@ -99,7 +108,8 @@ export function follow(path, onMessage, onStatus) {
         }
         onStatus(true);
         retryMs = 500;
-        await read(response.body, (type, data, id) => {
+        heardAt = Date.now();
+        await read(response.body, () => { heardAt = Date.now(); }, (type, data, id) => {
           if (id !== null) {
             lastId = id;
           }
@@ -115,7 +125,12 @@ export function follow(path, onMessage, onStatus) {
         return;
       }
       onStatus(false);
-      await new Promise((resolve) => setTimeout(resolve, retryMs));
+      // Wait before trying again, unless the browser says the network is back.
+      await new Promise((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, retryMs);
+      });
+      wake = null;
       retryMs = Math.min(retryMs * 2, 5000);
     }
   }
@@ -123,12 +138,17 @@ export function follow(path, onMessage, onStatus) {
   connect();
   return () => {
     stopped = true;
+    clearInterval(watchdog);
     controller?.abort();
   };
 }
 
-/** Reads an SSE body, calling `emit(type, data, id)` per message. */
-async function read(body, emit) {
+/** How long a stream may be silent before it is taken for dead (the server writes every 15 s). */
+const SILENCE_MS = 35_000;
+
+/** Reads an SSE body, calling `heard()` for anything received (keep-alive comments too) and
+ * `emit(type, data, id)` per message. */
+async function read(body, heard, emit) {
   const reader = body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   for (;;) {
@@ -136,6 +156,7 @@ async function read(body, emit) {
     if (done) {
       return;
     }
+    heard();
     buffer += value;
     let end;
     while ((end = buffer.indexOf("\n\n")) >= 0) {

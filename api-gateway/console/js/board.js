@@ -5,7 +5,7 @@
 // stream, which resumes with Last-Event-ID after a cut.
 
 import { get, post, follow, download } from "./api.js";
-import { h, attempt, clock, showError } from "./dom.js";
+import { h, attempt, clock, quietly, showError } from "./dom.js";
 
 const COLUMNS = [
   ["rep_needed", "Rep Needed"],
@@ -57,12 +57,12 @@ export function supervisorBoard(root, me) {
 
   async function load() {
     const [open, closed, queues, agents, waiting, missed] = await Promise.all([
-      attempt(() => get(`/v1/board?after=${state.after}`)),
-      attempt(() => get(`/v1/board?status=closed&after=${state.after}`)),
-      attempt(() => get(`/v1/queues?after=${state.after}`)),
-      attempt(() => get(`/v1/agents?after=${state.after}`)),
-      attempt(() => get(`/v1/waiting?after=${state.after}`)),
-      attempt(() => get(`/v1/missed?after=${state.after}`)),
+      quietly(() => get(`/v1/board?after=${state.after}`)),
+      quietly(() => get(`/v1/board?status=closed&after=${state.after}`)),
+      quietly(() => get(`/v1/queues?after=${state.after}`)),
+      quietly(() => get(`/v1/agents?after=${state.after}`)),
+      quietly(() => get(`/v1/waiting?after=${state.after}`)),
+      quietly(() => get(`/v1/missed?after=${state.after}`)),
     ]);
     state.rows.clear();
     for (const row of [...(open?.conversations ?? []), ...(closed?.conversations ?? [])]) {
@@ -88,8 +88,8 @@ export function supervisorBoard(root, me) {
       clearTimeout(refreshLists);
       refreshLists = setTimeout(async () => {
         const [waiting, missed] = await Promise.all([
-          attempt(() => get(`/v1/waiting?after=${state.after}`)),
-          attempt(() => get(`/v1/missed?after=${state.after}`)),
+          quietly(() => get(`/v1/waiting?after=${state.after}`)),
+          quietly(() => get(`/v1/missed?after=${state.after}`)),
         ]);
         if (waiting) state.waiting = waiting.waiting;
         if (missed) state.missed = missed.missed;
@@ -202,7 +202,7 @@ export function supervisorBoard(root, me) {
   }
 
   async function showHistory(conversation) {
-    const history = await attempt(() => get(`/v1/conversations/${conversation}/history`));
+    const history = await quietly(() => get(`/v1/conversations/${conversation}/history`));
     if (!history) return;
     panels.history.hidden = false;
     panels.history.replaceChildren(
@@ -230,7 +230,7 @@ export function supervisorBoard(root, me) {
     const params = query({ limit: 20 });
     const cursor = list.pages[list.page];
     if (cursor) params.set("cursor", cursor);
-    const page = await attempt(() => get(`/v1/interactions?${params}`));
+    const page = await quietly(() => get(`/v1/interactions?${params}`));
     if (!page) return;
     list.rows = page.interactions;
     list.next = page.next;
@@ -300,7 +300,7 @@ export function supervisorBoard(root, me) {
 
   async function audit() {
     if (me.role !== "auditor" && me.role !== "admin") return;
-    const report = await attempt(() => get("/v1/audit/verify"));
+    const report = await quietly(() => get("/v1/audit/verify"));
     if (!report) return;
     panels.audit.hidden = false;
     panels.audit.replaceChildren(

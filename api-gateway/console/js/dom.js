@@ -1,6 +1,8 @@
 // Small helpers for building the page: elements from a tag, attributes and children, and the
 // error banner. No framework: the console is a handful of lists that are redrawn whole.
 
+import { Problem } from "./api.js";
+
 /** `h("button", { onclick, class: "primary" }, "Accept")` */
 export function h(tag, attributes = {}, ...children) {
   const element = document.createElement(tag);
@@ -34,6 +36,17 @@ export async function attempt(action) {
     return await action();
   } catch (error) {
     showError(error);
+    return undefined;
+  }
+}
+
+/** Runs a background read: the API's refusals are shown, but a network failure is not (the
+ * connection indicator already says the console is cut off, and it catches up when back). */
+export async function quietly(action) {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof Problem) showError(error);
     return undefined;
   }
 }
