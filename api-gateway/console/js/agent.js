@@ -76,6 +76,7 @@ export function agentConsole(root, agent) {
   }
 
   async function refresh() {
+    const started = Date.now();
     const [view, waiting, postponed] = await Promise.all([
       quietly(() => get(`${base}?after=${state.after}`)),
       quietly(() => get(`/v1/waiting?agent=${encodeURIComponent(agent)}&after=${state.after}`)),
@@ -86,17 +87,38 @@ export function agentConsole(root, agent) {
     if (postponed) state.postponed = postponed.postponed;
     for (const id of state.view?.conversations ?? []) {
       if (!state.tabs.has(id)) await openTab(id);
+      // Its details change (importance, the reply rules as the window opens and closes).
+      else {
+        const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
+        if (summary) state.tabs.get(id).summary = summary;
+      }
     }
     for (const id of [...state.tabs.keys()]) {
       if (!state.view?.conversations.includes(id)) state.tabs.delete(id);
     }
-    if (!state.tabs.has(state.selected)) state.selected = state.tabs.keys().next().value ?? null;
-    for (const id of [...state.offers.keys()]) {
-      if (!state.view?.offers.includes(id)) state.offers.delete(id);
+    if (!state.tabs.has(state.selected)) {
+      state.selected = state.tabs.keys().next().value ?? null;
+      focusSelected();
     }
-    // A team conversation that no longer waits: someone took it (say who), or it ended.
+    // The offers are the agent view's; the stream adds how long each has left. An offer the
+    // stream brought after this read began is kept until the next read says otherwise.
+    for (const [id, offer] of [...state.offers.entries()]) {
+      if (!state.view?.offers.includes(id) && offer.receivedAt < started) state.offers.delete(id);
+    }
+    for (const id of state.view?.offers ?? []) {
+      if (state.offers.has(id)) continue;
+      const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
+      if (summary) {
+        state.offers.set(id, { type: "ConversationOffered", data: { conversation: summary, time_left_ms: null }, receivedAt: Date.now() });
+      }
+    }
+    // A grab-team conversation that no longer waits: someone grabbed it (say who), or it ended.
     for (const [id, entry] of [...state.team.entries()]) {
       if (entry.grabbedBy || state.waiting.some((w) => w.conversation === id)) continue;
+      if (entry.mode !== "grab") {
+        state.team.delete(id);
+        continue;
+      }
       const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
       const others = summary?.agents.filter((a) => a !== agent) ?? [];
       if (summary && summary.status !== "closed" && others.length > 0 && !summary.agents.includes(agent)) {
@@ -175,15 +197,24 @@ export function agentConsole(root, agent) {
       link.textContent = live ? "Live" : "Disconnected: reconnecting…";
       link.classList.toggle("down", !live);
       if (error && (error.status === 401 || error.status === 403)) showError(error);
-      // Back after a cut: the stream resumes where it stopped; the lists are read afresh.
-      if (live) scheduleRefresh();
+      // Back after a cut: the stream resumes where it stopped (or, too far behind, from now),
+      // and the lists and the open conversations' histories are read afresh.
+      if (live) {
+        for (const id of state.tabs.keys()) readHistory(id);
+        scheduleRefresh();
+      }
     },
   );
 
+  // At most one read of the lists in flight a tenth of a second after a burst begins: a steady
+  // stream of events must not put it off for ever.
   let pending = null;
   function scheduleRefresh() {
-    clearTimeout(pending);
-    pending = setTimeout(refresh, 100);
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = null;
+      refresh();
+    }, 100);
   }
 
   function notice(text) {
@@ -214,8 +245,12 @@ export function agentConsole(root, agent) {
   });
   post(`${base}/heartbeat`).catch(() => {});
   setInterval(() => post(`${base}/heartbeat`).catch(() => {}), HEARTBEAT_MS);
-  // Countdowns and times tick every second.
-  setInterval(renderOffers, 1000);
+  // Countdowns and times tick every second, in place: a redraw under the pointer would eat a click.
+  setInterval(() => {
+    const now = Date.now();
+    for (const span of panels.offers.querySelectorAll("[data-since]")) span.textContent = clock(now - Number(span.dataset.since));
+    for (const span of panels.offers.querySelectorAll("[data-until]")) span.textContent = clock(Number(span.dataset.until) - now);
+  }, 1000);
 
   function name(summary) {
     return summary.contact_name || summary.handle || summary.contact;
@@ -263,8 +298,9 @@ export function agentConsole(root, agent) {
     const view = state.view;
     if (!view) return;
     const presence = view.presence;
-    const reason = h("select", { id: "pause-reason", "aria-label": "Pause reason" },
-      PAUSE_REASONS.map((r) => h("option", { value: r }, r)));
+    const reason = h("select", { id: "pause-reason", "aria-label": "Pause reason",
+      onchange: (e) => { state.pauseReason = e.target.value; } },
+      PAUSE_REASONS.map((r) => h("option", { value: r, selected: r === state.pauseReason }, r)));
     const load = Object.entries(view.capacity).map(([channel, capacity]) =>
       h("li", {}, h("span", {}, channel), h("span", { class: "pill" }, `${view.load[channel] ?? 0} / ${capacity}`)));
     panels.presence.replaceChildren(
@@ -300,14 +336,16 @@ export function agentConsole(root, agent) {
     const now = Date.now();
     const cards = [...state.offers.entries()].map(([conversation, offer]) => {
       const summary = offer.data.conversation ?? {};
-      const left = offer.data.time_left_ms - (now - offer.receivedAt);
+      const left = offer.data.time_left_ms === null ? null : offer.data.time_left_ms - (now - offer.receivedAt);
       const kind = { ConversationOffered: "New conversation", TransferOffered: "Transfer", InviteOffered: "Invitation" }[offer.type];
       return h("div", { class: "card offer", dataset: { conversation } },
         h("h2", {}, `${kind}: ${name(summary)}`),
         h("p", { class: "muted" },
-          `Queue ${summary.queue ?? "?"} · ${summary.channel ?? ""} · in queue ${clock(now - Date.parse(summary.started_at))}`,
-          ` · offered ${clock(now - offer.receivedAt)} ago`),
-        h("p", {}, "Time left ", h("span", { class: "countdown" }, clock(left))),
+          `Queue ${summary.queue ?? "?"} · ${summary.channel ?? ""} · in queue `,
+          h("span", { dataset: { since: Date.parse(summary.started_at) } }, clock(now - Date.parse(summary.started_at))),
+          " · offered ", h("span", { dataset: { since: offer.receivedAt } }, clock(now - offer.receivedAt)), " ago"),
+        left === null ? null : h("p", {}, "Time left ",
+          h("span", { class: "countdown", dataset: { until: offer.receivedAt + offer.data.time_left_ms } }, clock(left))),
         h("div", { class: "row" },
           h("button", { class: "primary", onclick: () => command(`/v1/conversations/${conversation}/accept`, { agent }) }, "Accept"),
           h("button", { class: "danger", onclick: () => command(`/v1/conversations/${conversation}/reject`, { agent }) }, "Reject")));
@@ -387,7 +425,8 @@ export function agentConsole(root, agent) {
       disabled: rules.template_required,
     });
     text.value = tab.draft ?? "";
-    const template = h("input", { id: "template", placeholder: "Approved template name", hidden: !rules.template_required });
+    const template = h("input", { id: "template", placeholder: "Approved template name", hidden: !rules.template_required,
+      value: tab.template ?? "", oninput: (e) => { tab.template = e.target.value; } });
     const counter = h("span", { id: "counter", class: "muted" });
     const sendButton = h("button", { class: "primary", id: "send" }, rules.template_required ? "Send template" : "Send");
     const check = () => {
@@ -442,9 +481,12 @@ export function agentConsole(root, agent) {
     update();
     const important = tab.summary.important;
     // Transfer or invite: to a colleague by id, or to a queue (the best free agent there).
-    const kind = h("select", { id: "hand-over-kind", "aria-label": "To" },
-      h("option", { value: "to_agent" }, "to agent"), h("option", { value: "to_queue" }, "to queue"));
-    const target = h("input", { id: "hand-over-to", placeholder: "agent or queue id", list: "hand-over-queues" });
+    const kind = h("select", { id: "hand-over-kind", "aria-label": "To",
+      onchange: (e) => { tab.handKind = e.target.value; } },
+      h("option", { value: "to_agent", selected: tab.handKind !== "to_queue" }, "to agent"),
+      h("option", { value: "to_queue", selected: tab.handKind === "to_queue" }, "to queue"));
+    const target = h("input", { id: "hand-over-to", placeholder: "agent or queue id", list: "hand-over-queues",
+      value: tab.handTo ?? "", oninput: (e) => { tab.handTo = e.target.value; } });
     const queues = h("datalist", { id: "hand-over-queues" },
       (state.view?.rights ?? []).map((q) => h("option", { value: q })));
     const handOver = (what) => {
@@ -452,7 +494,11 @@ export function agentConsole(root, agent) {
       if (to) command(`/v1/conversations/${id}/${what}`, { agent, [kind.value]: to });
     };
     sendButton.addEventListener("click", send);
-    queueMicrotask(() => { history.scrollTop = history.scrollHeight; });
+    // Follow the newest message only when there is a new one; otherwise keep where the agent is.
+    const grew = entries.length !== tab.shown;
+    tab.shown = entries.length;
+    const keep = document.getElementById("history")?.scrollTop;
+    queueMicrotask(() => { history.scrollTop = grew || keep === undefined ? history.scrollHeight : keep; });
     return h("div", { dataset: { conversation: id } },
       h("div", { class: "row" },
         h("strong", {}, name(tab.summary)),

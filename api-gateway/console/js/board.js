@@ -56,17 +56,19 @@ export function supervisorBoard(root, me) {
   );
 
   async function load() {
-    const [open, closed, queues, agents, waiting, missed] = await Promise.all([
+    // Open conversations only: the closed ones of all time would grow without bound; those that
+    // close while the board is open join the Closed column live.
+    const [open, queues, agents, waiting, missed] = await Promise.all([
       quietly(() => get(`/v1/board?after=${state.after}`)),
-      quietly(() => get(`/v1/board?status=closed&after=${state.after}`)),
       quietly(() => get(`/v1/queues?after=${state.after}`)),
       quietly(() => get(`/v1/agents?after=${state.after}`)),
       quietly(() => get(`/v1/waiting?after=${state.after}`)),
       quietly(() => get(`/v1/missed?after=${state.after}`)),
     ]);
-    state.rows.clear();
-    for (const row of [...(open?.conversations ?? []), ...(closed?.conversations ?? [])]) {
-      state.rows.set(row.conversation, row);
+    if (open) {
+      const closed = [...state.rows.values()].filter((r) => r.board_status === "closed");
+      state.rows.clear();
+      for (const row of [...open.conversations, ...closed]) state.rows.set(row.conversation, row);
     }
     for (const figures of queues?.queues ?? []) state.queues.set(figures.queue, figures);
     for (const agent of agents?.agents ?? []) state.agents.set(agent.agent, agent);
@@ -85,8 +87,9 @@ export function supervisorBoard(root, me) {
       if (type === "queue") state.queues.set(data.queue, data);
       if (type === "agent") state.agents.set(data.agent, data);
       // The waiting and missed lists are read again, at most a few times a second.
-      clearTimeout(refreshLists);
+      if (refreshLists) return render();
       refreshLists = setTimeout(async () => {
+        refreshLists = null;
         const [waiting, missed] = await Promise.all([
           quietly(() => get(`/v1/waiting?after=${state.after}`)),
           quietly(() => get(`/v1/missed?after=${state.after}`)),
@@ -106,7 +109,13 @@ export function supervisorBoard(root, me) {
       if (live) load();
     },
   );
-  setInterval(renderBoard, 1000);
+  // The clocks tick in place; the cards are redrawn only when the rows change.
+  setInterval(() => {
+    const now = Date.now();
+    for (const span of panels.board.querySelectorAll("[data-since]")) {
+      span.textContent = `customer wrote ${clock(now - Number(span.dataset.since))} ago`;
+    }
+  }, 1000);
 
   function name(row) {
     return row.contact_name || row.handle || row.contact;
@@ -120,8 +129,13 @@ export function supervisorBoard(root, me) {
     renderMissed();
   }
 
+  let filtersFor = null;
   function renderFilters() {
     const teams = [...new Set([...state.rows.values()].map((r) => r.queue).filter(Boolean))].sort();
+    // Rebuilt only when their choices change: a rebuild would close an open dropdown.
+    const key = JSON.stringify([teams, [...state.agents.keys()].sort()]);
+    if (key === filtersFor) return;
+    filtersFor = key;
     const team = h("select", { id: "team", "aria-label": "Team",
       onchange: (e) => { state.team = e.target.value; renderBoard(); } },
       h("option", { value: "" }, "All teams"),
@@ -143,15 +157,16 @@ export function supervisorBoard(root, me) {
       (!state.team || r.queue === state.team) && (!state.status || r.board_status === state.status)
       && (!state.joined || r.agents.includes(state.joined)));
     panels.board.replaceChildren(...COLUMNS.map(([status, label]) => {
+      // In the server's order: most urgent first, then the customer who has waited longest.
       const cards = rows.filter((r) => r.board_status === status)
-        .sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at))
         .map((row) => h("li", { class: "board-card", dataset: { conversation: row.conversation },
           onclick: () => showHistory(row.conversation) },
           h("strong", {}, name(row)),
           h("span", { class: "muted" }, `${row.queue ?? "—"} · ${row.channel}`),
           h("span", { class: "muted" }, row.agents.length ? row.agents.join(", ") : "nobody yet"),
           row.status !== "closed" && row.last_customer_message_at
-            ? h("span", { class: "muted" }, `customer wrote ${clock(now - Date.parse(row.last_customer_message_at))} ago`)
+            ? h("span", { class: "muted", dataset: { since: Date.parse(row.last_customer_message_at) } },
+              `customer wrote ${clock(now - Date.parse(row.last_customer_message_at))} ago`)
             : null));
       return h("div", { class: "column", dataset: { status } },
         h("h3", {}, `${label} (${cards.length})`), h("ul", { class: "list" }, cards));
@@ -231,7 +246,11 @@ export function supervisorBoard(root, me) {
     const cursor = list.pages[list.page];
     if (cursor) params.set("cursor", cursor);
     const page = await quietly(() => get(`/v1/interactions?${params}`));
-    if (!page) return;
+    if (!page) {
+      // The form stays, to retry or change the filters; the banner says what went wrong.
+      renderInteractions();
+      return;
+    }
     list.rows = page.interactions;
     list.next = page.next;
     renderInteractions();
@@ -240,7 +259,7 @@ export function supervisorBoard(root, me) {
   function renderInteractions() {
     const list = state.interactions;
     const field = (name, label, type = "text") => h("label", {}, label, " ",
-      h("input", { name, type, value: list.filter[name] ?? "" }));
+      h("input", { name, type, value: list.typed?.[name] ?? "" }));
     const choice = (name, label, options) => h("label", {}, label, " ",
       h("select", { name }, h("option", { value: "" }, "any"),
         options.map((o) => h("option", { value: o, selected: list.filter[name] === o }, o))));
@@ -249,6 +268,8 @@ export function supervisorBoard(root, me) {
       showError(null);
       const data = new FormData(event.target);
       list.filter = {};
+      // What was typed stays in the form; the API gets instants.
+      list.typed = Object.fromEntries(data.entries());
       for (const [key, value] of data.entries()) {
         if (!value) continue;
         list.filter[key] = key === "from" || key === "to" ? new Date(value).toISOString() : value;
@@ -312,7 +333,7 @@ export function supervisorBoard(root, me) {
     );
   }
 
-  load();
+  // The stream's first connection loads the board (and every reconnection reloads it).
   loadInteractions();
   audit();
 }

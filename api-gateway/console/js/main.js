@@ -13,7 +13,8 @@ async function open() {
   try {
     me = await get("/v1/me");
   } catch (error) {
-    forgetKey();
+    // Only a key the server refuses is forgotten; a network failure keeps it for a retry.
+    if (error.status === 401) forgetKey();
     showError(error);
     return;
   }
