@@ -38,7 +38,26 @@ try {
   const moved = await api(ADMIN, "GET", `/v1/conversations/${id}`);
   assert.equal(moved.queue, "sales");
   assert.deepEqual(moved.agents, []);
-  console.log("postpone, resume and transfer to a queue passed");
+
+  // Another customer; the agent leaves without closing: it goes back to its queue.
+  const next = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
+    visitor: "v-hand-2", name: "Pavel", message_id: "h-2", text: "Hi",
+  });
+  await page.locator(`.offer[data-conversation="${next.conversation}"]`).getByRole("button", { name: "Accept" }).click();
+  const second = page.locator(`#work [data-conversation="${next.conversation}"]`);
+  await second.getByRole("button", { name: "Leave" }).click();
+  await second.waitFor({ state: "detached" });
+  assert.deepEqual((await api(ADMIN, "GET", `/v1/conversations/${next.conversation}`)).agents, []);
+
+  // A paid pause, with its reason.
+  await page.selectOption("#pause-reason", "training");
+  await page.check("#paid");
+  await page.click("#pause");
+  await page.locator("#presence-state", { hasText: "Paused: training" }).waitFor();
+  const alice = await api(ADMIN, "GET", "/v1/agents/alice");
+  assert.equal(alice.presence.state, "paused");
+  assert.equal(alice.presence.paid, true);
+  console.log("postpone, resume, transfer to a queue, leave and a paid pause passed");
 } catch (error) {
   await explain(page, "handover-failure");
   throw error;

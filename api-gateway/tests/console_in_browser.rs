@@ -91,7 +91,7 @@ fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list(
 }
 
 #[test]
-fn an_agent_postpones_resumes_and_transfers_a_conversation() {
+fn an_agent_postpones_resumes_transfers_leaves_and_pauses_paid() {
     if let Some(why) = missing() {
         eprintln!("skipping the browser test: {why}");
         return;

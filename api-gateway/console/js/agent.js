@@ -75,7 +75,27 @@ export function agentConsole(root, agent) {
     return answer;
   }
 
+  // One read of the lists at a time; asked for meanwhile, it runs once more after.
+  let reading = null;
+  let again = false;
   async function refresh() {
+    if (reading) {
+      again = true;
+      return reading;
+    }
+    reading = readAll();
+    try {
+      await reading;
+    } finally {
+      reading = null;
+    }
+    if (again) {
+      again = false;
+      await refresh();
+    }
+  }
+
+  async function readAll() {
     const started = Date.now();
     const [view, waiting, postponed] = await Promise.all([
       quietly(() => get(`${base}?after=${state.after}`)),
@@ -90,7 +110,8 @@ export function agentConsole(root, agent) {
       // Its details change (importance, the reply rules as the window opens and closes).
       else {
         const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
-        if (summary) state.tabs.get(id).summary = summary;
+        const tab = state.tabs.get(id);
+        if (summary && tab) tab.summary = summary;
       }
     }
     for (const id of [...state.tabs.keys()]) {
@@ -112,20 +133,17 @@ export function agentConsole(root, agent) {
         state.offers.set(id, { type: "ConversationOffered", data: { conversation: summary, time_left_ms: null }, receivedAt: Date.now() });
       }
     }
-    // A grab-team conversation that no longer waits: someone grabbed it (say who), or it ended.
+    // A team conversation that no longer waits (by a read made after the card came): someone
+    // grabbed it (say who), the agent is in it, or it ended.
     for (const [id, entry] of [...state.team.entries()]) {
-      if (entry.grabbedBy || state.waiting.some((w) => w.conversation === id)) continue;
-      if (entry.mode !== "grab") {
-        state.team.delete(id);
-        continue;
-      }
+      if (entry.grabbedBy || entry.since >= started) continue;
+      if (state.waiting.some((w) => w.conversation === id)) continue;
       const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
-      const others = summary?.agents.filter((a) => a !== agent) ?? [];
-      if (summary && summary.status !== "closed" && others.length > 0 && !summary.agents.includes(agent)) {
-        entry.grabbedBy = others[0];
-      } else {
-        state.team.delete(id);
-      }
+      if (!summary) continue;
+      const others = summary.agents.filter((a) => a !== agent);
+      if (summary.status === "closed" || summary.agents.includes(agent)) state.team.delete(id);
+      else if (entry.mode === "grab" && others.length > 0) entry.grabbedBy = others[0];
+      else if (entry.mode !== "grab" && others.length > 0) state.team.delete(id);
     }
     render();
   }
@@ -168,7 +186,7 @@ export function agentConsole(root, agent) {
       }
       // Team queues: everyone is told; in a grab queue the first grab wins and all hear who.
       if (type === "TeamNotified") {
-        state.team.set(payload.conversation, { queue: payload.queue, mode: payload.mode, grabbedBy: null });
+        state.team.set(payload.conversation, { queue: payload.queue, mode: payload.mode, grabbedBy: null, since: Date.now() });
       }
       if (type === "ConversationGrabbed" || type === "ConversationJoined") {
         const entry = state.team.get(payload.conversation);
@@ -256,14 +274,26 @@ export function agentConsole(root, agent) {
     return summary.contact_name || summary.handle || summary.contact;
   }
 
+  // A panel is rebuilt only when what it shows changed: a rebuild between the press and the
+  // release of a button would swallow the click.
+  const drawn = new Map();
+  function changed(panel, what) {
+    const key = JSON.stringify(what);
+    if (drawn.get(panel) === key) return false;
+    drawn.set(panel, key);
+    return true;
+  }
+
   function render() {
-    renderPresence();
-    renderQueues();
-    renderOffers();
-    renderWaiting();
-    renderPostponed();
+    if (changed("presence", [state.view?.presence, state.view?.load, state.view?.name])) renderPresence();
+    if (changed("queues", [state.view?.rights, state.view?.queues])) renderQueues();
+    if (changed("offers", [[...state.offers.keys()], [...state.team.entries()], state.notices,
+      state.waiting.map((w) => w.conversation)])) renderOffers();
+    if (changed("waiting", state.waiting.map((w) => [w.conversation, w.queue, w.contact_name, w.handle]))) renderWaiting();
+    if (changed("postponed", state.postponed)) renderPostponed();
     renderOutbound();
-    renderWork();
+    if (changed("work", [state.selected, [...state.tabs.entries()].map(([id, tab]) =>
+      [id, tab.entries.size, tab.unread, tab.summary]), state.view?.rights])) renderWork();
   }
 
   function renderPostponed() {
@@ -309,9 +339,15 @@ export function agentConsole(root, agent) {
         presence.state === "paused" ? `Paused: ${presence.reason}` : presence.state.replace("_", " ")),
       h("div", { class: "row" },
         h("button", { class: "primary", id: "ready", disabled: presence.state === "ready",
-          onclick: () => command(`${base}/ready`) }, "Ready"),
+          onclick: () => {
+            // Reminders come as notifications where the agent allows them (asked on a click).
+            if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
+            command(`${base}/ready`);
+          } }, "Ready"),
         reason,
-        h("button", { id: "pause", onclick: () => command(`${base}/pause`, { reason: reason.value }) }, "Pause")),
+        h("label", { class: "muted" }, h("input", { type: "checkbox", id: "paid", checked: state.paid,
+          onchange: (e) => { state.paid = e.target.checked; } }), " paid"),
+        h("button", { id: "pause", onclick: () => command(`${base}/pause`, { reason: reason.value, paid: Boolean(state.paid) }) }, "Pause")),
       h("h2", {}, "Load"),
       h("ul", { class: "list", id: "load" }, load),
     );
@@ -507,6 +543,8 @@ export function agentConsole(root, agent) {
         h("button", { onclick: () => command(`/v1/conversations/${id}/important`, { agent, important: !important }) },
           important ? "★ Important" : "☆ Mark important"),
         h("button", { onclick: () => command(`/v1/conversations/${id}/postpone`, { agent }) }, "Postpone"),
+        h("button", { title: "Leave without closing: colleagues in it continue, or it goes back to its queue",
+          onclick: () => command(`/v1/conversations/${id}/leave`, { agent }) }, "Leave"),
         kind, target, queues,
         h("button", { onclick: () => handOver("transfer") }, "Transfer"),
         h("button", { onclick: () => handOver("invite") }, "Invite")),

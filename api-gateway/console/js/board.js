@@ -65,13 +65,17 @@ export function supervisorBoard(root, me) {
       quietly(() => get(`/v1/waiting?after=${state.after}`)),
       quietly(() => get(`/v1/missed?after=${state.after}`)),
     ]);
-    if (open) {
-      const closed = [...state.rows.values()].filter((r) => r.board_status === "closed");
-      state.rows.clear();
-      for (const row of [...open.conversations, ...closed]) state.rows.set(row.conversation, row);
+    // The stream runs while these are read, and what it brought is newer: a read fills in only
+    // what the stream has not told of yet.
+    for (const row of open?.conversations ?? []) {
+      if (!state.rows.has(row.conversation)) state.rows.set(row.conversation, row);
     }
-    for (const figures of queues?.queues ?? []) state.queues.set(figures.queue, figures);
-    for (const agent of agents?.agents ?? []) state.agents.set(agent.agent, agent);
+    for (const figures of queues?.queues ?? []) {
+      if (!state.queues.has(figures.queue)) state.queues.set(figures.queue, figures);
+    }
+    for (const agent of agents?.agents ?? []) {
+      if (!state.agents.has(agent.agent)) state.agents.set(agent.agent, agent);
+    }
     state.waiting = waiting?.waiting ?? [];
     state.missed = missed?.missed ?? [];
     render();
