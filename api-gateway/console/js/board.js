@@ -125,12 +125,22 @@ export function supervisorBoard(root, me) {
     return row.contact_name || row.handle || row.contact;
   }
 
+  // A panel is rebuilt only when what it shows changed: a rebuild between the press and the
+  // release of a click would swallow it.
+  const drawn = new Map();
+  function changed(panel, what) {
+    const key = JSON.stringify(what);
+    if (drawn.get(panel) === key) return false;
+    drawn.set(panel, key);
+    return true;
+  }
+
   function render() {
     renderFilters();
-    renderBoard();
-    renderQueues();
-    renderAgents();
-    renderMissed();
+    if (changed("board", [[...state.rows.values()], state.team, state.status, state.joined])) renderBoard();
+    if (changed("queues", [[...state.queues.values()], state.waiting])) renderQueues();
+    if (changed("agents", [...state.agents.values()])) renderAgents();
+    if (changed("missed", state.missed)) renderMissed();
   }
 
   let filtersFor = null;
