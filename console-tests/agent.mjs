@@ -3,19 +3,13 @@
 // and closes with one.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, signIn, shots } from "./browser.mjs";
+import { api, explain, launch, page as newPage, readyAgent, shots } from "./browser.mjs";
 
 const browser = await launch();
 let page;
 try {
   page = await newPage(browser);
-  await signIn(page, "sb_demo_alice");
-  await page.getByText("Alice").first().waitFor();
-  await page.locator("#queues button[data-queue=support]").click();
-  await page.locator("#queues button[data-queue=support]", { hasText: "Log out" }).waitFor();
-  await page.click("#ready");
-  await page.locator("#presence-state", { hasText: "ready" }).waitFor();
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await readyAgent(page, "sb_demo_alice", "support");
 
   const sent = await api("sb_demo_website", "POST", "/v1/webchat/website/messages", {
     visitor: "v-browser-1",

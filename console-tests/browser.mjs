@@ -60,3 +60,15 @@ export async function explain(page, name) {
   console.error(`page: ${await page.locator("main").innerText().catch(() => "")}`);
   if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true }).catch(() => {});
 }
+
+/** Signs `key`'s agent in, logs them in to `queue`, makes them ready, and waits for the live
+ * stream: where every agent scenario starts. */
+export async function readyAgent(page, key, queue) {
+  await signIn(page, key);
+  const button = page.locator(`#queues button[data-queue=${queue}]`);
+  await button.click();
+  await page.locator(`#queues button[data-queue=${queue}]`, { hasText: "Log out" }).waitFor();
+  await page.click("#ready");
+  await page.locator("#presence-state", { hasText: "ready" }).waitFor();
+  await page.locator("#link", { hasText: "Live" }).waitFor();
+}

@@ -2,7 +2,7 @@
 // exactly one gets it, and the other is told who did.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, signIn, shots } from "./browser.mjs";
+import { api, explain, launch, page as newPage, readyAgent, shots } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
@@ -10,11 +10,7 @@ const pages = {};
 try {
   for (const agent of ["ann", "ben"]) {
     const page = await newPage(browser);
-    await signIn(page, `sb_test_${agent}`);
-    await page.locator("#queues button[data-queue=experts]").click();
-    await page.locator("#queues button[data-queue=experts]", { hasText: "Log out" }).waitFor();
-    await page.click("#ready");
-    await page.locator("#link", { hasText: "Live" }).waitFor();
+    await readyAgent(page, `sb_test_${agent}`, "experts");
     pages[agent] = page;
   }
   const sent = await api(ADMIN, "POST", "/v1/webchat/experts-chat/messages", {

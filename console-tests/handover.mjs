@@ -2,18 +2,14 @@
 // to another queue: each through the console, each checked against the API.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, signIn } from "./browser.mjs";
+import { api, explain, launch, page as newPage, readyAgent } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
 let page;
 try {
   page = await newPage(browser);
-  await signIn(page, "sb_demo_alice");
-  await page.locator("#queues button[data-queue=support]").click();
-  await page.locator("#queues button[data-queue=support]", { hasText: "Log out" }).waitFor();
-  await page.click("#ready");
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await readyAgent(page, "sb_demo_alice", "support");
   const sent = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
     visitor: "v-hand", name: "Olga", message_id: "h-1", text: "Can you check later?",
   });

@@ -3,17 +3,13 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { api, base, explain, launch, page as newPage, signIn } from "./browser.mjs";
+import { api, base, explain, launch, page as newPage, readyAgent } from "./browser.mjs";
 
 const browser = await launch();
 let page;
 try {
   page = await newPage(browser);
-  await signIn(page, "sb_demo_alice");
-  await page.locator("#queues button[data-queue=support]").click();
-  await page.locator("#queues button[data-queue=support]", { hasText: "Log out" }).waitFor();
-  await page.click("#ready");
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await readyAgent(page, "sb_demo_alice", "support");
 
   // A customer writes on Instagram, through the provider's signed webhook.
   const body = JSON.stringify({

@@ -3,18 +3,14 @@
 // and the messages written meanwhile appear once each.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, signIn } from "./browser.mjs";
+import { api, explain, launch, page as newPage, readyAgent } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
 let page;
 try {
   page = await newPage(browser);
-  await signIn(page, "sb_demo_alice");
-  await page.locator("#queues button[data-queue=support]").click();
-  await page.locator("#queues button[data-queue=support]", { hasText: "Log out" }).waitFor();
-  await page.click("#ready");
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await readyAgent(page, "sb_demo_alice", "support");
 
   await page.context().setOffline(true);
   await page.locator("#link", { hasText: "Disconnected" }).waitFor();

@@ -41,6 +41,24 @@ fn screenshots() -> PathBuf {
     dir
 }
 
+/// Runs one scenario script against a fresh server (on `config`, else the demo centre), or says
+/// why it cannot run here.
+fn scenario(script: &str, config: Option<&str>) {
+    if let Some(why) = missing() {
+        eprintln!("skipping the browser test: {why}");
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let server = match config {
+        Some(text) => Server::start_with(
+            &support::write_config(data.path(), text),
+            data.path().join("log"),
+        ),
+        None => Server::start(data.path()),
+    };
+    run(script, &server);
+}
+
 /// Runs one scenario script against `server`; its output is printed, and it must succeed.
 fn run(scenario: &str, server: &Server) {
     let output = Command::new("node")
@@ -62,65 +80,32 @@ fn run(scenario: &str, server: &Server) {
 
 #[test]
 fn an_agent_answers_a_customer_and_closes_only_with_a_status() {
-    if let Some(why) = missing() {
-        eprintln!("skipping the browser test: {why}");
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
-    run("agent.mjs", &server);
+    scenario("agent.mjs", None);
 }
 
 #[test]
 fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list() {
-    if let Some(why) = missing() {
-        eprintln!("skipping the browser test: {why}");
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
     // The demo centre, with a chat routed to sales: the demo supervisor has no rights there.
     let demo = std::fs::read_to_string(support::example_config()).unwrap();
-    let config = support::write_config(
-        data.path(),
-        &format!(
-            "{demo}\n[[connectors]]\nid = \"sales-chat\"\nchannel = \"webchat\"\nqueue = \"sales\"\n"
-        ),
+    let config = format!(
+        "{demo}\n[[connectors]]\nid = \"sales-chat\"\nchannel = \"webchat\"\nqueue = \"sales\"\n"
     );
-    let server = Server::start_with(&config, data.path().join("log"));
-    run("board.mjs", &server);
+    scenario("board.mjs", Some(&config));
 }
 
 #[test]
 fn an_agent_postpones_resumes_transfers_leaves_and_pauses_paid() {
-    if let Some(why) = missing() {
-        eprintln!("skipping the browser test: {why}");
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
-    run("handover.mjs", &server);
+    scenario("handover.mjs", None);
 }
 
 #[test]
 fn a_console_cut_off_says_so_and_catches_up_without_losing_or_doubling() {
-    if let Some(why) = missing() {
-        eprintln!("skipping the browser test: {why}");
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
-    run("reconnect.mjs", &server);
+    scenario("reconnect.mjs", None);
 }
 
 #[test]
 fn an_instagram_reply_over_1000_characters_cannot_be_sent() {
-    if let Some(why) = missing() {
-        eprintln!("skipping the browser test: {why}");
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
-    let server = Server::start(data.path());
-    run("instagram.mjs", &server);
+    scenario("instagram.mjs", None);
 }
 
 /// SHA-256 of a key's secret, as the configuration holds it.
@@ -134,11 +119,6 @@ fn digest(secret: &str) -> String {
 
 #[test]
 fn two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won() {
-    if let Some(why) = missing() {
-        eprintln!("skipping the browser test: {why}");
-        return;
-    }
-    let data = tempfile::tempdir().unwrap();
     let demo = std::fs::read_to_string(support::example_config()).unwrap();
     let mut team = String::from(
         "\n[[queues]]\nid = \"experts\"\nchannels = [\"webchat\"]\nmode = \"grab\"\n\
@@ -153,9 +133,7 @@ fn two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won() {
             digest(&format!("sb_test_{agent}"))
         ));
     }
-    let config = support::write_config(data.path(), &format!("{demo}{team}"));
-    let server = Server::start_with(&config, data.path().join("log"));
-    run("grab.mjs", &server);
+    scenario("grab.mjs", Some(&format!("{demo}{team}")));
 }
 
 /// The console's files come from the binary, with no key, nothing from elsewhere allowed in,

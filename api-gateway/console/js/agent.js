@@ -4,7 +4,7 @@
 // command, refused (with the API's message) exactly as it would be over curl.
 
 import { get, post, follow } from "./api.js";
-import { h, attempt, clock, quietly, showError } from "./dom.js";
+import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
 
 /** Statuses offered at Close. The API takes any; a configured list would belong to the server. */
 const STATUSES = ["resolved", "follow_up", "no_answer", "spam"];
@@ -210,11 +210,7 @@ export function agentConsole(root, agent) {
     },
     (live, error) => {
       state.live = live;
-      const link = document.getElementById("link");
-      link.hidden = false;
-      link.textContent = live ? "Live" : "Disconnected: reconnecting…";
-      link.classList.toggle("down", !live);
-      if (error && (error.status === 401 || error.status === 403)) showError(error);
+      showLink(live, error);
       // Back after a cut: the stream resumes where it stopped (or, too far behind, from now),
       // and the lists and the open conversations' histories are read afresh.
       if (live) {
@@ -270,19 +266,9 @@ export function agentConsole(root, agent) {
     for (const span of panels.offers.querySelectorAll("[data-until]")) span.textContent = clock(Number(span.dataset.until) - now);
   }, 1000);
 
-  function name(summary) {
-    return summary.contact_name || summary.handle || summary.contact;
-  }
+  const name = customer;
 
-  // A panel is rebuilt only when what it shows changed: a rebuild between the press and the
-  // release of a button would swallow the click.
-  const drawn = new Map();
-  function changed(panel, what) {
-    const key = JSON.stringify(what);
-    if (drawn.get(panel) === key) return false;
-    drawn.set(panel, key);
-    return true;
-  }
+  const changed = redrawGuard();
 
   function render() {
     if (changed("presence", [state.view?.presence, state.view?.load, state.view?.name])) renderPresence();

@@ -5,7 +5,7 @@
 // stream, which resumes with Last-Event-ID after a cut.
 
 import { get, post, follow, download } from "./api.js";
-import { h, attempt, clock, quietly, showError } from "./dom.js";
+import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
 
 const COLUMNS = [
   ["rep_needed", "Rep Needed"],
@@ -105,11 +105,7 @@ export function supervisorBoard(root, me) {
       render();
     },
     (live, error) => {
-      const link = document.getElementById("link");
-      link.hidden = false;
-      link.textContent = live ? "Live" : "Disconnected: reconnecting…";
-      link.classList.toggle("down", !live);
-      if (error && (error.status === 401 || error.status === 403)) showError(error);
+      showLink(live, error);
       if (live) load();
     },
   );
@@ -121,19 +117,9 @@ export function supervisorBoard(root, me) {
     }
   }, 1000);
 
-  function name(row) {
-    return row.contact_name || row.handle || row.contact;
-  }
+  const name = customer;
 
-  // A panel is rebuilt only when what it shows changed: a rebuild between the press and the
-  // release of a click would swallow it.
-  const drawn = new Map();
-  function changed(panel, what) {
-    const key = JSON.stringify(what);
-    if (drawn.get(panel) === key) return false;
-    drawn.set(panel, key);
-    return true;
-  }
+  const changed = redrawGuard();
 
   function render() {
     renderFilters();

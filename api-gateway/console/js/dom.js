@@ -56,3 +56,31 @@ export function clock(ms) {
   const seconds = Math.max(0, Math.floor(ms / 1000));
   return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
 }
+
+/** Whom a row or a summary is about: their name, else their handle, else their pseudonym. */
+export function customer(row) {
+  return row.contact_name || row.handle || row.contact;
+}
+
+/** Says in the bar whether the live stream is connected, and shows a refusal that ended it. */
+export function showLink(live, error) {
+  const link = document.getElementById("link");
+  link.hidden = false;
+  link.textContent = live ? "Live" : "Disconnected: reconnecting…";
+  link.classList.toggle("down", !live);
+  if (error && (error.status === 401 || error.status === 403)) showError(error);
+}
+
+/**
+ * `changed(panel, what)` is true when `what` differs from what the panel last showed. Panels are
+ * rebuilt only then: a rebuild between the press and the release of a button swallows the click.
+ */
+export function redrawGuard() {
+  const drawn = new Map();
+  return (panel, what) => {
+    const key = JSON.stringify(what);
+    if (drawn.get(panel) === key) return false;
+    drawn.set(panel, key);
+    return true;
+  };
+}
