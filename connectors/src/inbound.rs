@@ -63,6 +63,40 @@ impl Delivery {
 #[error("{0}")]
 pub struct MalformedBody(pub String);
 
+/// A delivery's items as a parser reads them, each refusal numbered by its position among them,
+/// and the account each was addressed to.
+#[derive(Default)]
+pub(crate) struct Items {
+    items: Vec<Result<Item, Refused>>,
+    accounts: Vec<Option<String>>,
+    /// The account the items being read now were addressed to.
+    pub(crate) account: Option<String>,
+}
+
+impl Items {
+    pub(crate) fn push(&mut self, item: Result<Item, String>) {
+        let index = self.items.len();
+        self.items
+            .push(item.map_err(|reason| Refused { index, reason }));
+        self.accounts.push(self.account.clone());
+    }
+
+    pub(crate) fn refuse(&mut self, reason: String) {
+        self.push(Err(reason));
+    }
+
+    pub(crate) fn note(&mut self, what: String) {
+        self.push(Ok(Item::Noted { what }));
+    }
+
+    pub(crate) fn into_delivery(self) -> Delivery {
+        Delivery {
+            items: self.items,
+            accounts: self.accounts,
+        }
+    }
+}
+
 /// A webhook body as JSON: every provider posts one object.
 pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Value, MalformedBody> {
     let root: serde_json::Value = serde_json::from_slice(body)

@@ -11,6 +11,7 @@
 //! body it cannot read at all is [`MalformedBody`]; an item it cannot read is refused on its
 //! own, with its index and why, and the rest of the delivery stands.
 
+mod fields;
 pub mod handshake;
 pub mod inbound;
 pub mod meta;

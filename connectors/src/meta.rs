@@ -7,7 +7,8 @@
 //! and an event it cannot read is refused on its own, with where it was and why. Events it has
 //! no use for are noted, by their keys, never silently skipped. It never fetches attachments.
 
-use crate::inbound::{Delivery, Item, MalformedBody, Refused, entries, json_object};
+use crate::fields::{id, keys, list, optional, required};
+use crate::inbound::{Delivery, Item, Items, MalformedBody, entries, json_object};
 use routing_core::ids::ExternalContactId;
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor, Timestamp};
 use serde_json::Value;
@@ -266,76 +267,4 @@ fn read_postback(event: &Value, postback: &Value) -> Result<Item, String> {
         kind: MessageKind::from("postback".to_owned()),
         attachments: Vec::new(),
     })
-}
-
-/// The delivery's items, with each refusal numbered by its position among them.
-#[derive(Default)]
-struct Items {
-    items: Vec<Result<Item, Refused>>,
-    accounts: Vec<Option<String>>,
-    /// The account the items being read now were addressed to.
-    account: Option<String>,
-}
-
-impl Items {
-    fn push(&mut self, item: Result<Item, String>) {
-        let index = self.items.len();
-        self.items
-            .push(item.map_err(|reason| Refused { index, reason }));
-        self.accounts.push(self.account.clone());
-    }
-
-    fn note(&mut self, what: String) {
-        self.push(Ok(Item::Noted { what }));
-    }
-
-    fn into_delivery(self) -> Delivery {
-        Delivery {
-            items: self.items,
-            accounts: self.accounts,
-        }
-    }
-}
-
-/// An integer or non-empty string id, as text: Meta sends some ids one way or the other.
-fn id(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) if !text.is_empty() => Some(text.clone()),
-        Value::Number(number) if number.is_u64() || number.is_i64() => Some(number.to_string()),
-        _ => None,
-    }
-}
-
-fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-/// A non-empty string at `pointer`, or why not: an empty id is as useless as a missing one.
-fn required<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, String> {
-    optional(value, pointer).ok_or_else(|| {
-        format!(
-            "`{}` is missing or not a non-empty string",
-            pointer.trim_start_matches('/').replace('/', ".")
-        )
-    })
-}
-
-fn optional<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
-}
-
-fn keys(value: &Value) -> String {
-    let mut keys: Vec<&str> = value
-        .as_object()
-        .map(|object| object.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    keys.sort_unstable();
-    keys.join(", ")
 }

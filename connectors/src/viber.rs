@@ -9,6 +9,7 @@
 //! [`MessageKind::Unsupported`] under Viber's name, and a message it cannot read is refused with
 //! why. It never fetches media: a URL or sticker id is an opaque reference.
 
+use crate::fields::{id, optional, required};
 use crate::inbound::{Delivery, Item, MalformedBody, Refused, json_object};
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor};
 use serde_json::Value;
@@ -149,31 +150,4 @@ fn shared_contact(root: &Value) -> String {
         (Some(only), None) | (None, Some(only)) => only.to_owned(),
         (None, None) => String::new(),
     }
-}
-
-/// An integer or non-empty string id, as text. Tokens reach 2^63, beyond what a float keeps
-/// exactly, so they are read as integers, never through `f64`.
-fn id(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(text) if !text.is_empty() => Some(text.clone()),
-        Value::Number(number) if number.is_u64() || number.is_i64() => Some(number.to_string()),
-        _ => None,
-    }
-}
-
-/// A non-empty string at `pointer`, or why not: an empty id is as useless as a missing one.
-fn required<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, String> {
-    optional(value, pointer).ok_or_else(|| {
-        format!(
-            "`{}` is missing or not a non-empty string",
-            pointer.trim_start_matches('/').replace('/', ".")
-        )
-    })
-}
-
-fn optional<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
 }

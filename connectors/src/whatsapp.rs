@@ -9,7 +9,8 @@
 //! refused on its own, with where it was and why, while the rest of the delivery stands. It never
 //! fetches media: a media id is an opaque reference.
 
-use crate::inbound::{Delivery, Item, MalformedBody, Refused, entries, json_object};
+use crate::fields::{dotted, keys, list, optional, required};
+use crate::inbound::{Delivery, Item, Items, MalformedBody, entries, json_object};
 use routing_core::{Attachment, DeliveryStatus, MessageKind, ReceiptFor};
 use serde_json::Value;
 
@@ -232,72 +233,4 @@ fn contact_name<'a>(contacts: &'a [Value], from: &str) -> Option<&'a str> {
             .find(|contact| contact.get("wa_id").and_then(Value::as_str) == Some(from))
             .and_then(profile_name),
     }
-}
-
-/// The delivery's items, with each refusal numbered by its position among them.
-#[derive(Default)]
-struct Items {
-    items: Vec<Result<Item, Refused>>,
-    accounts: Vec<Option<String>>,
-    /// The account the items being read now were addressed to.
-    account: Option<String>,
-}
-
-impl Items {
-    fn push(&mut self, item: Result<Item, String>) {
-        let index = self.items.len();
-        self.items
-            .push(item.map_err(|reason| Refused { index, reason }));
-        self.accounts.push(self.account.clone());
-    }
-
-    fn refuse(&mut self, reason: String) {
-        self.push(Err(reason));
-    }
-
-    fn note(&mut self, what: String) {
-        self.push(Ok(Item::Noted { what }));
-    }
-
-    fn into_delivery(self) -> Delivery {
-        Delivery {
-            items: self.items,
-            accounts: self.accounts,
-        }
-    }
-}
-
-/// An array field, or nothing: WhatsApp leaves out the lists it has nothing for.
-fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
-    value
-        .get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-}
-
-/// A non-empty string at `pointer`, or why not: an empty id is as useless as a missing one.
-fn required<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, String> {
-    optional(value, pointer)
-        .ok_or_else(|| format!("`{}` is missing or not a non-empty string", dotted(pointer)))
-}
-
-fn optional<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
-}
-
-fn dotted(pointer: &str) -> String {
-    pointer.trim_start_matches('/').replace('/', ".")
-}
-
-fn keys(value: &Value) -> String {
-    let mut keys: Vec<&str> = value
-        .as_object()
-        .map(|object| object.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    keys.sort_unstable();
-    keys.join(", ")
 }
