@@ -260,15 +260,19 @@ pub fn decode(stored: &event_store::StoredEvent, keyring: &Keyring) -> Result<Ev
             source,
         },
     };
-    let payload = keyring
+    let at = Timestamp::from_millis(stored.recorded_at_ms);
+    match keyring
         .open(&stored.event_type, &stored.payload)
-        .map_err(malformed)?;
-    codec::decode(
-        &stored.event_type,
-        stored.schema_version,
-        &payload,
-        Timestamp::from_millis(stored.recorded_at_ms),
-    )
+        .map_err(malformed)?
+    {
+        Some(opened) => codec::decode_value(&stored.event_type, stored.schema_version, opened, at),
+        None => codec::decode(
+            &stored.event_type,
+            stored.schema_version,
+            &stored.payload,
+            at,
+        ),
+    }
     .map_err(|source| EngineError::Decode {
         position: stored.position.0,
         source,

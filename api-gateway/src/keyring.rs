@@ -67,14 +67,6 @@ pub enum Resolved {
 }
 
 impl Keyring {
-    pub fn new(entries: Vec<ContactKey>) -> Self {
-        let keyring = Keyring::default();
-        for entry in entries {
-            keyring.insert(entry);
-        }
-        keyring
-    }
-
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
         // A panic while holding the lock leaves the maps whole (every change is one insert or
         // remove), so a poisoned lock is still safe to use.
@@ -207,16 +199,17 @@ impl Keyring {
     }
 
     /// Opens the sealed fields of a stored payload: their plaintext while the key exists, what
-    /// erased data reads as once it is shredded. Payloads with nothing sealed pass untouched.
-    pub fn open<'a>(
+    /// erased data reads as once it is shredded. The opened payload comes back as JSON, for the
+    /// caller to use as it is; `None` when nothing in it is sealed (the stored bytes stand).
+    pub fn open(
         &self,
         event_type: &str,
-        payload: &'a [u8],
-    ) -> Result<std::borrow::Cow<'a, [u8]>, serde_json::Error> {
+        payload: &[u8],
+    ) -> Result<Option<Value>, serde_json::Error> {
         if routing_core::privacy::personal_fields(event_type).is_empty()
             || !payload.windows(SEALED_MARK.len()).any(|w| w == SEALED_MARK)
         {
-            return Ok(std::borrow::Cow::Borrowed(payload));
+            return Ok(None);
         }
         let mut value: Value = serde_json::from_slice(payload)?;
         let entries = self.read();
@@ -244,7 +237,7 @@ impl Keyring {
                 Ok(())
             });
         opened?;
-        Ok(std::borrow::Cow::Owned(serde_json::to_vec(&value)?))
+        Ok(Some(value))
     }
 }
 
@@ -292,6 +285,14 @@ mod tests {
         result.unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// The payload as a reader gets it: opened, or as stored when nothing was sealed.
+    fn read(keyring: &Keyring, event_type: &str, payload: &[u8]) -> Value {
+        match ok(keyring.open(event_type, payload)) {
+            Some(opened) => opened,
+            None => ok(serde_json::from_slice(payload)),
+        }
+    }
+
     fn web() -> ConnectorId {
         ConnectorId::new("web")
     }
@@ -321,16 +322,12 @@ mod tests {
             "{stored}"
         );
         assert!(stored.contains(r#""kind":"image""#), "{stored}");
-        let opened: Value = ok(serde_json::from_slice(&ok(
-            keyring.open("CustomerMessageReceived", &sealed)
-        )));
+        let opened: Value = read(&keyring, "CustomerMessageReceived", &sealed);
         assert_eq!(opened, ok(serde_json::from_str::<Value>(MESSAGE)));
 
         // Shredded: the fields read as erased, everything else as it was.
         keyring.forget(&entry.pseudonym);
-        let erased: Value = ok(serde_json::from_slice(&ok(
-            keyring.open("CustomerMessageReceived", &sealed)
-        )));
+        let erased: Value = read(&keyring, "CustomerMessageReceived", &sealed);
         assert_eq!(erased["text"], routing_core::privacy::ERASED_TEXT);
         assert_eq!(
             erased["attachments"][0]["reference"],
@@ -360,9 +357,7 @@ mod tests {
         let mut value: Value = ok(serde_json::from_slice(&sealed));
         value["email_fallback"] = value["text"].clone();
         let moved = ok(serde_json::to_vec(&value));
-        let opened: Value = ok(serde_json::from_slice(&ok(
-            keyring.open("AgentMessageSent", &moved)
-        )));
+        let opened: Value = read(&keyring, "AgentMessageSent", &moved);
         assert_eq!(opened["text"], "secret");
         assert_eq!(opened["email_fallback"], Value::Null);
     }

@@ -61,6 +61,40 @@ pub fn decode(
     payload: &[u8],
     at: Timestamp,
 ) -> Result<Event, DecodeError> {
+    // The current version is read straight from the bytes; an older one goes through its JSON.
+    if known_version(event_type, schema_version)? != schema_version {
+        let value =
+            serde_json::from_slice(payload).map_err(|source| malformed(event_type, source))?;
+        return decode_value(event_type, schema_version, value, at);
+    }
+    let kind = EventKind::from_current_json(event_type, payload)
+        .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?
+        .map_err(|source| malformed(event_type, source))?;
+    Ok(Event { at, kind })
+}
+
+/// [`decode`] for a payload already parsed as JSON (one whose sealed fields were opened), so
+/// that it is not written out and parsed again.
+pub fn decode_value(
+    event_type: &str,
+    schema_version: u32,
+    payload: serde_json::Value,
+    at: Timestamp,
+) -> Result<Event, DecodeError> {
+    let known = known_version(event_type, schema_version)?;
+    let current = if schema_version == known {
+        payload
+    } else {
+        upcast_to_current(event_type, schema_version, payload, at)?
+    };
+    let kind = EventKind::from_current_value(event_type, current)
+        .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?
+        .map_err(|source| malformed(event_type, source))?;
+    Ok(Event { at, kind })
+}
+
+/// The version this build knows for `event_type`, refusing one newer than it.
+fn known_version(event_type: &str, schema_version: u32) -> Result<u32, DecodeError> {
     let known = EventKind::current_version_of(event_type)
         .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?;
     if schema_version > known {
@@ -70,20 +104,14 @@ pub fn decode(
             known,
         });
     }
-    let upcast;
-    let current: &[u8] = if schema_version == known {
-        payload
-    } else {
-        upcast = upcast_to_current(event_type, schema_version, payload, at)?;
-        &upcast
-    };
-    let kind = EventKind::from_current_json(event_type, current)
-        .ok_or_else(|| DecodeError::UnknownType(event_type.to_owned()))?
-        .map_err(|source| DecodeError::Malformed {
-            event_type: event_type.to_owned(),
-            source,
-        })?;
-    Ok(Event { at, kind })
+    Ok(known)
+}
+
+fn malformed(event_type: &str, source: serde_json::Error) -> DecodeError {
+    DecodeError::Malformed {
+        event_type: event_type.to_owned(),
+        source,
+    }
 }
 
 /// Rewrites an old payload into the current shape, one version step at a time. Each step is
@@ -91,14 +119,9 @@ pub fn decode(
 fn upcast_to_current(
     event_type: &str,
     version: u32,
-    payload: &[u8],
+    mut value: serde_json::Value,
     at: Timestamp,
-) -> Result<Vec<u8>, DecodeError> {
-    let malformed = |source| DecodeError::Malformed {
-        event_type: event_type.to_owned(),
-        source,
-    };
-    let mut value: serde_json::Value = serde_json::from_slice(payload).map_err(malformed)?;
+) -> Result<serde_json::Value, DecodeError> {
     let mut version = version;
     let known = EventKind::current_version_of(event_type).unwrap_or(version);
     while version < known {
@@ -162,5 +185,5 @@ fn upcast_to_current(
         }
         version += 1;
     }
-    serde_json::to_vec(&value).map_err(malformed)
+    Ok(value)
 }

@@ -588,6 +588,13 @@ macro_rules! event_kinds {
                 }
             }
 
+            pub(crate) fn from_current_value(name: &str, payload: serde_json::Value) -> Option<Result<Self, serde_json::Error>> {
+                match name {
+                    $(stringify!($kind) => Some(serde_json::from_value(payload).map(EventKind::$kind)),)+
+                    _ => None,
+                }
+            }
+
             pub(crate) fn current_version_of(name: &str) -> Option<u32> {
                 match name {
                     $(stringify!($kind) => Some($version),)+

@@ -676,13 +676,14 @@ impl HistoryEntry {
         let time = projections::rfc3339::format(Timestamp::from_millis(event.recorded_at_ms));
         // The payload is JSON written by this engine; should it ever not parse, show it as
         // text rather than hide it from an auditor (never the sealed bytes: they open or not).
-        let payload = keyring
-            .open(&event.event_type, &event.payload)
-            .ok()
-            .and_then(|opened| serde_json::from_slice(&opened).ok())
-            .unwrap_or_else(|| {
-                serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
-            });
+        let payload = match keyring.open(&event.event_type, &event.payload) {
+            Ok(Some(opened)) => Some(opened),
+            Ok(None) => serde_json::from_slice(&event.payload).ok(),
+            Err(_) => None,
+        }
+        .unwrap_or_else(|| {
+            serde_json::Value::String(String::from_utf8_lossy(&event.payload).into_owned())
+        });
         HistoryEntry {
             position: event.position.0,
             stream: event.stream,
