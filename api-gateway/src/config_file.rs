@@ -8,8 +8,8 @@ use crate::access::{RoleName, RoleSpec};
 use routing_core::access::{ApiKey, SecretDigest};
 use routing_core::config::{
     AfterMaxWait, AgentConfig, AgentLostPolicy, CentreConfig, Channel, ConnectorConfig,
-    DEFAULT_OFFER_TIMEOUT_MS, MaxWait, PauseLimits, QueueConfig, Reminder, RoutingMode,
-    RoutingStrategy, TransferDeclined,
+    DEFAULT_ANSWER_TARGET_MS, DEFAULT_OFFER_TIMEOUT_MS, MaxWait, PauseLimits, QueueConfig,
+    Reminder, RoutingMode, RoutingStrategy, TransferDeclined,
 };
 use routing_core::{AgentId, ConnectorId, KeyId, QueueId};
 use serde::Deserialize;
@@ -115,6 +115,8 @@ struct QueueEntry {
     /// "return_to_sender" (default) or "to_queue": where a declined transfer goes.
     #[serde(default = "default_on_transfer_declined")]
     on_transfer_declined: TransferDeclined,
+    /// Service level: taken within this many seconds counts as answered in time.
+    answer_target_s: Option<Spanned<u64>>,
 }
 
 fn default_mode() -> RoutingMode {
@@ -435,6 +437,16 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
             }
             (None, None) => None,
         };
+        let answer_target_ms = match &entry.answer_target_s {
+            Some(target) if *target.get_ref() == 0 => {
+                return Err(at(
+                    target.span().start,
+                    format!("queue '{id}': answer_target_s must be at least 1"),
+                ));
+            }
+            Some(target) => target.get_ref().saturating_mul(1000),
+            None => DEFAULT_ANSWER_TARGET_MS,
+        };
         let queue_config = QueueConfig {
             name: entry.name.clone().unwrap_or_else(|| id.clone()),
             channels: entry.channels.get_ref().iter().copied().collect(),
@@ -451,6 +463,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
             no_reply_limit_ms,
             on_agent_lost: entry.on_agent_lost,
             last_agent_window_ms: entry.last_agent_window_s.map(|s| s.saturating_mul(1000)),
+            answer_target_ms,
         };
         if config
             .queues
@@ -948,6 +961,21 @@ skills = ["spanish"]
         assert_eq!(queue.auto_close_after_ms, 3_600_000);
         assert_eq!(queue.soon_overdue_after_ms, 180_000);
         assert_eq!(queue.overdue_after_ms, 300_000);
+        assert_eq!(queue.answer_target_ms, 60_000, "a minute when not said");
+        let config = parse(
+            Path::new("centre.toml"),
+            &format!("{base}answer_target_s = 20\n"),
+        )
+        .unwrap();
+        assert_eq!(
+            config.queues[&QueueId::new("support")].answer_target_ms,
+            20_000
+        );
+        let error = error_of(&format!("{base}answer_target_s = 0\n"));
+        assert!(
+            error.contains("line 4") && error.contains("answer_target_s must be at least 1"),
+            "{error}"
+        );
 
         let error = error_of(&format!("{base}no_reply_limit_s = 400\n"));
         assert!(

@@ -412,6 +412,55 @@ async fn queue_figures_count_todays_answered_and_missed_and_agents_are_listed() 
     let (status, problem) = server.get("/v1/queues?since=yesterday").await;
     assert_eq!(status, 400, "{problem}");
 
+    // The day interval by interval: from an hour ago, in steps of 10 minutes.
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (status, series) = server
+        .get(&format!(
+            "/v1/queues/series?since={hour_ago}&step_minutes=10&after={head}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{series}");
+    assert_eq!(series["step_minutes"], 10, "{series}");
+    let support = series["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "support")
+        .unwrap();
+    assert_eq!(support["answer_target_ms"], 60_000, "{series}");
+    let points = support["points"].as_array().unwrap();
+    assert!((6..=7).contains(&points.len()), "{series}");
+    let total = |field: &str| {
+        points
+            .iter()
+            .map(|p| p[field].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(
+        (
+            total("answered"),
+            total("answered_in_time"),
+            total("missed")
+        ),
+        (1, 1, 1),
+        "{series}"
+    );
+    let last = points.last().unwrap();
+    assert!(last["waiting"].as_u64().unwrap() >= 1, "{series}");
+    for (query, why) in [
+        ("step_minutes=0", "between 1 and 1440"),
+        ("step_minutes=1&since=2000-01-01T00:00:00Z", "at most 1440"),
+        ("since=2999-01-01T00:00:00Z", "later than now"),
+    ] {
+        let (status, problem) = server.get(&format!("/v1/queues/series?{query}")).await;
+        assert_eq!(status, 400, "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(why),
+            "{problem}"
+        );
+    }
+
     let (status, agents) = server.get(&format!("/v1/agents?after={head}")).await;
     assert_eq!(status, 200, "{agents}");
     let alice = agents["agents"]

@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 9;
+pub const SNAPSHOT_FORMAT: u32 = 10;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -124,12 +124,24 @@ impl ReadModels {
         if position <= self.checkpoint {
             return;
         }
+        let conversation = event.kind.conversation();
+        let queue_before = conversation.and_then(|c| self.waiting.queue_of(&c).cloned());
         self.waiting.apply(event);
         self.conversations.apply(event);
         self.agents.apply(event);
         self.missed.apply(event);
         self.postponed.apply(event);
         self.queues.apply(event);
+        if let Some(conversation) = conversation {
+            // The queues' waiting counts over the day, recorded where they change.
+            let queue_after = self.waiting.queue_of(&conversation);
+            if queue_after != queue_before.as_ref() {
+                for queue in [queue_before.as_ref(), queue_after].into_iter().flatten() {
+                    self.queues
+                        .level(queue, self.waiting.count(queue), event.at);
+                }
+            }
+        }
         self.focus.apply(event);
         self.interactions.apply(event);
         self.keys.apply(event);

@@ -18,12 +18,20 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const KEPT_DAYS: i64 = 8;
 const MINUTE_MS: i64 = 60_000;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Minute {
     answered: u32,
     /// Sum of the answered conversations' waits.
     answered_wait_ms: u64,
     missed: u32,
+    /// The answered conversations by their wait in whole seconds, rounded up: how many were
+    /// answered within any target is a sum over these, so a target changed in the configuration
+    /// applies to the past as well.
+    waits_s: BTreeMap<u32, u32>,
+    /// The most conversations waiting in the queue at once during the minute...
+    waiting_peak: u32,
+    /// ... and how many waited after its last change; `None` when the count did not change.
+    waiting_end: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +44,9 @@ pub struct QueuesView {
     open: BTreeSet<ConversationId>,
     /// queue → minute (since the epoch) → figures.
     minutes: BTreeMap<QueueId, BTreeMap<i64, Minute>>,
+    /// Per queue, how many waited at the end of the newest minute dropped: where a series
+    /// starts when no kept minute says.
+    level_before: BTreeMap<QueueId, u32>,
     /// The newest minute seen, for dropping old ones.
     newest_minute: i64,
 }
@@ -92,10 +103,20 @@ impl QueuesView {
     fn taken(&mut self, conversation: ConversationId, at: Timestamp) {
         self.answered.insert(conversation);
         if let Some((queue, since)) = self.waiting.remove(&conversation) {
+            let wait_ms = at.millis_since(since);
             let minute = self.minute(&queue, at);
             minute.answered += 1;
-            minute.answered_wait_ms += at.millis_since(since);
+            minute.answered_wait_ms += wait_ms;
+            let wait_s = u32::try_from(wait_ms.div_ceil(1000)).unwrap_or(u32::MAX);
+            *minute.waits_s.entry(wait_s).or_default() += 1;
         }
+    }
+
+    /// The number of conversations waiting in `queue` changed to `waiting` at `at`.
+    pub fn level(&mut self, queue: &QueueId, waiting: u32, at: Timestamp) {
+        let minute = self.minute(queue, at);
+        minute.waiting_peak = minute.waiting_peak.max(waiting);
+        minute.waiting_end = Some(waiting);
     }
 
     fn minute(&mut self, queue: &QueueId, at: Timestamp) -> &mut Minute {
@@ -114,9 +135,13 @@ impl QueuesView {
         }
         self.newest_minute = minute;
         let oldest = minute - KEPT_DAYS * 24 * 60;
-        for minutes in self.minutes.values_mut() {
+        for (queue, minutes) in &mut self.minutes {
             while minutes.first_key_value().is_some_and(|(m, _)| *m < oldest) {
-                minutes.pop_first();
+                if let Some((_, dropped)) = minutes.pop_first()
+                    && let Some(level) = dropped.waiting_end
+                {
+                    self.level_before.insert(queue.clone(), level);
+                }
             }
         }
         self.minutes.retain(|_, minutes| !minutes.is_empty());
@@ -155,6 +180,89 @@ impl QueuesView {
                     missed: total.missed,
                     average_wait_ms: (total.answered > 0)
                         .then(|| total.answered_wait_ms / u64::from(total.answered)),
+                }
+            })
+            .collect()
+    }
+}
+
+/// One interval of a queue's day, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesPoint {
+    #[serde(with = "crate::rfc3339")]
+    pub start: Timestamp,
+    /// The most conversations waiting in the queue at once during the interval.
+    pub waiting: u32,
+    pub answered: u32,
+    /// Of those, how many were taken within the queue's target.
+    pub answered_in_time: u32,
+    pub missed: u32,
+}
+
+/// A queue's figures interval by interval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct QueueSeries {
+    pub queue: QueueId,
+    pub answer_target_ms: u64,
+    pub points: Vec<SeriesPoint>,
+}
+
+impl QueuesView {
+    /// For each queue `visible` allows, with its answer target, its figures in intervals of
+    /// `step_minutes` from `since` (rounded down to its minute) until `until`.
+    pub fn series<'a>(
+        &self,
+        queues: impl IntoIterator<Item = (&'a QueueId, u64)>,
+        visible: &Visible,
+        since: Timestamp,
+        until: Timestamp,
+        step_minutes: u32,
+    ) -> Vec<QueueSeries> {
+        let step = i64::from(step_minutes.max(1));
+        let from = since.as_millis().div_euclid(MINUTE_MS);
+        let to = until.as_millis().div_euclid(MINUTE_MS);
+        let empty = BTreeMap::new();
+        queues
+            .into_iter()
+            .filter(|(queue, _)| visible.queues.allows(queue))
+            .map(|(queue, target_ms)| {
+                let minutes = self.minutes.get(queue).unwrap_or(&empty);
+                // Whole seconds, rounded down: a wait of w s (rounded up) is in time when w ≤ this.
+                let target_s = u32::try_from(target_ms / 1000).unwrap_or(u32::MAX);
+                let mut level = minutes
+                    .range(..from)
+                    .rev()
+                    .find_map(|(_, m)| m.waiting_end)
+                    .or_else(|| self.level_before.get(queue).copied())
+                    .unwrap_or(0);
+                let mut points = Vec::new();
+                let mut start = from;
+                while start <= to {
+                    let mut point = SeriesPoint {
+                        start: Timestamp::from_millis(start * MINUTE_MS),
+                        waiting: level,
+                        answered: 0,
+                        answered_in_time: 0,
+                        missed: 0,
+                    };
+                    for minute in minutes.range(start..start + step).map(|(_, m)| m) {
+                        point.answered += minute.answered;
+                        point.missed += minute.missed;
+                        point.answered_in_time += minute
+                            .waits_s
+                            .range(..=target_s)
+                            .map(|(_, n)| n)
+                            .sum::<u32>();
+                        point.waiting = point.waiting.max(minute.waiting_peak);
+                        level = minute.waiting_end.unwrap_or(level);
+                    }
+                    points.push(point);
+                    start += step;
+                }
+                QueueSeries {
+                    queue: queue.clone(),
+                    answer_target_ms: target_ms,
+                    points,
                 }
             })
             .collect()
@@ -279,5 +387,132 @@ mod tests {
             Timestamp::from_millis(10 * 24 * HOUR),
         );
         assert_eq!(all[0].answered, 0);
+    }
+
+    #[test]
+    fn a_queue_series_counts_the_peak_waiting_and_answers_in_time_per_interval() {
+        use crate::ReadModels;
+        use crate::testing::at;
+        let mut models = ReadModels::new([AgentId::new("ada")]);
+        let mut position = 0;
+        let mut feed = |models: &mut ReadModels, events: Vec<Event>| {
+            for event in events {
+                position += 1;
+                models.apply(position, &event);
+            }
+        };
+        let accepted = |n: u128, ms: i64| {
+            at(
+                ms,
+                OfferAccepted {
+                    conversation: id(n),
+                    agent: AgentId::new("ada"),
+                },
+            )
+        };
+        let minute = 60_000;
+        // 09:00 (as minutes from 0): three arrive; one is taken after 30 s, one after 90 s.
+        let nine = 9 * HOUR;
+        feed(&mut models, arrival(1, "support", nine).into());
+        feed(&mut models, arrival(2, "support", nine + 1_000).into());
+        feed(&mut models, arrival(3, "support", nine + 2_000).into());
+        feed(&mut models, vec![accepted(1, nine + 30_000)]);
+        feed(&mut models, vec![accepted(2, nine + 91_000)]);
+        // 09:20: the third leaves unanswered; nothing else happens until 09:45.
+        feed(
+            &mut models,
+            vec![at(
+                nine + 20 * minute,
+                CustomerLeft {
+                    conversation: id(3),
+                    closed: true,
+                },
+            )],
+        );
+        feed(
+            &mut models,
+            arrival(4, "support", nine + 45 * minute).into(),
+        );
+
+        let support = QueueId::new("support");
+        let series = |models: &ReadModels, target_ms: u64, visible: &Visible| {
+            models.queues.series(
+                [(&support, target_ms)],
+                visible,
+                Timestamp::from_millis(nine - 15 * minute),
+                Timestamp::from_millis(nine + 59 * minute),
+                15,
+            )
+        };
+        let everything = Visible::everything();
+        let shown = series(&models, 60_000, &everything);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].answer_target_ms, 60_000);
+        let points: Vec<(u32, u32, u32, u32)> = shown[0]
+            .points
+            .iter()
+            .map(|p| (p.waiting, p.answered, p.answered_in_time, p.missed))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                (0, 0, 0, 0), // 08:45
+                (3, 2, 1, 0), // 09:00: three at once; 30 s in time, 90 s not
+                (1, 0, 0, 1), // 09:15: one still waits when it starts; it leaves unanswered
+                (0, 0, 0, 0), // 09:30: nobody
+                (1, 0, 0, 0), // 09:45
+            ]
+        );
+        assert_eq!(
+            shown[0].points[1].start,
+            Timestamp::from_millis(nine),
+            "intervals start on whole minutes from `since`"
+        );
+        // A target changed later applies to the past too.
+        let generous = series(&models, 120_000, &everything);
+        assert_eq!(generous[0].points[1].answered_in_time, 2);
+        // A wait of exactly the target is in time: 30 s.
+        assert_eq!(
+            series(&models, 30_000, &everything)[0].points[1].answered_in_time,
+            1
+        );
+        assert_eq!(
+            series(&models, 29_000, &everything)[0].points[1].answered_in_time,
+            0
+        );
+
+        // Without rights to the queue, nothing.
+        let elsewhere = Visible {
+            users: Scope::All,
+            queues: Scope::Only([QueueId::new("sales")].into()),
+            own: None,
+        };
+        assert!(series(&models, 60_000, &elsewhere).is_empty());
+
+        // Read from the middle of the quiet stretch, the level carries in from before.
+        let late = models.queues.series(
+            [(&support, 60_000)],
+            &everything,
+            Timestamp::from_millis(nine + 10 * minute),
+            Timestamp::from_millis(nine + 10 * minute),
+            5,
+        );
+        assert_eq!(late[0].points.len(), 1);
+        assert_eq!(late[0].points[0].waiting, 1);
+
+        // Eight days on, the day's minutes are gone but the level they ended on stays.
+        feed(
+            &mut models,
+            arrival(5, "sales", nine + 9 * 24 * HOUR).into(),
+        );
+        let much_later = models.queues.series(
+            [(&support, 60_000)],
+            &everything,
+            Timestamp::from_millis(nine + 9 * 24 * HOUR),
+            Timestamp::from_millis(nine + 9 * 24 * HOUR),
+            15,
+        );
+        assert_eq!(much_later[0].points[0].waiting, 1);
+        assert_eq!(much_later[0].points[0].answered, 0);
     }
 }

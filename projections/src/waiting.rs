@@ -62,6 +62,8 @@ pub struct WaitingView {
     rows: BTreeMap<ConversationId, Waiting>,
     /// Serving order: highest priority first, then oldest first.
     order: BTreeSet<(Reverse<u8>, Timestamp, ConversationId)>,
+    /// How many wait in each queue (queues with none are absent).
+    counts: BTreeMap<QueueId, u32>,
 }
 
 impl WaitingView {
@@ -91,6 +93,7 @@ impl WaitingView {
             }
             EventKind::ConversationEnqueued(e) => {
                 self.remove(e.conversation);
+                *self.counts.entry(e.queue.clone()).or_default() += 1;
                 self.rows.insert(
                     e.conversation,
                     Waiting {
@@ -172,7 +175,23 @@ impl WaitingView {
         if let Some(row) = self.rows.remove(&conversation) {
             self.order
                 .remove(&(Reverse(row.priority), row.since, conversation));
+            if let Some(count) = self.counts.get_mut(&row.queue) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.counts.remove(&row.queue);
+                }
+            }
         }
+    }
+
+    /// The queue a conversation waits in, if it waits.
+    pub fn queue_of(&self, conversation: &ConversationId) -> Option<&QueueId> {
+        self.rows.get(conversation).map(|row| &row.queue)
+    }
+
+    /// How many conversations wait in a queue.
+    pub fn count(&self, queue: &QueueId) -> u32 {
+        self.counts.get(queue).copied().unwrap_or(0)
     }
 
     /// An agent took a waiting conversation: it leaves the view and counts for the estimate.

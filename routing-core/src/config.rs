@@ -164,6 +164,9 @@ pub struct QueueConfig {
     pub max_wait: Option<MaxWait>,
     /// Where a declined transfer goes.
     pub on_transfer_declined: TransferDeclined,
+    /// Service level: a conversation taken from this queue within this long of joining it counts
+    /// as answered in time. Supervisors' figures only; routing never reads it.
+    pub answer_target_ms: u64,
 }
 
 /// When agents are reminded that a customer waits for their answer.
@@ -181,7 +184,7 @@ impl QueueConfig {
     /// A routed queue with the defaults: longest idle, 30 s to answer, no automatic pause; soon
     /// overdue after 3 minutes, overdue after 5; closed after 24 hours without a customer message;
     /// no reminders, no re-offer for want of a reply, no waiting limit; a declined transfer
-    /// returns to its sender.
+    /// returns to its sender; answered in time within a minute.
     pub fn new(name: impl Into<String>, channels: impl IntoIterator<Item = Channel>) -> Self {
         Self {
             name: name.into(),
@@ -199,12 +202,17 @@ impl QueueConfig {
             last_agent_window_ms: None,
             max_wait: None,
             on_transfer_declined: TransferDeclined::ReturnToSender,
+            answer_target_ms: DEFAULT_ANSWER_TARGET_MS,
         }
     }
 }
 
 /// How long an offer rings when the queue does not say.
 pub const DEFAULT_OFFER_TIMEOUT_MS: u64 = 30_000;
+
+/// The service level target when a queue names none: taken within a minute. Messaging customers
+/// tolerate longer waits than callers, but a minute is where chat services commonly set it.
+pub const DEFAULT_ANSWER_TARGET_MS: u64 = 60_000;
 
 /// The reason recorded when an agent is paused for letting an offer expire.
 pub const MISSED_OFFER_PAUSE_REASON: &str = "missed offer";

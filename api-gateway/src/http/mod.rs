@@ -176,6 +176,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(interactions::export))
         .routes(routes!(queries::focus))
         .routes(routes!(queries::queues))
+        .routes(routes!(queries::queue_series))
         .routes(routes!(queries::agents))
         .routes(routes!(queries::postponed))
         .routes(routes!(queries::log))

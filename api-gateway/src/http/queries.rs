@@ -14,7 +14,7 @@ use projections::conversations::ConversationSummary;
 use projections::focus::ActivityFocus;
 use projections::missed::MissedRow;
 use projections::postponed::PostponedRow;
-use projections::queues::QueueFigures;
+use projections::queues::{QueueFigures, QueueSeries};
 use projections::waiting::WaitingRow;
 use routing_core::event::StreamOf;
 use routing_core::{AgentId, Channel, ConversationId, QueueId, Timestamp};
@@ -375,6 +375,94 @@ pub async fn queues(
                 &visible,
                 since,
                 now,
+            ),
+        })
+        .await?;
+    Ok(Json(answer))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SeriesQuery {
+    /// The first interval's start, RFC 3339; by default the start of today (UTC).
+    pub since: Option<String>,
+    /// Minutes per interval, 1 to 1440; 15 by default.
+    pub step_minutes: Option<u32>,
+    pub after: Option<u64>,
+}
+
+/// The most intervals one answer holds: a day in minutes.
+const MOST_POINTS: i64 = 1440;
+
+#[derive(Debug, Serialize)]
+pub struct SeriesList {
+    pub position: u64,
+    #[serde(with = "projections::rfc3339")]
+    pub since: Timestamp,
+    #[serde(with = "projections::rfc3339")]
+    pub until: Timestamp,
+    pub step_minutes: u32,
+    pub queues: Vec<QueueSeries>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/queues/series",
+    tag = "queries",
+    params(SeriesQuery),
+    responses((status = 200, description = "the answer"))
+)]
+pub async fn queue_series(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<SeriesQuery>,
+) -> Result<Json<SeriesList>, ApiError> {
+    // Who may read is settled before anything is looked up.
+    let visible = caller.rights(&state.config)?;
+    let now = state.clock.now();
+    let since = match &query.since {
+        Some(text) => projections::rfc3339::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!("since: '{text}' is not an RFC 3339 time"))
+        })?,
+        None => start_of_day(now),
+    };
+    let step_minutes = query.step_minutes.unwrap_or(15);
+    if !(1..=1440).contains(&step_minutes) {
+        return Err(ApiError::BadRequest(format!(
+            "step_minutes: {step_minutes} is not between 1 and 1440"
+        )));
+    }
+    if since > now {
+        return Err(ApiError::BadRequest(format!(
+            "since: '{}' is later than now",
+            projections::rfc3339::format(since)
+        )));
+    }
+    let intervals = 1 + (now.as_millis() - since.as_millis()) / (i64::from(step_minutes) * 60_000);
+    if intervals > MOST_POINTS {
+        return Err(ApiError::BadRequest(format!(
+            "since: from '{}' to now is {intervals} intervals of {step_minutes} minutes; at most {MOST_POINTS} are served",
+            projections::rfc3339::format(since)
+        )));
+    }
+    let answer = state
+        .views
+        .read(query.after, READ_YOUR_WRITES_LIMIT, |models| SeriesList {
+            position: models.checkpoint(),
+            since,
+            until: now,
+            step_minutes,
+            queues: models.queues.series(
+                state
+                    .config
+                    .queues
+                    .iter()
+                    .map(|(id, queue)| (id, queue.answer_target_ms)),
+                &visible,
+                since,
+                now,
+                step_minutes,
             ),
         })
         .await?;
