@@ -156,6 +156,12 @@ async fn a_dashboard_redraws_what_changed_within_its_rights() {
     let support = server.as_key(Some(SUPERVISOR));
     let mut board = SseReader::open(&support, "/v1/dashboard/stream", None).await;
     let mut elsewhere = SseReader::open(&sales, "/v1/dashboard/stream", None).await;
+    // A quiet stream says it is connected at once, not only at the first keep-alive: a browser
+    // that shows nothing of a response before its first bytes would otherwise think it cut off.
+    assert!(
+        board.first_bytes().await.starts_with(": connected"),
+        "the stream opens with a comment"
+    );
 
     let (status, sent) = server
         .as_key(Some(WEBSITE))

@@ -268,6 +268,10 @@ where
     F: FnMut(&ReadModels, &[Item<'_>]) -> Vec<Message> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(BUFFERED_MESSAGES);
+    // A first line at once: some browsers (Firefox) hold a response back from the page until
+    // its first bytes arrive, which would leave a quiet stream looking cut off until the
+    // keep-alive. The channel is new and empty, so this cannot fail for want of room.
+    let _ = tx.try_send(Ok(Message::default().comment("connected")));
     let open = state.metrics.streams.clone();
     open.inc();
     tokio::spawn(async move {

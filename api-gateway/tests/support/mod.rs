@@ -400,6 +400,18 @@ impl SseReader {
         }
     }
 
+    /// The first bytes the server sends (kept for `next` to read as well).
+    pub async fn first_bytes(&mut self) -> String {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), self.response.chunk())
+            .await
+            .expect("bytes within 10 s")
+            .unwrap()
+            .expect("the stream is still open");
+        let text = std::str::from_utf8(&chunk).unwrap().to_owned();
+        self.buffer.push_str(&text);
+        text
+    }
+
     /// Waits (at most 10 s) for the server to end the stream, dropping whatever else comes.
     pub async fn ended(mut self) -> bool {
         let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
