@@ -3,7 +3,10 @@
 // and closes with one.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, readyAgent, shots } from "./browser.mjs";
+import {
+  api, choose, click, disabled, explain, fill, find, gone, launch, page as newPage, press, readyAgent,
+  screenshot, textOf, valueOf,
+} from "./browser.mjs";
 
 const browser = await launch();
 let page;
@@ -19,33 +22,32 @@ try {
   });
   const conversation = sent.conversation;
 
-  const offer = page.locator(`.offer[data-conversation="${conversation}"]`);
-  await offer.waitFor();
-  assert.match(await offer.textContent(), /Jana/);
-  assert.match(await offer.textContent(), /Time left \d+:\d\d/);
-  await offer.getByRole("button", { name: "Accept" }).click();
-  await offer.waitFor({ state: "detached" });
+  const offer = `.offer[data-conversation="${conversation}"]`;
+  await find(page, offer, "Jana");
+  assert.match(await textOf(page, offer), /Time left \d+:\d\d/);
+  await press(page, offer, "Accept");
+  await gone(page, offer);
 
-  const work = page.locator(`#work [data-conversation="${conversation}"]`);
-  await work.waitFor();
-  await work.locator(".message.customer", { hasText: "is my order on its way" }).waitFor();
-  await page.fill("#reply", "It left our warehouse this morning.");
-  await page.press("#reply", "Enter");
-  await work.locator(".message.agent", { hasText: "left our warehouse" }).waitFor();
-  assert.equal(await page.inputValue("#reply"), "");
+  const work = `#work [data-conversation="${conversation}"]`;
+  await find(page, `${work} .message.customer`, "is my order on its way");
+  await fill(page, "#reply", "It left our warehouse this morning.");
+  await page.focus("#reply");
+  await page.keyboard.press("Enter");
+  await find(page, `${work} .message.agent`, "left our warehouse");
+  assert.equal(await valueOf(page, "#reply"), "");
 
   // No status, no close: the button says why, and the conversation stays open.
-  assert.equal(await page.isDisabled("#close"), true);
-  assert.equal(await page.textContent("#close-why"), "Choose a status before closing.");
-  await page.click("#close", { force: true });
+  assert.equal(await disabled(page, "#close"), true);
+  assert.equal(await textOf(page, "#close-why"), "Choose a status before closing.");
+  await page.$eval("#close", (button) => button.click());
   const still = await api("sb_demo_admin", "GET", `/v1/conversations/${conversation}`);
   assert.equal(still.status, "active");
-  if (shots) await page.screenshot({ path: `${shots}/agent-console.png`, fullPage: true });
+  await screenshot(page, "agent-console");
 
-  await page.selectOption("#status", "resolved");
-  assert.equal(await page.isDisabled("#close"), false);
-  await page.click("#close");
-  await work.waitFor({ state: "detached" });
+  await choose(page, "#status", "resolved");
+  assert.equal(await disabled(page, "#close"), false);
+  await click(page, "#close");
+  await gone(page, work);
   const closed = await api("sb_demo_admin", "GET", `/v1/conversations/${conversation}`);
   assert.equal(closed.status, "closed");
   assert.equal(closed.close_status, "resolved");

@@ -1,10 +1,12 @@
 // Scenarios 2, 5 and 6, on the supervisor's board (a supervisor of the support queue only):
-// a conversation moves from Rep Needed to Pending to Closed without a reload; a conversation of
-// the sales queue never shows; and the interaction list's CSV export holds the filtered rows.
+// a conversation moves from Rep Needed to Pending to Closed without a reload, and the queue's
+// chart counts it answered in time; a conversation of the sales queue never shows; and the
+// interaction list's CSV export holds the filtered rows.
 
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import { api, explain, launch, page as newPage, signIn, shots } from "./browser.mjs";
+import {
+  api, click, count, download, explain, fill, find, launch, page as newPage, screenshot, signIn,
+} from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
@@ -12,23 +14,27 @@ let page;
 try {
   page = await newPage(browser);
   await signIn(page, "sb_demo_supervisor");
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await find(page, "#link", "Live");
   const card = (status, conversation) =>
-    page.locator(`.column[data-status=${status}] [data-conversation="${conversation}"]`);
+    find(page, `.column[data-status=${status}] [data-conversation="${conversation}"]`);
 
   // (2) Rep Needed → Pending → Closed, live.
   const jana = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
     visitor: "v-jana", name: "Jana", message_id: "b-1", text: "Where is my parcel?",
   });
-  await card("rep_needed", jana.conversation).waitFor();
+  await card("rep_needed", jana.conversation);
   for (const step of ["queues/support/login", "ready"]) {
     await api(ADMIN, "POST", `/v1/agents/alice/${step}`);
   }
   await api(ADMIN, "POST", `/v1/conversations/${jana.conversation}/accept`, { agent: "alice" });
-  await card("pending", jana.conversation).waitFor();
-  if (shots) await page.screenshot({ path: `${shots}/supervisor-board.png`, fullPage: true });
+  await card("pending", jana.conversation);
+  // The queue's chart counts the answer, taken well within the target of a minute.
+  const chart = "#queues .queue-chart[data-queue=support]";
+  await find(page, `${chart} .summary`, "Answered within 60 s: 1 of 1 (100%)");
+  assert.ok((await count(page, `${chart} rect.in-time`)) >= 1);
+  await screenshot(page, "supervisor-board");
   await api(ADMIN, "POST", `/v1/conversations/${jana.conversation}/close`, { agent: "alice", status: "resolved" });
-  await card("closed", jana.conversation).waitFor();
+  await card("closed", jana.conversation);
 
   // (5) A conversation of a queue the supervisor has no rights to never shows.
   const hidden = await api(ADMIN, "POST", "/v1/webchat/sales-chat/messages", {
@@ -37,17 +43,17 @@ try {
   const seen = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
     visitor: "v-eva", name: "Eva", message_id: "b-3", text: "Hello",
   });
-  await card("rep_needed", seen.conversation).waitFor();
-  assert.equal(await page.locator(`[data-conversation="${hidden.conversation}"]`).count(), 0);
-  assert.doesNotMatch(await page.locator("main").innerText(), /Petr/);
+  await card("rep_needed", seen.conversation);
+  assert.equal(await count(page, `[data-conversation="${hidden.conversation}"]`), 0);
+  assert.doesNotMatch(await page.$eval("main", (main) => main.innerText), /Petr/);
+  assert.equal(await count(page, "#queues .queue-chart[data-queue=sales]"), 0);
 
   // (6) The interaction list, filtered by contact, exports exactly its rows.
-  await page.fill("#interaction-filters input[name=contact]", "Jana");
-  await page.click("#interaction-filters button[type=submit]");
-  await page.locator(`#interaction-rows [data-conversation="${jana.conversation}"]`).waitFor();
-  assert.equal(await page.locator(`#interaction-rows [data-conversation="${seen.conversation}"]`).count(), 0);
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#export-csv")]);
-  const csv = await readFile(await download.path(), "utf8");
+  await fill(page, "#interaction-filters input[name=contact]", "Jana");
+  await click(page, "#interaction-filters button[type=submit]");
+  await find(page, `#interaction-rows [data-conversation="${jana.conversation}"]`);
+  assert.equal(await count(page, `#interaction-rows [data-conversation="${seen.conversation}"]`), 0);
+  const csv = await download(page, () => click(page, "#export-csv"));
   const lines = csv.trim().split(/\r?\n/);
   assert.match(lines[0], /^Time,Queue,User,Contact/);
   assert.ok(lines.length >= 2, csv);

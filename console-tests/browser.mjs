@@ -1,25 +1,54 @@
-// What every browser scenario shares: Debian's Chromium driven by playwright-core (which never
-// downloads a browser of its own), the server under test, and the API for the customer's side.
+// What every browser scenario shares: the browser (Debian's Chromium or Firefox ESR, named by
+// $BROWSER, driven by puppeteer-core, which never downloads a browser of its own: Chromium over
+// the DevTools protocol, Firefox over WebDriver BiDi), the server under test, the API for the
+// customer's side, and a few waits that read like what a person checks on the page.
+//
+// Every wait polls the page until what it looks for is there (or 30 s pass): the console redraws
+// its panels, so an element found a moment ago may have been replaced by an equal one.
 
-import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
+import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const base = process.env.SWITCHBOARD_URL?.replace(/\/$/, "");
 export const shots = process.env.SCREENSHOTS;
+/** "chromium" or "firefox". */
+export const browserName = process.env.BROWSER || "chromium";
 
 if (!base) {
   throw new Error("SWITCHBOARD_URL is not set: run through api-gateway/tests/console_in_browser.rs");
 }
 
+const TIMEOUT_MS = 30_000;
+
 export async function launch() {
-  return chromium.launch({
+  if (browserName === "firefox") {
+    return puppeteer.launch({
+      browser: "firefox",
+      executablePath: process.env.FIREFOX || "/usr/lib/firefox-esr/firefox-esr",
+      headless: true,
+    });
+  }
+  return puppeteer.launch({
+    browser: "chrome",
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
     args: ["--no-sandbox", "--disable-dev-shm-usage"],
   });
 }
 
-/** A page that fails the scenario on any script error or console error. */
+/** A page in a context of its own (its own storage, as a second person at another desk), which
+ * fails the scenario on any script error or console error, and keeps its downloads apart. */
 export async function page(browser) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  const downloads = await mkdtemp(join(tmpdir(), "switchboard-downloads-"));
+  const context = await browser.createBrowserContext({
+    downloadBehavior: { policy: "allow", downloadPath: downloads },
+  });
+  const page = await context.newPage();
+  page.downloads = downloads;
+  page.setDefaultTimeout(TIMEOUT_MS);
+  await page.setViewport({ width: 1280, height: 800 });
   page.on("console", (message) => {
     if (message.type() === "error") console.error(`console error: ${message.text()}`);
   });
@@ -27,16 +56,122 @@ export async function page(browser) {
     if (response.status() === 404) console.error(`not found: ${response.url()}`);
   });
   page.on("pageerror", (error) => {
-    console.error(`page error: ${error.message}`);
+    console.error(`page error: ${error.message ?? error}`);
     process.exitCode = 1;
   });
   return page;
 }
 
+function pattern(text) {
+  if (text === undefined) return [null, ""];
+  if (text instanceof RegExp) return [text.source, text.flags];
+  return [text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), ""];
+}
+
+/** Waits for a shown element matching `selector` whose text holds `text` (a string or a RegExp),
+ * and returns it. */
+export async function find(page, selector, text) {
+  const [source, flags] = pattern(text);
+  const handle = await page.waitForFunction(
+    (selector, source, flags) => {
+      const wanted = source === null ? null : new RegExp(source, flags);
+      return [...document.querySelectorAll(selector)]
+        .find((e) => e.checkVisibility() && (!wanted || wanted.test(e.textContent))) ?? null;
+    },
+    { polling: 100 },
+    selector,
+    source,
+    flags,
+  );
+  return handle.asElement();
+}
+
+/** Waits until nothing matches `selector`. */
+export async function gone(page, selector) {
+  await page.waitForFunction((selector) => !document.querySelector(selector), { polling: 100 }, selector);
+}
+
+/** Clicks the element matching `selector` (whose text holds `text`, if given), once it is there;
+ * found again if a redraw replaced it between finding and clicking. */
+export async function click(page, selector, text) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const element = await find(page, selector, text);
+    try {
+      await element.click();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/** Clicks the button labelled `name` inside `scope`. */
+export async function press(page, scope, name) {
+  await click(page, `${scope} button`, new RegExp(`^\\s*${pattern(name)[0]}\\s*$`));
+}
+
+export async function count(page, selector) {
+  return page.$$eval(selector, (elements) => elements.length);
+}
+
+export async function textOf(page, selector) {
+  return page.$eval(selector, (element) => element.textContent);
+}
+
+export async function textsOf(page, selector) {
+  return page.$$eval(selector, (elements) => elements.map((e) => e.textContent));
+}
+
+export async function valueOf(page, selector) {
+  return page.$eval(selector, (element) => element.value);
+}
+
+export async function disabled(page, selector) {
+  return page.$eval(selector, (element) => element.disabled);
+}
+
+/** Sets a field's value as a paste would (one input event), once the field is there. */
+export async function fill(page, selector, value) {
+  await find(page, selector);
+  await page.$eval(selector, (element, value) => {
+    element.focus();
+    element.value = value;
+    element.dispatchEvent(new Event("input", { bubbles: true }));
+    element.dispatchEvent(new Event("change", { bubbles: true }));
+  }, value);
+}
+
+export async function choose(page, selector, value) {
+  await find(page, selector);
+  await page.select(selector, value);
+}
+
+/** Runs `action` (a click that starts a download) and returns the downloaded file's text. */
+export async function download(page, action) {
+  const before = new Set(await readdir(page.downloads));
+  await action();
+  const deadline = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const names = (await readdir(page.downloads)).filter((n) => !before.has(n));
+    const done = names.find((n) => !n.endsWith(".part") && !n.endsWith(".crdownload"));
+    // Done when no partial file is left and the size holds still.
+    if (done && names.length === 1) {
+      const path = join(page.downloads, done);
+      const size = (await stat(path)).size;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if ((await stat(path)).size === size && size > 0) return readFile(path, "utf8");
+    }
+    if (Date.now() > deadline) throw new Error(`no download arrived in ${page.downloads}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 export async function signIn(page, key) {
   await page.goto(`${base}/`);
-  await page.fill("#key", key);
-  await page.click("#sign-in button[type=submit]");
+  await fill(page, "#key", key);
+  await click(page, "#sign-in button[type=submit]");
 }
 
 /** Calls the API with `key`, as a connector or a script would. */
@@ -55,20 +190,25 @@ export async function api(key, method, path, body) {
 /** After a failure: what the page showed (its error banner, its main area) and a screenshot. */
 export async function explain(page, name) {
   if (!page) return;
-  const banner = await page.locator("#error").textContent().catch(() => "");
-  console.error(`error banner: ${banner}`);
-  console.error(`page: ${await page.locator("main").innerText().catch(() => "")}`);
-  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true }).catch(() => {});
+  console.error(`error banner: ${await textOf(page, "#error").catch(() => "")}`);
+  console.error(`page: ${await page.$eval("main", (m) => m.innerText).catch(() => "")}`);
+  if (shots) {
+    await page.screenshot({ path: `${shots}/${name}-${browserName}.png`, fullPage: true }).catch(() => {});
+  }
+}
+
+/** A screenshot of the page as it is, for CI's output. */
+export async function screenshot(page, name) {
+  if (shots) await page.screenshot({ path: `${shots}/${name}-${browserName}.png`, fullPage: true });
 }
 
 /** Signs `key`'s agent in, logs them in to `queue`, makes them ready, and waits for the live
  * stream: where every agent scenario starts. */
 export async function readyAgent(page, key, queue) {
   await signIn(page, key);
-  const button = page.locator(`#queues button[data-queue=${queue}]`);
-  await button.click();
-  await page.locator(`#queues button[data-queue=${queue}]`, { hasText: "Log out" }).waitFor();
-  await page.click("#ready");
-  await page.locator("#presence-state", { hasText: "ready" }).waitFor();
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await click(page, `#queues button[data-queue=${queue}]`);
+  await find(page, `#queues button[data-queue=${queue}]`, "Log out");
+  await click(page, "#ready");
+  await find(page, "#presence-state", "ready");
+  await find(page, "#link", "Live");
 }

@@ -2,7 +2,7 @@
 // exactly one gets it, and the other is told who did.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, readyAgent, shots } from "./browser.mjs";
+import { api, count, explain, find, launch, page as newPage, press, readyAgent, screenshot } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
@@ -16,13 +16,13 @@ try {
   const sent = await api(ADMIN, "POST", "/v1/webchat/experts-chat/messages", {
     visitor: "v-race", name: "Karel", message_id: "race-1", text: "Who can help me first?",
   });
-  const card = (agent) => pages[agent].locator(`.team[data-conversation="${sent.conversation}"]`);
-  await Promise.all(["ann", "ben"].map((agent) => card(agent).getByRole("button", { name: "Grab" }).waitFor()));
+  const card = `.team[data-conversation="${sent.conversation}"]`;
+  await Promise.all(["ann", "ben"].map((agent) => find(pages[agent], `${card} button`, "Grab")));
   // Both grab at once.
-  await Promise.all(["ann", "ben"].map((agent) => card(agent).getByRole("button", { name: "Grab" }).click()));
+  await Promise.all(["ann", "ben"].map((agent) => press(pages[agent], card, "Grab")));
 
-  const tab = (agent) => pages[agent].locator(`#work [data-conversation="${sent.conversation}"]`);
-  const winner = await Promise.any(["ann", "ben"].map((agent) => tab(agent).waitFor().then(() => agent)));
+  const tab = `#work [data-conversation="${sent.conversation}"]`;
+  const winner = await Promise.any(["ann", "ben"].map((agent) => find(pages[agent], tab).then(() => agent)));
   const loser = winner === "ann" ? "ben" : "ann";
   // The API agrees: one agent in it, the winner (read once the grab is in the read models).
   let summary;
@@ -33,10 +33,9 @@ try {
   }
   assert.deepEqual(summary.agents, [winner], JSON.stringify(summary));
   // The loser is told who won: by the stream (the card) or by the API's refusal (the banner).
-  const told = pages[loser].locator(`.grabbed, #error`, { hasText: new RegExp(`grabbed by '?${winner}'?`, "i") });
-  await told.first().waitFor();
-  assert.equal(await pages[loser].locator(`#work [data-conversation="${sent.conversation}"]`).count(), 0);
-  if (shots) await pages[loser].screenshot({ path: `${shots}/grab-race-loser.png`, fullPage: true });
+  await find(pages[loser], ".grabbed, #error", new RegExp(`grabbed by '?${winner}'?`, "i"));
+  assert.equal(await count(pages[loser], tab), 0);
+  await screenshot(pages[loser], "grab-race-loser");
   console.log(`scenario 3 passed: ${winner} grabbed it, ${loser} was told`);
 } catch (error) {
   for (const page of Object.values(pages)) await explain(page, "grab-failure");

@@ -2,7 +2,9 @@
 // to another queue: each through the console, each checked against the API.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, readyAgent } from "./browser.mjs";
+import {
+  api, choose, click, explain, fill, find, gone, launch, page as newPage, press, readyAgent,
+} from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
@@ -14,23 +16,23 @@ try {
     visitor: "v-hand", name: "Olga", message_id: "h-1", text: "Can you check later?",
   });
   const id = sent.conversation;
-  await page.locator(`.offer[data-conversation="${id}"]`).getByRole("button", { name: "Accept" }).click();
-  const work = page.locator(`#work [data-conversation="${id}"]`);
-  await work.waitFor();
+  await press(page, `.offer[data-conversation="${id}"]`, "Accept");
+  const work = `#work [data-conversation="${id}"]`;
+  await find(page, work);
 
-  await work.getByRole("button", { name: "Postpone" }).click();
-  await page.locator(`#postponed [data-conversation="${id}"]`).waitFor();
-  await work.waitFor({ state: "detached" });
+  await press(page, work, "Postpone");
+  await find(page, `#postponed [data-conversation="${id}"]`);
+  await gone(page, work);
   assert.equal((await api(ADMIN, "GET", `/v1/conversations/${id}`)).status, "postponed");
 
-  await page.locator(`#postponed [data-conversation="${id}"]`).getByRole("button", { name: "Resume" }).click();
-  await work.waitFor();
-  await page.locator(`#postponed [data-conversation="${id}"]`).waitFor({ state: "detached" });
+  await press(page, `#postponed [data-conversation="${id}"]`, "Resume");
+  await find(page, work);
+  await gone(page, `#postponed [data-conversation="${id}"]`);
 
-  await page.selectOption("#hand-over-kind", "to_queue");
-  await page.fill("#hand-over-to", "sales");
-  await work.getByRole("button", { name: "Transfer" }).click();
-  await work.waitFor({ state: "detached" });
+  await choose(page, "#hand-over-kind", "to_queue");
+  await fill(page, "#hand-over-to", "sales");
+  await press(page, work, "Transfer");
+  await gone(page, work);
   const moved = await api(ADMIN, "GET", `/v1/conversations/${id}`);
   assert.equal(moved.queue, "sales");
   assert.deepEqual(moved.agents, []);
@@ -39,17 +41,17 @@ try {
   const next = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
     visitor: "v-hand-2", name: "Pavel", message_id: "h-2", text: "Hi",
   });
-  await page.locator(`.offer[data-conversation="${next.conversation}"]`).getByRole("button", { name: "Accept" }).click();
-  const second = page.locator(`#work [data-conversation="${next.conversation}"]`);
-  await second.getByRole("button", { name: "Leave" }).click();
-  await second.waitFor({ state: "detached" });
+  await press(page, `.offer[data-conversation="${next.conversation}"]`, "Accept");
+  const second = `#work [data-conversation="${next.conversation}"]`;
+  await press(page, second, "Leave");
+  await gone(page, second);
   assert.deepEqual((await api(ADMIN, "GET", `/v1/conversations/${next.conversation}`)).agents, []);
 
   // A paid pause, with its reason.
-  await page.selectOption("#pause-reason", "training");
-  await page.check("#paid");
-  await page.click("#pause");
-  await page.locator("#presence-state", { hasText: "Paused: training" }).waitFor();
+  await choose(page, "#pause-reason", "training");
+  await click(page, "#paid");
+  await click(page, "#pause");
+  await find(page, "#presence-state", "Paused: training");
   const alice = await api(ADMIN, "GET", "/v1/agents/alice");
   assert.equal(alice.presence.state, "paused");
   assert.equal(alice.presence.paid, true);

@@ -3,7 +3,9 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { api, base, explain, launch, page as newPage, readyAgent } from "./browser.mjs";
+import {
+  api, base, click, disabled, explain, fill, find, launch, page as newPage, press, readyAgent, textOf,
+} from "./browser.mjs";
 
 const browser = await launch();
 let page;
@@ -26,23 +28,25 @@ try {
   });
   assert.equal(delivered.status, 200, await delivered.text());
 
-  const offer = page.locator(".offer", { hasText: "instagram_dm" });
-  await offer.getByRole("button", { name: "Accept" }).click();
-  await page.locator("#reply").waitFor();
-  await page.fill("#reply", "x".repeat(1001));
-  assert.equal(await page.textContent("#counter"), "1001 / 1000");
-  assert.equal(await page.isDisabled("#send"), true);
+  const offer = await find(page, ".offer", "instagram_dm");
+  const conversation = await offer.evaluate((element) => element.dataset.conversation);
+  await press(page, `.offer[data-conversation="${conversation}"]`, "Accept");
+  await find(page, "#reply");
+  await fill(page, "#reply", "x".repeat(1001));
+  assert.equal(await textOf(page, "#counter"), "1001 / 1000");
+  assert.equal(await disabled(page, "#send"), true);
   // Enter does not send it either.
   const before = await api("sb_demo_admin", "GET", "/v1/log?limit=1");
-  await page.press("#reply", "Enter");
-  await page.waitForTimeout(300);
+  await page.focus("#reply");
+  await page.keyboard.press("Enter");
+  await new Promise((resolve) => setTimeout(resolve, 300));
   const after = await api("sb_demo_admin", "GET", "/v1/log?limit=1");
   assert.equal(after.head, before.head, "nothing was sent");
   // At 1000 it goes.
-  await page.fill("#reply", "y".repeat(1000));
-  assert.equal(await page.isDisabled("#send"), false);
-  await page.click("#send");
-  await page.locator(".message.agent", { hasText: "yyyy" }).waitFor();
+  await fill(page, "#reply", "y".repeat(1000));
+  assert.equal(await disabled(page, "#send"), false);
+  await click(page, "#send");
+  await find(page, ".message.agent", "yyyy");
   console.log("scenario 4 passed: 1001 characters stopped, 1000 sent");
 } catch (error) {
   await explain(page, "instagram-failure");

@@ -3,7 +3,7 @@
 // and the messages written meanwhile appear once each.
 
 import assert from "node:assert/strict";
-import { api, explain, launch, page as newPage, readyAgent } from "./browser.mjs";
+import { api, count, explain, find, launch, page as newPage, press, readyAgent, textsOf } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
@@ -12,31 +12,31 @@ try {
   page = await newPage(browser);
   await readyAgent(page, "sb_demo_alice", "support");
 
-  await page.context().setOffline(true);
-  await page.locator("#link", { hasText: "Disconnected" }).waitFor();
+  await page.setOfflineMode(true);
+  await find(page, "#link", "Disconnected");
   const sent = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
     visitor: "v-cut", name: "Radek", message_id: "r-1", text: "Are you there?",
   });
-  await page.context().setOffline(false);
-  await page.locator("#link", { hasText: "Live" }).waitFor();
+  await page.setOfflineMode(false);
+  await find(page, "#link", "Live");
 
-  const offer = page.locator(`.offer[data-conversation="${sent.conversation}"]`);
-  await offer.waitFor();
-  assert.equal(await offer.count(), 1);
-  await offer.getByRole("button", { name: "Accept" }).click();
-  const work = page.locator(`#work [data-conversation="${sent.conversation}"]`);
-  await work.waitFor();
+  const offer = `.offer[data-conversation="${sent.conversation}"]`;
+  await find(page, offer);
+  assert.equal(await count(page, offer), 1);
+  await press(page, offer, "Accept");
+  const work = `#work [data-conversation="${sent.conversation}"]`;
+  await find(page, work);
 
   // Cut off again while the customer writes twice.
-  await page.context().setOffline(true);
-  await page.locator("#link", { hasText: "Disconnected" }).waitFor();
+  await page.setOfflineMode(true);
+  await find(page, "#link", "Disconnected");
   for (const [n, text] of [[2, "Hello?"], [3, "Anyone?"]]) {
     await api(ADMIN, "POST", "/v1/webchat/website/messages", { visitor: "v-cut", message_id: `r-${n}`, text });
   }
-  await page.context().setOffline(false);
-  await page.locator("#link", { hasText: "Live" }).waitFor();
-  await work.locator(".message.customer", { hasText: "Anyone?" }).waitFor();
-  const messages = await work.locator(".message.customer").allTextContents();
+  await page.setOfflineMode(false);
+  await find(page, "#link", "Live");
+  await find(page, `${work} .message.customer`, "Anyone?");
+  const messages = await textsOf(page, `${work} .message.customer`);
   assert.deepEqual(messages, ["Are you there?", "Hello?", "Anyone?"]);
   console.log("reconnect passed: nothing lost, nothing doubled");
 } catch (error) {

@@ -1,9 +1,11 @@
-//! The web console in a real browser: Debian's Chromium, driven by the scripts in
-//! `console-tests/` (playwright-core), against the real server on a loopback port.
+//! The web console in real browsers: Debian's Chromium and Firefox ESR, each driven by the
+//! scripts in `console-tests/` (puppeteer-core: Chromium over the DevTools protocol, Firefox over
+//! WebDriver BiDi), against the real server on a loopback port. Every scenario runs in both.
 //!
-//! Needs `node`, `console-tests/node_modules` (`npm ci` there) and Chromium (`apt-get install
-//! chromium`, or `CHROMIUM=/path`); `.ci/run` sees to all three. Where one is missing the test
-//! says so and passes, so that the rest of the suite runs on any machine.
+//! Needs `node`, `console-tests/node_modules` (`npm ci` there) and the browsers (`apt-get
+//! install chromium firefox-esr`, or `CHROMIUM=/path`, `FIREFOX=/path`); `.ci/run` sees to all
+//! of them. Where one is missing the test says so and passes, so that the rest of the suite runs
+//! on any machine.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,19 +15,45 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use support::Server;
 
+#[derive(Debug, Clone, Copy)]
+enum Browser {
+    Chromium,
+    Firefox,
+}
+
+impl Browser {
+    fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+        }
+    }
+
+    fn executable(self) -> String {
+        match self {
+            Browser::Chromium => {
+                std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+            }
+            Browser::Firefox => std::env::var("FIREFOX")
+                .unwrap_or_else(|_| "/usr/lib/firefox-esr/firefox-esr".into()),
+        }
+    }
+}
+
 fn scripts() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../console-tests")
 }
 
-/// Why the browser tests cannot run here, if they cannot.
-fn missing() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
+/// Why the browser tests cannot run here in `browser`, if they cannot.
+fn missing(browser: Browser) -> Option<String> {
+    let executable = browser.executable();
+    if !Path::new(&executable).exists() {
         return Some(format!(
-            "no Chromium at {chromium} (apt-get install chromium)"
+            "no {} at {executable} (apt-get install chromium firefox-esr)",
+            browser.name()
         ));
     }
-    if !scripts().join("node_modules/playwright-core").exists() {
+    if !scripts().join("node_modules/puppeteer-core").exists() {
         return Some("console-tests/node_modules is missing (npm ci in console-tests)".into());
     }
     if Command::new("node").arg("--version").output().is_err() {
@@ -41,10 +69,10 @@ fn screenshots() -> PathBuf {
     dir
 }
 
-/// Runs one scenario script against a fresh server (on `config`, else the demo centre), or says
-/// why it cannot run here.
-fn scenario(script: &str, config: Option<&str>) {
-    if let Some(why) = missing() {
+/// Runs one scenario script in `browser` against a fresh server (on `config`, else the demo
+/// centre), or says why it cannot run here.
+fn scenario(browser: Browser, script: &str, config: Option<&str>) {
+    if let Some(why) = missing(browser) {
         eprintln!("skipping the browser test: {why}");
         return;
     }
@@ -56,16 +84,19 @@ fn scenario(script: &str, config: Option<&str>) {
         ),
         None => Server::start(data.path()),
     };
-    run(script, &server);
-}
-
-/// Runs one scenario script against `server`; its output is printed, and it must succeed.
-fn run(scenario: &str, server: &Server) {
     let output = Command::new("node")
-        .arg(scripts().join(scenario))
+        .arg(scripts().join(script))
         .current_dir(scripts())
         .env("SWITCHBOARD_URL", server.url("/"))
         .env("SCREENSHOTS", screenshots())
+        .env("BROWSER", browser.name())
+        .env(
+            match browser {
+                Browser::Chromium => "CHROMIUM",
+                Browser::Firefox => "FIREFOX",
+            },
+            browser.executable(),
+        )
         .output()
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -74,38 +105,51 @@ fn run(scenario: &str, server: &Server) {
     eprintln!("{stderr}");
     assert!(
         output.status.success(),
-        "{scenario} failed:\n{stdout}\n{stderr}"
+        "{script} failed in {}:\n{stdout}\n{stderr}",
+        browser.name()
     );
 }
 
-#[test]
-fn an_agent_answers_a_customer_and_closes_only_with_a_status() {
-    scenario("agent.mjs", None);
+/// Each scenario, once per browser: `chromium::name` and `firefox::name`.
+macro_rules! in_each_browser {
+    ($($name:ident => $scenario:expr;)*) => {
+        mod chromium {
+            $(#[test]
+            fn $name() {
+                $scenario(super::Browser::Chromium)
+            })*
+        }
+        mod firefox {
+            $(#[test]
+            fn $name() {
+                $scenario(super::Browser::Firefox)
+            })*
+        }
+    };
 }
 
-#[test]
-fn a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list() {
+in_each_browser! {
+    an_agent_answers_a_customer_and_closes_only_with_a_status =>
+        |browser| super::scenario(browser, "agent.mjs", None);
+    a_supervisor_watches_the_board_live_within_their_rights_and_exports_the_list =>
+        super::board;
+    an_agent_postpones_resumes_transfers_leaves_and_pauses_paid =>
+        |browser| super::scenario(browser, "handover.mjs", None);
+    a_console_cut_off_says_so_and_catches_up_without_losing_or_doubling =>
+        |browser| super::scenario(browser, "reconnect.mjs", None);
+    an_instagram_reply_over_1000_characters_cannot_be_sent =>
+        |browser| super::scenario(browser, "instagram.mjs", None);
+    two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won =>
+        super::grab;
+}
+
+fn board(browser: Browser) {
     // The demo centre, with a chat routed to sales: the demo supervisor has no rights there.
     let demo = std::fs::read_to_string(support::example_config()).unwrap();
     let config = format!(
         "{demo}\n[[connectors]]\nid = \"sales-chat\"\nchannel = \"webchat\"\nqueue = \"sales\"\n"
     );
-    scenario("board.mjs", Some(&config));
-}
-
-#[test]
-fn an_agent_postpones_resumes_transfers_leaves_and_pauses_paid() {
-    scenario("handover.mjs", None);
-}
-
-#[test]
-fn a_console_cut_off_says_so_and_catches_up_without_losing_or_doubling() {
-    scenario("reconnect.mjs", None);
-}
-
-#[test]
-fn an_instagram_reply_over_1000_characters_cannot_be_sent() {
-    scenario("instagram.mjs", None);
+    scenario(browser, "board.mjs", Some(&config));
 }
 
 /// SHA-256 of a key's secret, as the configuration holds it.
@@ -117,8 +161,7 @@ fn digest(secret: &str) -> String {
         .collect()
 }
 
-#[test]
-fn two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won() {
+fn grab(browser: Browser) {
     let demo = std::fs::read_to_string(support::example_config()).unwrap();
     let mut team = String::from(
         "\n[[queues]]\nid = \"experts\"\nchannels = [\"webchat\"]\nmode = \"grab\"\n\
@@ -133,7 +176,7 @@ fn two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won() {
             digest(&format!("sb_test_{agent}"))
         ));
     }
-    scenario("grab.mjs", Some(&format!("{demo}{team}")));
+    scenario(browser, "grab.mjs", Some(&format!("{demo}{team}")));
 }
 
 /// The console's files come from the binary, with no key, nothing from elsewhere allowed in,

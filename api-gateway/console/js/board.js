@@ -6,6 +6,10 @@
 
 import { get, post, follow, download } from "./api.js";
 import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
+import { queueChart } from "./chart.js";
+
+/** Minutes per interval of the queues' charts. */
+const CHART_STEP = 30;
 
 const COLUMNS = [
   ["rep_needed", "Rep Needed"],
@@ -26,6 +30,7 @@ export function supervisorBoard(root, me) {
   const state = {
     rows: new Map(), // conversation → board row
     queues: new Map(), // queue → figures
+    series: [], // per queue, today interval by interval
     agents: new Map(), // agent → summary
     waiting: [],
     missed: [],
@@ -81,6 +86,22 @@ export function supervisorBoard(root, me) {
     render();
   }
 
+  // The charts are read again when a queue's figures change, at most every few seconds, and
+  // each minute anyway so that the day moves on.
+  let seriesTimer = null;
+  async function readSeries() {
+    const answer = await quietly(() => get(`/v1/queues/series?step_minutes=${CHART_STEP}&after=${state.after}`));
+    if (answer) state.series = answer.queues;
+    render();
+  }
+  function seriesSoon() {
+    seriesTimer ??= setTimeout(() => {
+      seriesTimer = null;
+      readSeries();
+    }, 2000);
+  }
+  setInterval(readSeries, 60_000);
+
   // Live: a conversation row, a queue's figures or an agent after each run of events.
   let refreshLists = null;
   follow(
@@ -88,7 +109,10 @@ export function supervisorBoard(root, me) {
     (type, data, id) => {
       if (id !== null) state.after = Math.max(state.after, Number(id));
       if (type === "conversation") state.rows.set(data.conversation, data);
-      if (type === "queue") state.queues.set(data.queue, data);
+      if (type === "queue") {
+        state.queues.set(data.queue, data);
+        seriesSoon();
+      }
       if (type === "agent") state.agents.set(data.agent, data);
       // The waiting and missed lists are read again, at most a few times a second.
       if (refreshLists) return render();
@@ -106,7 +130,10 @@ export function supervisorBoard(root, me) {
     },
     (live, error) => {
       showLink(live, error);
-      if (live) load();
+      if (live) {
+        load();
+        readSeries();
+      }
     },
   );
   // The clocks tick in place; the cards are redrawn only when the rows change.
@@ -124,7 +151,7 @@ export function supervisorBoard(root, me) {
   function render() {
     renderFilters();
     if (changed("board", [[...state.rows.values()], state.team, state.status, state.joined])) renderBoard();
-    if (changed("queues", [[...state.queues.values()], state.waiting])) renderQueues();
+    if (changed("queues", [[...state.queues.values()], state.waiting, state.series])) renderQueues();
     if (changed("agents", [...state.agents.values()])) renderAgents();
     if (changed("missed", state.missed)) renderMissed();
   }
@@ -185,6 +212,16 @@ export function supervisorBoard(root, me) {
           h("td", {}, q.queue), h("td", {}, String(q.waiting)), h("td", {}, clock(q.longest_wait_ms)),
           h("td", {}, String(q.answered)), h("td", {}, String(q.missed)),
           h("td", {}, q.average_wait_ms === null ? "—" : clock(q.average_wait_ms)))))),
+      h("div", { class: "charts" }, state.series.map((series) => {
+        const { chart, summary } = queueChart(series, CHART_STEP);
+        return h("figure", { class: "queue-chart", dataset: { queue: series.queue } },
+          h("figcaption", {}, h("strong", {}, series.queue), " ", h("span", { class: "summary" }, summary)),
+          chart);
+      })),
+      state.series.length === 0 ? null : h("p", { class: "muted legend" },
+        h("span", { class: "key waiting" }), "most waiting at once ",
+        h("span", { class: "key answered" }), "answered ",
+        h("span", { class: "key in-time" }), `answered in time, per ${CHART_STEP} minutes`),
       [...waitingBy.entries()].map(([queue, rows]) => h("div", {},
         h("h3", {}, `Waiting in ${queue}`),
         h("ol", {}, rows.map((w) => h("li", {},

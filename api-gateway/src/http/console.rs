@@ -44,6 +44,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/board.js"),
     ),
+    (
+        "js/chart.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/chart.js"),
+    ),
 ];
 
 fn serve(path: &str) -> Result<Response, ApiError> {
