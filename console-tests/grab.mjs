@@ -1,8 +1,11 @@
 // Scenario 3: two agents of a grab team race for one conversation in two browser pages;
-// exactly one gets it, and the other is told who did.
+// exactly one gets it, and the other is told who did. The team's admin sees who won, on their
+// teams' list and on an administrator's board, and joins it.
 
 import assert from "node:assert/strict";
-import { api, count, explain, find, launch, page as newPage, press, readyAgent, screenshot } from "./browser.mjs";
+import {
+  api, count, explain, find, launch, page as newPage, press, readyAgent, screenshot, signIn,
+} from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
 const browser = await launch();
@@ -36,7 +39,21 @@ try {
   await find(pages[loser], ".grabbed, #error", new RegExp(`grabbed by '?${winner}'?`, "i"));
   assert.equal(await count(pages[loser], tab), 0);
   await screenshot(pages[loser], "grab-race-loser");
-  console.log(`scenario 3 passed: ${winner} grabbed it, ${loser} was told`);
+
+  // Cleo administers the team: her list shows who won, and she joins.
+  pages.cleo = await newPage(browser);
+  await signIn(pages.cleo, "sb_test_cleo");
+  const row = `#team-board [data-conversation="${sent.conversation}"]`;
+  await find(pages.cleo, row, `grabbed by ${winner}`);
+  pages.board = await newPage(browser);
+  await signIn(pages.board, ADMIN);
+  await find(pages.board, `.column [data-conversation="${sent.conversation}"]`, `Grabbed by ${winner}`);
+  await press(pages.cleo, row, "Join");
+  await find(pages.cleo, `#work [data-conversation="${sent.conversation}"]`);
+  await find(pages.board, `.column [data-conversation="${sent.conversation}"]`, `Grabbed by ${winner}, with cleo`);
+  const joined = await api(ADMIN, "GET", `/v1/conversations/${sent.conversation}`);
+  assert.deepEqual(joined.agents, ["cleo", winner].sort(), JSON.stringify(joined));
+  console.log(`scenario 3 passed: ${winner} grabbed it, ${loser} was told, cleo joined`);
 } catch (error) {
   for (const page of Object.values(pages)) await explain(page, "grab-failure");
   throw error;

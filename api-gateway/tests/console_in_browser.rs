@@ -139,7 +139,7 @@ in_each_browser! {
         |browser| super::scenario(browser, "reconnect.mjs", None);
     an_instagram_reply_over_1000_characters_cannot_be_sent =>
         |browser| super::scenario(browser, "instagram.mjs", None);
-    two_agents_race_to_grab_one_conversation_and_the_loser_is_told_who_won =>
+    two_agents_race_to_grab_one_conversation_the_loser_is_told_who_won_and_the_admin_joins =>
         super::grab;
 }
 
@@ -167,9 +167,10 @@ fn grab(browser: Browser) {
         "\n[[queues]]\nid = \"experts\"\nchannels = [\"webchat\"]\nmode = \"grab\"\n\
          [[connectors]]\nid = \"experts-chat\"\nchannel = \"webchat\"\nqueue = \"experts\"\n",
     );
-    for agent in ["ann", "ben"] {
+    // Ann and Ben grab; Cleo administers the team and joins what either grabbed.
+    for (agent, role) in [("ann", "queues"), ("ben", "queues"), ("cleo", "admin_of")] {
         team.push_str(&format!(
-            "[[agents]]\nid = \"{agent}\"\nname = \"{agent}\"\nqueues = [\"experts\"]\n\
+            "[[agents]]\nid = \"{agent}\"\nname = \"{agent}\"\n{role} = [\"experts\"]\n\
              capacity = {{ webchat = 2 }}\n\
              [[api_keys]]\nid = \"test-{agent}\"\nrole = \"agent\"\nagent = \"{agent}\"\n\
              secret_sha256 = \"{}\"\n",

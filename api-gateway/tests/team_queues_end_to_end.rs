@@ -143,6 +143,45 @@ async fn a_grab_race_has_one_winner_the_loser_is_told_who_won_and_an_admin_joins
         .count();
     assert_eq!(grabs, 1);
 
+    // The team's admin sees it on the board, and who won; the loser, with an agent's key, no
+    // longer does.
+    let key_for = |agent: &'static str| {
+        let server = &server;
+        async move {
+            let (status, issued) = server
+                .post(
+                    "/v1/keys",
+                    json!({"name": agent, "role": "agent", "agent": agent}),
+                )
+                .await;
+            assert_eq!(status, 201, "{issued}");
+            issued["secret"].as_str().unwrap().to_owned()
+        }
+    };
+    let erin_key = key_for("erin").await;
+    let loser_name = if winner == "alice" { "dave" } else { "alice" };
+    let loser_key = key_for(loser_name).await;
+    let head = server.head().await;
+    let (status, board) = server
+        .as_key(Some(&erin_key))
+        .get(&format!("/v1/board?team=grabbers&after={head}"))
+        .await;
+    assert_eq!(status, 200, "{board}");
+    let row = board["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["conversation"] == conversation)
+        .unwrap_or_else(|| panic!("the admin sees it: {board}"));
+    assert_eq!(row["grabbed_by"], winner, "{board}");
+    let (_, theirs) = server
+        .as_key(Some(&loser_key))
+        .get(&format!("/v1/board?team=grabbers&after={head}"))
+        .await;
+    assert_eq!(theirs["conversations"], json!([]), "{theirs}");
+    let (_, erin) = server.get("/v1/agents/erin").await;
+    assert_eq!(erin["admin_of"], json!(["grabbers"]), "{erin}");
+
     let head = server.head().await;
     let (status, body) = server
         .post(

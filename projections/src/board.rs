@@ -279,6 +279,7 @@ mod tests {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("support")].into()),
             own: None,
+            administers: Default::default(),
         };
         let rows = board(&view, &support_only, &BoardFilter::default());
         assert!(

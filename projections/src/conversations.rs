@@ -81,6 +81,9 @@ pub struct ConversationSummary {
     /// outbound one) before it: the reply window counts from it.
     #[serde(with = "crate::rfc3339::option")]
     pub customer_wrote_at: Option<Timestamp>,
+    /// In a grab queue: who won it, the last time it was grabbed.
+    #[serde(default)]
+    pub grabbed_by: Option<AgentId>,
 }
 
 impl ConversationSummary {
@@ -118,6 +121,7 @@ impl ConversationSummary {
             overdue: Overdue::InTime,
             started_at: at,
             accepted_at: None,
+            grabbed_by: None,
             closed_at: None,
             closed_by: None,
             close_status: None,
@@ -259,6 +263,9 @@ impl ConversationsView {
             EventKind::AcceptedFromWaiting(AcceptedFromWaiting { agent, .. })
             | EventKind::ConversationJoined(ConversationJoined { agent, .. })
             | EventKind::ConversationGrabbed(ConversationGrabbed { agent, .. }) => {
+                if matches!(event.kind, EventKind::ConversationGrabbed(_)) {
+                    row.grabbed_by = Some(agent.clone());
+                }
                 row.offered_to = None;
                 row.agents.insert(agent.clone());
                 row.status = ConversationStatus::Active;

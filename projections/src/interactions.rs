@@ -1179,6 +1179,7 @@ mod tests {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("support")].into()),
             own: None,
+            administers: Default::default(),
         };
         assert_eq!(
             listed(&models, &everything_in(0, 1_000_000), &support_only),
@@ -1189,6 +1190,7 @@ mod tests {
             users: Scope::Only([AgentId::new("bo")].into()),
             queues: Scope::All,
             own: None,
+            administers: Default::default(),
         };
         assert_eq!(
             listed(&models, &everything_in(0, 1_000_000), &not_ada),
@@ -1322,6 +1324,7 @@ mod tests {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("support")].into()),
             own: None,
+            administers: Default::default(),
         };
         let theirs = models.interactions.all(
             &everything_in(0, 1_000_000),

@@ -358,6 +358,7 @@ mod tests {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("sales")].into()),
             own: None,
+            administers: Default::default(),
         };
         let rows = view.list(&sales_only, true);
         assert_eq!(rows.len(), 1);

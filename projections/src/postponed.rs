@@ -219,6 +219,7 @@ mod tests {
             users: Scope::Only([ada.clone()].into()),
             queues: Scope::All,
             own: None,
+            administers: Default::default(),
         };
         assert!(view.of(&AgentId::new("bo"), &not_bo).is_empty());
     }

@@ -372,6 +372,7 @@ mod tests {
             users: Scope::All,
             queues: Scope::Only([sales.clone()].into()),
             own: None,
+            administers: Default::default(),
         };
         let shown = figures(0, &sales_only);
         assert_eq!(shown.len(), 1);
@@ -486,6 +487,7 @@ mod tests {
             users: Scope::All,
             queues: Scope::Only([QueueId::new("sales")].into()),
             own: None,
+            administers: Default::default(),
         };
         assert!(series(&models, 60_000, &elsewhere).is_empty());
 

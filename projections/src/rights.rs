@@ -10,6 +10,7 @@ use crate::conversations::ConversationSummary;
 pub use routing_core::access::Scope;
 use routing_core::{AgentId, QueueId};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 
 /// The users and queues a caller may see.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +21,10 @@ pub struct Visible {
     /// queue they have no rights to is still theirs to read.
     #[serde(default)]
     pub own: Option<AgentId>,
+    /// The queues whose team the caller administers: their conversations are seen whoever is in
+    /// them, as a team admin "can see and join all team conversations".
+    #[serde(default)]
+    pub administers: BTreeSet<QueueId>,
 }
 
 impl Visible {
@@ -29,6 +34,7 @@ impl Visible {
             users: Scope::All,
             queues: Scope::All,
             own: None,
+            administers: Default::default(),
         }
     }
 
@@ -36,6 +42,9 @@ impl Visible {
     /// nobody handled is judged by its queue alone.
     pub fn allows(&self, queue: Option<&QueueId>, user: Option<&AgentId>) -> bool {
         if user.is_some() && user == self.own.as_ref() {
+            return true;
+        }
+        if queue.is_some_and(|queue| self.administers.contains(queue)) {
             return true;
         }
         self.queues.allows_optional(queue) && user.is_none_or(|user| self.users.allows(user))
@@ -48,6 +57,13 @@ impl Visible {
             .own
             .as_ref()
             .is_some_and(|own| conversation.agents.contains(own))
+        {
+            return true;
+        }
+        if conversation
+            .queue
+            .as_ref()
+            .is_some_and(|queue| self.administers.contains(queue))
         {
             return true;
         }
@@ -71,6 +87,7 @@ mod tests {
             users: Scope::Only([ada.clone()].into()),
             queues: Scope::Only([sales.clone()].into()),
             own: None,
+            administers: Default::default(),
         };
         assert!(visible.allows(Some(&sales), Some(&ada)));
         assert!(visible.allows(Some(&sales), None));
@@ -96,6 +113,7 @@ mod tests {
             users: Scope::Only([ada.clone()].into()),
             queues: Scope::Only([QueueId::new("sales")].into()),
             own: None,
+            administers: Default::default(),
         };
         assert!(!ada_in_sales.sees_conversation(&row), "no queue yet");
         row.queue = Some(QueueId::new("sales"));
@@ -115,11 +133,23 @@ mod tests {
         // Ada's own key: a conversation she is in is hers to read, whatever its queue.
         let ada_herself = Visible {
             own: Some(ada.clone()),
+            administers: Default::default(),
             ..ada_in_sales.clone()
         };
         assert!(ada_herself.sees_conversation(&row));
         assert!(ada_herself.allows(Some(&QueueId::new("support")), Some(&ada)));
         row.agents = [AgentId::new("bo")].into();
         assert!(!ada_herself.sees_conversation(&row));
+        // As her team's admin (of support), she sees its conversations whoever is in them, and
+        // their rows; not another team's.
+        let ada_admin = Visible {
+            administers: [QueueId::new("support")].into(),
+            ..ada_herself.clone()
+        };
+        assert!(ada_admin.sees_conversation(&row));
+        assert!(ada_admin.allows(Some(&QueueId::new("support")), Some(&AgentId::new("bo"))));
+        row.queue = Some(QueueId::new("experts"));
+        assert!(!ada_admin.sees_conversation(&row));
+        assert!(!ada_admin.allows(Some(&QueueId::new("experts")), Some(&AgentId::new("bo"))));
     }
 }

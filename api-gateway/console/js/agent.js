@@ -10,6 +10,8 @@ import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink 
 const STATUSES = ["resolved", "follow_up", "no_answer", "spam"];
 const PAUSE_REASONS = ["break", "lunch", "training", "meeting"];
 const HEARTBEAT_MS = 15_000;
+/** How often a team admin's list of their teams' conversations is read again. */
+const TEAM_BOARD_MS = 5_000;
 
 /** What happened in a conversation, as the history shows it between the messages. */
 const EVENT_LINES = {
@@ -38,6 +40,7 @@ export function agentConsole(root, agent) {
     postponed: [],
     offers: new Map(), // conversation → { data, receivedAt }
     team: new Map(), // conversation → { queue, mode, grabbedBy } in the agent's team queues
+    teamBoard: [], // for a team admin: the open conversations of the queues they administer
     tabs: new Map(), // conversation → { summary, entries: Map(position → entry), unread }
     selected: null,
     notices: [],
@@ -53,11 +56,12 @@ export function agentConsole(root, agent) {
     waiting: h("section", { class: "card", id: "waiting" }),
     postponed: h("section", { class: "card", id: "postponed" }),
     outbound: h("section", { class: "card", id: "outbound" }),
+    teamBoard: h("section", { class: "card", id: "team-board", hidden: true }),
     work: h("section", { class: "card", id: "work" }),
   };
   root.replaceChildren(
     h("div", { class: "agent" },
-      h("div", {}, panels.presence, panels.queues, panels.waiting, panels.postponed, panels.outbound),
+      h("div", {}, panels.presence, panels.queues, panels.waiting, panels.postponed, panels.teamBoard, panels.outbound),
       h("div", {}, panels.offers, panels.work)),
   );
 
@@ -105,6 +109,10 @@ export function agentConsole(root, agent) {
     if (view) state.view = view;
     if (waiting) state.waiting = waiting.waiting;
     if (postponed) state.postponed = postponed.postponed;
+    // A team admin sees every open conversation of their teams, whoever grabbed it, to join any.
+    const boards = await Promise.all((state.view?.admin_of ?? []).map((queue) =>
+      quietly(() => get(`/v1/board?team=${encodeURIComponent(queue)}&after=${state.after}`))));
+    if (boards.every(Boolean)) state.teamBoard = boards.flatMap((board) => board.conversations);
     for (const id of state.view?.conversations ?? []) {
       if (!state.tabs.has(id)) await openTab(id);
       // Its details change (importance, the reply rules as the window opens and closes).
@@ -259,6 +267,11 @@ export function agentConsole(root, agent) {
   });
   post(`${base}/heartbeat`).catch(() => {});
   setInterval(() => post(`${base}/heartbeat`).catch(() => {}), HEARTBEAT_MS);
+  // A team admin's stream tells of their teams' conversations only while they are logged in to
+  // those queues; the teams' list is read again every few seconds whatever the stream says.
+  setInterval(() => {
+    if (state.view?.admin_of?.length) scheduleRefresh();
+  }, TEAM_BOARD_MS);
   // Countdowns and times tick every second, in place: a redraw under the pointer would eat a click.
   setInterval(() => {
     const now = Date.now();
@@ -277,9 +290,26 @@ export function agentConsole(root, agent) {
       state.waiting.map((w) => w.conversation)])) renderOffers();
     if (changed("waiting", state.waiting.map((w) => [w.conversation, w.queue, w.contact_name, w.handle]))) renderWaiting();
     if (changed("postponed", state.postponed)) renderPostponed();
+    if (changed("teamBoard", [state.teamBoard, state.view?.admin_of])) renderTeamBoard();
     renderOutbound();
     if (changed("work", [state.selected, [...state.tabs.entries()].map(([id, tab]) =>
       [id, tab.entries.size, tab.unread, tab.summary]), state.view?.rights])) renderWork();
+  }
+
+  function renderTeamBoard() {
+    const teams = state.view?.admin_of ?? [];
+    panels.teamBoard.hidden = teams.length === 0;
+    panels.teamBoard.replaceChildren(
+      h("h2", {}, `Your teams' conversations (${state.teamBoard.length})`),
+      h("p", { class: "muted" }, `As admin of ${teams.join(", ")}: join any of them.`),
+      h("ul", { class: "list" }, state.teamBoard.map((row) =>
+        h("li", { dataset: { conversation: row.conversation } },
+          h("span", {}, `${name(row)} · ${row.queue} · ${row.board_status.replace("_", " ")} · `,
+            row.grabbed_by ? `grabbed by ${row.grabbed_by}`
+              : row.agents.length ? row.agents.join(", ") : "nobody in it"),
+          row.agents.includes(agent) ? h("span", { class: "pill" }, "joined")
+            : h("button", { onclick: () => command(`/v1/conversations/${row.conversation}/join`, { agent }) }, "Join")))),
+    );
   }
 
   function renderPostponed() {

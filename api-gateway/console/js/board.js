@@ -190,7 +190,7 @@ export function supervisorBoard(root, me) {
           onclick: () => showHistory(row.conversation) },
           h("strong", {}, name(row)),
           h("span", { class: "muted" }, `${row.queue ?? "—"} · ${row.channel}`),
-          h("span", { class: "muted" }, row.agents.length ? row.agents.join(", ") : "nobody yet"),
+          h("span", { class: "muted" }, inIt(row)),
           row.status !== "closed" && row.last_customer_message_at
             ? h("span", { class: "muted", dataset: { since: Date.parse(row.last_customer_message_at) } },
               `customer wrote ${clock(now - Date.parse(row.last_customer_message_at))} ago`)
@@ -198,6 +198,13 @@ export function supervisorBoard(root, me) {
       return h("div", { class: "column", dataset: { status } },
         h("h3", {}, `${label} (${cards.length})`), h("ul", { class: "list" }, cards));
     }));
+  }
+
+  /** Who is in a conversation; in a grab queue, who won it first. */
+  function inIt(row) {
+    const others = row.agents.filter((a) => a !== row.grabbed_by);
+    if (row.grabbed_by) return `Grabbed by ${row.grabbed_by}${others.length ? `, with ${others.join(", ")}` : ""}`;
+    return row.agents.length ? row.agents.join(", ") : "nobody yet";
   }
 
   function renderQueues() {

@@ -137,17 +137,18 @@ impl Caller {
                 users: users.clone(),
                 queues: queues.clone(),
                 own: None,
+                administers: Default::default(),
             }),
             Role::Agent { agent } => {
+                let config = config.agents.get(agent);
                 let queues = config
-                    .agents
-                    .get(agent)
                     .map(|a| a.queues.union(&a.admin_of).cloned().collect())
                     .unwrap_or_default();
                 Ok(Visible {
                     users: Scope::Only([agent.clone()].into()),
                     queues: Scope::Only(queues),
                     own: Some(agent.clone()),
+                    administers: config.map(|a| a.admin_of.clone()).unwrap_or_default(),
                 })
             }
             other @ Role::Connector { .. } => Err(self.wrong_role("read the read models", other)),

@@ -557,8 +557,10 @@ pub struct AgentView {
     #[serde(flatten)]
     pub summary: AgentSummary,
     pub capacity: BTreeMap<Channel, u32>,
-    /// The queues the agent has rights to (and so may log in to).
+    /// The queues the agent has rights to (and so may log in to), those they administer included.
     pub rights: Vec<QueueId>,
+    /// The queues whose team the agent administers: they see and may join all its conversations.
+    pub admin_of: Vec<QueueId>,
 }
 
 #[utoipa::path(
@@ -596,7 +598,8 @@ pub async fn agent(
         name: config.name.clone(),
         summary,
         capacity: config.capacity.clone(),
-        rights: config.queues.iter().cloned().collect(),
+        rights: config.queues.union(&config.admin_of).cloned().collect(),
+        admin_of: config.admin_of.iter().cloned().collect(),
     }))
 }
 
