@@ -4,15 +4,23 @@
 
 import assert from "node:assert/strict";
 import {
-  api, choose, click, disabled, explain, fill, find, gone, launch, page as newPage, press, readyAgent,
-  screenshot, textOf, valueOf,
+  api, base, choose, click, disabled, explain, fill, find, gone, launch, logged, page as newPage, press,
+  readyAgent, screenshot, signIn, textOf, valueOf,
 } from "./browser.mjs";
 
 const browser = await launch();
 let page;
 try {
   page = await newPage(browser);
+  // A key the server refuses is shown in the API's words, not as a blank page.
+  await signIn(page, "sb_not_a_key");
+  await find(page, "#error", /key/i);
+  const refused = await fetch(`${base}/v1/me`, { headers: { authorization: "Bearer sb_not_a_key" } });
+  assert.equal(await textOf(page, "#error"), (await refused.json()).detail);
+
   await readyAgent(page, "sb_demo_alice", "support");
+  // The console beats (from a worker, which a hidden tab does not slow down).
+  await logged("AgentHeartbeatRecorded", 0, (payload) => payload.agent === "alice");
 
   const sent = await api("sb_demo_website", "POST", "/v1/webchat/website/messages", {
     visitor: "v-browser-1",
@@ -51,6 +59,10 @@ try {
   const closed = await api("sb_demo_admin", "GET", `/v1/conversations/${conversation}`);
   assert.equal(closed.status, "closed");
   assert.equal(closed.close_status, "resolved");
+  // Leaving the page ends the agent's focus at once.
+  const { head } = await api("sb_demo_admin", "GET", "/v1/log?limit=1");
+  await page.goto("about:blank");
+  await logged("ActivityBlurred", head, (payload) => payload.agent === "alice");
   console.log(`scenario 1 passed: conversation ${conversation} answered and closed in the browser`);
 } catch (error) {
   await explain(page, "agent-failure");

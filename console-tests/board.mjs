@@ -33,8 +33,12 @@ try {
   await find(page, `${chart} .summary`, "Answered within 60 s: 1 of 1 (100%)");
   assert.ok((await count(page, `${chart} rect.in-time`)) >= 1);
   await screenshot(page, "supervisor-board");
+  // Its history, opened from the card, follows it live.
+  await click(page, `.column[data-status=pending] [data-conversation="${jana.conversation}"]`);
+  await find(page, "#history-panel", "Where is my parcel?");
   await api(ADMIN, "POST", `/v1/conversations/${jana.conversation}/close`, { agent: "alice", status: "resolved" });
   await card("closed", jana.conversation);
+  await find(page, "#history-panel", "ConversationClosed");
 
   // (5) A conversation of a queue the supervisor has no rights to never shows.
   const hidden = await api(ADMIN, "POST", "/v1/webchat/sales-chat/messages", {

@@ -132,20 +132,32 @@ export async function disabled(page, selector) {
   return page.$eval(selector, (element) => element.disabled);
 }
 
-/** Sets a field's value as a paste would (one input event), once the field is there. */
+/** Sets a field's value as a paste would (one input event, one change event), once the field is
+ * there. Found and set in one step inside the page: a handle found first could be replaced by a
+ * redraw before it is set, and a field no longer shown would take the value. */
 export async function fill(page, selector, value) {
   await find(page, selector);
-  await page.$eval(selector, (element, value) => {
+  await page.evaluate((selector, value) => {
+    const element = document.querySelector(selector);
     element.focus();
     element.value = value;
     element.dispatchEvent(new Event("input", { bubbles: true }));
     element.dispatchEvent(new Event("change", { bubbles: true }));
-  }, value);
+  }, selector, value);
 }
 
+/** Chooses the option of value `value` in a select, in one step as `fill` does. */
 export async function choose(page, selector, value) {
   await find(page, selector);
-  await page.select(selector, value);
+  await page.evaluate((selector, value) => {
+    const element = document.querySelector(selector);
+    if (![...element.options].some((option) => option.value === value)) {
+      throw new Error(`${selector} has no option ${value}`);
+    }
+    element.value = value;
+    element.dispatchEvent(new Event("input", { bubbles: true }));
+    element.dispatchEvent(new Event("change", { bubbles: true }));
+  }, selector, value);
 }
 
 /** Runs `action` (a click that starts a download) and returns the downloaded file's text. */
@@ -185,6 +197,20 @@ export async function api(key, method, path, body) {
   const answer = text ? JSON.parse(text) : null;
   if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
   return answer;
+}
+
+/** Waits (up to 10 s) for an event of `type` after log position `after` that `matches`, reading
+ * the global log with the admin's key; returns it. */
+export async function logged(type, after, matches = () => true) {
+  const deadline = Date.now() + 10_000;
+  let from = after;
+  for (;;) {
+    const page = await api("sb_demo_admin", "GET", `/v1/log?after=${from}&wait_ms=1000`);
+    const found = page.events.find((e) => e.type === type && matches(e.payload));
+    if (found) return found;
+    from = page.next_after;
+    if (Date.now() > deadline) throw new Error(`no ${type} in the log after position ${after}`);
+  }
 }
 
 /** After a failure: what the page showed (its error banner, its main area) and a screenshot. */

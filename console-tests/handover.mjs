@@ -1,9 +1,10 @@
-// The agent postpones a conversation and resumes it from the postponed list, then transfers it
-// to another queue: each through the console, each checked against the API.
+// The agent postpones a conversation and resumes it from the postponed list, offers it to a
+// colleague who declines (and is told so), then transfers it to another queue: each through the
+// console, each checked against the API.
 
 import assert from "node:assert/strict";
 import {
-  api, choose, click, explain, fill, find, gone, launch, page as newPage, press, readyAgent,
+  api, choose, click, explain, fill, find, gone, launch, logged, page as newPage, press, readyAgent,
 } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
@@ -28,6 +29,18 @@ try {
   await press(page, `#postponed [data-conversation="${id}"]`, "Resume");
   await find(page, work);
   await gone(page, `#postponed [data-conversation="${id}"]`);
+
+  // Offered to Bob, who declines: Alice is told, and keeps the conversation.
+  for (const step of ["queues/support/login", "ready"]) await api(ADMIN, "POST", `/v1/agents/bob/${step}`);
+  await choose(page, "#hand-over-kind", "to_agent");
+  await fill(page, "#hand-over-to", "bob");
+  await press(page, work, "Transfer");
+  await logged("TransferOffered", 0, (payload) => payload.conversation === id && payload.to === "bob");
+  await api(ADMIN, "POST", `/v1/conversations/${id}/reject`, { agent: "bob" });
+  await find(page, ".notice", "bob declined the transfer of Olga");
+  await find(page, work);
+  assert.deepEqual((await api(ADMIN, "GET", `/v1/conversations/${id}`)).agents, ["alice"]);
+  await api(ADMIN, "POST", "/v1/agents/bob/queues/support/logout");
 
   await choose(page, "#hand-over-kind", "to_queue");
   await fill(page, "#hand-over-to", "sales");

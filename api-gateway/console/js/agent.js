@@ -3,7 +3,7 @@
 // shows comes from the API's queries and the agent's live stream; everything it does is an API
 // command, refused (with the API's message) exactly as it would be over curl.
 
-import { get, post, follow } from "./api.js";
+import { get, post, follow, history, postEvery, postOnExit } from "./api.js";
 import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
 
 /** Statuses offered at Close. The API takes any; a configured list would belong to the server. */
@@ -42,6 +42,7 @@ export function agentConsole(root, agent) {
     team: new Map(), // conversation → { queue, mode, grabbedBy } in the agent's team queues
     teamBoard: [], // for a team admin: the open conversations of the queues they administer
     tabs: new Map(), // conversation → { summary, entries: Map(position → entry), unread }
+    kept: new Map(), // conversation → what its tab held (draft, choices) while it is not open
     selected: null,
     notices: [],
     after: 0, // the newest log position seen: reads wait until the views include it
@@ -123,7 +124,13 @@ export function agentConsole(root, agent) {
       }
     }
     for (const id of [...state.tabs.keys()]) {
-      if (!state.view?.conversations.includes(id)) state.tabs.delete(id);
+      if (!state.view?.conversations.includes(id)) {
+        // What the agent was writing and choosing outlives the tab: a conversation postponed and
+        // resumed, or gone from a read for a moment, comes back as it was left.
+        const { draft, status, handKind, handTo } = state.tabs.get(id);
+        state.kept.set(id, { draft, status, handKind, handTo });
+        state.tabs.delete(id);
+      }
     }
     if (!state.tabs.has(state.selected)) {
       state.selected = state.tabs.keys().next().value ?? null;
@@ -159,7 +166,8 @@ export function agentConsole(root, agent) {
   async function openTab(id) {
     const summary = await quietly(() => get(`/v1/conversations/${id}?after=${state.after}`));
     if (!summary) return;
-    const tab = { summary, entries: new Map(), unread: false, status: "", draft: "" };
+    const tab = { summary, entries: new Map(), unread: false, status: "", draft: "", ...state.kept.get(id) };
+    state.kept.delete(id);
     state.tabs.set(id, tab);
     state.selected ??= id;
     await readHistory(id);
@@ -171,11 +179,13 @@ export function agentConsole(root, agent) {
   async function readHistory(id) {
     const tab = state.tabs.get(id);
     if (!tab) return;
-    const history = await quietly(() => get(`/v1/conversations/${id}/history`));
-    for (const event of history?.events ?? []) {
+    const answer = await quietly(() => history(id));
+    for (const event of answer?.events ?? []) {
       tab.entries.set(event.position, { type: event.type, payload: event.payload });
     }
   }
+
+  const sentTransfers = new Map(); // conversation → the agent this one offered it to
 
   // The live stream: offers and their ends, presence, and what happens in the agent's
   // conversations. Positions make a message received twice (after a reconnect) count once.
@@ -187,6 +197,16 @@ export function agentConsole(root, agent) {
       const mine = payload.agent === agent || payload.to === agent;
       if (["ConversationOffered", "TransferOffered", "InviteOffered"].includes(type) && mine) {
         state.offers.set(payload.conversation, { type, data, receivedAt: Date.now() });
+      }
+      // A transfer this agent offered: if its addressee declines or lets it ring out, say so.
+      if (type === "TransferOffered" && payload.from === agent) sentTransfers.set(payload.conversation, payload.to);
+      if (["OfferAccepted", "OfferRejected", "OfferTimedOut", "OfferRescinded"].includes(type)
+        && sentTransfers.get(payload.conversation) === payload.agent) {
+        sentTransfers.delete(payload.conversation);
+        const tab = state.tabs.get(payload.conversation);
+        const who = tab ? name(tab.summary) : "a customer";
+        if (type === "OfferRejected") notice(`${payload.agent} declined the transfer of ${who}.`);
+        if (type === "OfferTimedOut") notice(`${payload.agent} did not answer the transfer of ${who} in time.`);
       }
       if (["OfferAccepted", "OfferRejected", "OfferTimedOut", "OfferRescinded"].includes(type) && mine) {
         state.offers.delete(payload.conversation);
@@ -265,8 +285,9 @@ export function agentConsole(root, agent) {
     if (document.hidden) post(`${base}/blur`).catch(() => {});
     else focusSelected();
   });
-  post(`${base}/heartbeat`).catch(() => {});
-  setInterval(() => post(`${base}/heartbeat`).catch(() => {}), HEARTBEAT_MS);
+  postEvery(`${base}/heartbeat`, HEARTBEAT_MS);
+  // Closing or leaving the page ends the focus at once, rather than when the heartbeat lapses.
+  window.addEventListener("pagehide", () => postOnExit(`${base}/blur`));
   // A team admin's stream tells of their teams' conversations only while they are logged in to
   // those queues; the teams' list is read again every few seconds whatever the stream says.
   setInterval(() => {

@@ -52,6 +52,36 @@ export async function post(path, body = null) {
   );
 }
 
+/** A conversation's whole history, page after page (the API gives at most 1000 events a page). */
+export async function history(conversation) {
+  const events = [];
+  let after = 0;
+  for (;;) {
+    const page = await get(`/v1/conversations/${conversation}/history?after_version=${after}`);
+    events.push(...page.events);
+    if (!page.more) return { ...page, events };
+    after = page.next_after_version;
+  }
+}
+
+/** Posts as the page goes away (closed, reloaded, navigated from): the browser still sends it. */
+export function postOnExit(path, body = null) {
+  fetch(path, {
+    method: "POST",
+    headers: headers({ "content-type": "application/json" }),
+    body: JSON.stringify(body),
+    keepalive: true,
+  }).catch(() => {});
+}
+
+/** Posts to `path` every `everyMs` from a worker: a hidden tab's own timers are slowed to once a
+ * minute or less, which would let a heartbeat lapse while the agent works in another window. */
+export function postEvery(path, everyMs) {
+  const worker = new Worker("/console/js/beat.js");
+  worker.postMessage({ url: new URL(path, location.href).href, key: savedKey(), everyMs });
+  return () => worker.terminate();
+}
+
 /** Downloads what `path` answers as a file named `name`. */
 export async function download(path, name) {
   const response = await fetch(path, { headers: headers() });
@@ -70,7 +100,9 @@ export async function download(path, name) {
  * Follows a Server-Sent Events stream with the key in a header (which `EventSource` cannot send).
  * Each message goes to `onMessage(type, data, id)`. When the connection drops it reconnects with
  * `Last-Event-ID` set to the last id received, so nothing is missed and nothing comes twice;
- * `onStatus(true|false)` says whether it is connected. Returns a function that stops it.
+ * `onStatus(live, error, fresh)` says whether it is connected, and `fresh` that it follows from
+ * now rather than from where it stopped (the first time, or when the server could not resume):
+ * the caller then forgets what it holds and reads it all again. Returns a function that stops it.
  */
 export function follow(path, onMessage, onStatus) {
   let stopped = false;
@@ -100,13 +132,14 @@ export function follow(path, onMessage, onStatus) {
             onStatus(false, problem);
             return;
           }
-          // Too far behind to resume: start again from now (the caller reloads its state).
-          if (response.status === 410) {
+          // Too far behind to resume (410), or a position the server does not know (400, as
+          // after a restore from a backup): start again from now; the caller reloads its state.
+          if (response.status === 410 || (response.status === 400 && lastId !== null)) {
             lastId = null;
           }
           throw problem;
         }
-        onStatus(true);
+        onStatus(true, null, lastId === null);
         retryMs = 500;
         heardAt = Date.now();
         await read(response.body, () => { heardAt = Date.now(); }, (type, data, id) => {

@@ -4,12 +4,14 @@
 // server filters; the page never widens or narrows what it is given) and from the dashboard
 // stream, which resumes with Last-Event-ID after a cut.
 
-import { get, post, follow, download } from "./api.js";
+import { get, post, follow, download, history } from "./api.js";
 import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
 import { queueChart } from "./chart.js";
 
 /** Minutes per interval of the queues' charts. */
 const CHART_STEP = 30;
+/** How many closed conversations the Closed column keeps. */
+const CLOSED_KEPT = 200;
 
 const COLUMNS = [
   ["rep_needed", "Rep Needed"],
@@ -108,7 +110,11 @@ export function supervisorBoard(root, me) {
     "/v1/dashboard/stream",
     (type, data, id) => {
       if (id !== null) state.after = Math.max(state.after, Number(id));
-      if (type === "conversation") state.rows.set(data.conversation, data);
+      if (type === "conversation") {
+        state.rows.set(data.conversation, data);
+        forgetOldClosed();
+        if (data.conversation === historyOf) historySoon();
+      }
       if (type === "queue") {
         state.queues.set(data.queue, data);
         seriesSoon();
@@ -128,19 +134,39 @@ export function supervisorBoard(root, me) {
       }, 200);
       render();
     },
-    (live, error) => {
+    (live, error, fresh) => {
       showLink(live, error);
+      // Following from now, not from where it stopped: what the page holds may have changed
+      // unseen, so it is all read again rather than merged.
+      if (live && fresh) {
+        state.rows.clear();
+        state.queues.clear();
+        state.agents.clear();
+      }
       if (live) {
         load();
         readSeries();
+        if (historyOf) showHistory(historyOf);
       }
     },
   );
-  // The clocks tick in place; the cards are redrawn only when the rows change.
+  // The Closed column keeps the newest closed conversations: a board open all week must not
+  // hold every conversation of the week.
+  function forgetOldClosed() {
+    const closed = [...state.rows.values()].filter((r) => r.board_status === "closed");
+    if (closed.length <= CLOSED_KEPT) return;
+    closed.sort((a, b) => Date.parse(a.closed_at ?? 0) - Date.parse(b.closed_at ?? 0));
+    for (const row of closed.slice(0, closed.length - CLOSED_KEPT)) state.rows.delete(row.conversation);
+  }
+
+  // The clocks tick in place; the panels are redrawn only when their rows change.
   setInterval(() => {
     const now = Date.now();
     for (const span of panels.board.querySelectorAll("[data-since]")) {
       span.textContent = `customer wrote ${clock(now - Number(span.dataset.since))} ago`;
+    }
+    for (const span of [...panels.agents.querySelectorAll("[data-since]"), ...panels.queues.querySelectorAll("[data-since]")]) {
+      span.textContent = clock(now - Number(span.dataset.since));
     }
   }, 1000);
 
@@ -232,7 +258,9 @@ export function supervisorBoard(root, me) {
       [...waitingBy.entries()].map(([queue, rows]) => h("div", {},
         h("h3", {}, `Waiting in ${queue}`),
         h("ol", {}, rows.map((w) => h("li", {},
-          `${w.contact_name || w.handle || w.contact}: ${clock(w.time_in_queue_ms)} in queue`,
+          `${w.contact_name || w.handle || w.contact}: `,
+          h("span", { dataset: { since: Date.parse(w.waiting_since) } }, clock(Date.now() - Date.parse(w.waiting_since))),
+          " in queue",
           w.estimated_wait_ms === null ? "" : `, about ${clock(w.estimated_wait_ms)} to go`))))),
     );
   }
@@ -246,7 +274,9 @@ export function supervisorBoard(root, me) {
         h("tbody", {}, [...state.agents.values()].map((a) => h("tr", { dataset: { agent: a.agent } },
           h("td", {}, a.agent),
           h("td", {}, a.presence.state === "paused" ? `paused: ${a.presence.reason}` : a.presence.state.replace("_", " ")),
-          h("td", {}, a.presence_since ? clock(now - Date.parse(a.presence_since)) : "—"),
+          h("td", {}, a.presence_since
+            ? h("span", { dataset: { since: Date.parse(a.presence_since) } }, clock(now - Date.parse(a.presence_since)))
+            : "—"),
           h("td", {}, Object.entries(a.load).map(([c, n]) => `${c} ${n}`).join(", ") || "—"))))),
     );
   }
@@ -260,14 +290,26 @@ export function supervisorBoard(root, me) {
     );
   }
 
+  // The history shown follows the conversation: read again when the stream says it changed.
+  let historyOf = null;
+  let historyTimer = null;
+  function historySoon() {
+    historyTimer ??= setTimeout(() => {
+      historyTimer = null;
+      if (historyOf) showHistory(historyOf);
+    }, 300);
+  }
+
   async function showHistory(conversation) {
-    const history = await quietly(() => get(`/v1/conversations/${conversation}/history`));
-    if (!history) return;
+    historyOf = conversation;
+    const answer = await quietly(() => history(conversation));
+    if (!answer || historyOf !== conversation) return;
     panels.history.hidden = false;
+    panels.history.dataset.conversation = conversation;
     panels.history.replaceChildren(
       h("div", { class: "row" }, h("h2", {}, "History"),
-        h("button", { onclick: () => { panels.history.hidden = true; } }, "Hide")),
-      h("ol", { class: "history-list" }, history.events.map((e) => h("li", {},
+        h("button", { onclick: () => { historyOf = null; panels.history.hidden = true; } }, "Hide")),
+      h("ol", { class: "history-list" }, answer.events.map((e) => h("li", {},
         h("span", { class: "muted" }, `${e.time} `), h("strong", {}, e.type), " ",
         e.payload.text ?? "", e.payload.agent ? ` (${e.payload.agent})` : ""))),
     );

@@ -45,6 +45,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../console/js/board.js"),
     ),
     (
+        "js/beat.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/js/beat.js"),
+    ),
+    (
         "js/chart.js",
         "text/javascript; charset=utf-8",
         include_str!("../../console/js/chart.js"),
@@ -91,7 +96,8 @@ pub async fn file(
 mod tests {
     use super::*;
 
-    /// Every module a script imports is served: a missing one would leave a blank page.
+    /// Every module a script imports, and every worker it starts, is served: a missing one would
+    /// leave a blank page, or a console that stops beating.
     #[test]
     fn every_import_of_every_script_is_embedded() {
         for (name, _, body) in FILES.iter().filter(|(name, _, _)| name.ends_with(".js")) {
@@ -103,6 +109,16 @@ mod tests {
                 assert!(
                     FILES.iter().any(|(file, _, _)| *file == path),
                     "{name} imports {target}, which is not embedded"
+                );
+            }
+            // Workers are started by path rather than imported.
+            for started in body.split("new Worker(\"/console/").skip(1) {
+                let Some(path) = started.split('"').next() else {
+                    panic!("{name}: {started}")
+                };
+                assert!(
+                    FILES.iter().any(|(file, _, _)| *file == path),
+                    "{name} starts worker {path}, which is not embedded"
                 );
             }
         }
