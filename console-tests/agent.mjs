@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import {
-  api, base, choose, click, disabled, explain, fill, find, gone, launch, logged, page as newPage, press,
+  api, base, choose, click, count, disabled, explain, fill, find, gone, launch, logged, page as newPage, press,
   readyAgent, screenshot, signIn, textOf, valueOf,
 } from "./browser.mjs";
 
@@ -43,6 +43,18 @@ try {
   await page.keyboard.press("Enter");
   await find(page, `${work} .message.agent`, "left our warehouse");
   assert.equal(await valueOf(page, "#reply"), "");
+
+  // Attachments: a web address is a link; anything else (another scheme included) is only text.
+  await api("sb_demo_website", "POST", "/v1/webchat/website/messages", {
+    visitor: "v-browser-1", message_id: "browser-2", kind: "image", text: "",
+    attachments: [
+      { kind: "image", reference: "https://media.example/parcel.jpg", mime_type: "image/jpeg" },
+      { kind: "file", reference: "javascript:alert(1)" },
+    ],
+  });
+  await find(page, `${work} .message.customer a[href="https://media.example/parcel.jpg"]`, "image (image/jpeg)");
+  await find(page, `${work} .message.customer .attachment`, "file: javascript:alert(1)");
+  assert.equal(await count(page, `${work} a[href^="javascript"]`), 0);
 
   // No status, no close: the button says why, and the conversation stays open.
   assert.equal(await disabled(page, "#close"), true);

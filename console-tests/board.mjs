@@ -57,6 +57,11 @@ try {
   await click(page, "#interaction-filters button[type=submit]");
   await find(page, `#interaction-rows [data-conversation="${jana.conversation}"]`);
   assert.equal(await count(page, `#interaction-rows [data-conversation="${seen.conversation}"]`), 0);
+  // The product's columns, Title, Connector and Missed time among them.
+  const titles = await page.$$eval("#interaction-rows thead th", (cells) => cells.map((c) => c.textContent.trim()));
+  assert.deepEqual(titles.map((t) => t.replace(/ [▲▼]$/, "")), ["Time", "Queue", "User", "Contact", "External contact",
+    "Title", "Answered", "Wait time", "Duration", "Ended by", "Connector", "Missed", "Missed time", "Direction"]);
+  await find(page, `#interaction-rows [data-conversation="${jana.conversation}"]`, "website");
   const csv = await download(page, () => click(page, "#export-csv"));
   const lines = csv.trim().split(/\r?\n/);
   assert.match(lines[0], /^Time,Queue,User,Contact/);

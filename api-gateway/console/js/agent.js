@@ -475,12 +475,23 @@ export function agentConsole(root, agent) {
     }
   }
 
+  /** A customer's attachment: a link when the provider gave a web address (never another
+   * scheme: the customer chose it), else its kind and the provider's media id. */
+  function attachment(a) {
+    const label = `${a.kind}${a.mime_type ? ` (${a.mime_type})` : ""}`;
+    if (/^https?:\/\//i.test(a.reference)) {
+      return h("div", { class: "attachment" },
+        h("a", { href: a.reference, target: "_blank", rel: "noopener noreferrer" }, `Attachment: ${label}`));
+    }
+    return h("div", { class: "attachment muted" }, `Attachment: ${label}: ${a.reference}`);
+  }
+
   function conversationView(id, tab) {
     const entries = [...tab.entries.entries()].sort(([a], [b]) => a - b);
     const history = h("div", { class: "history", id: "history" }, entries.map(([, { type, payload }]) => {
       if (type === "CustomerMessageReceived") {
-        const files = (payload.attachments ?? []).map((a) => ` [${a.kind}]`).join("");
-        return h("div", { class: "message customer" }, payload.text + files);
+        return h("div", { class: "message customer" }, payload.text ?? "",
+          (payload.attachments ?? []).map(attachment));
       }
       if (type === "AgentMessageSent") {
         return h("div", { class: "message agent", title: payload.agent }, payload.text);

@@ -24,8 +24,9 @@ const COLUMNS = [
 
 const INTERACTION_COLUMNS = [
   ["time", "Time"], ["queue", "Queue"], ["user", "User"], ["contact", "Contact"],
-  ["external_contact", "External contact"], ["answered", "Answered"], ["wait_time", "Wait time"],
-  ["duration", "Duration"], ["ended_by", "Ended by"], ["missed", "Missed"], ["direction", "Direction"],
+  ["external_contact", "External contact"], ["title", "Title"], ["answered", "Answered"],
+  ["wait_time", "Wait time"], ["duration", "Duration"], ["ended_by", "Ended by"], ["connector", "Connector"],
+  ["missed", "Missed"], ["missed_time", "Missed time"], ["direction", "Direction"],
 ];
 
 export function supervisorBoard(root, me) {
@@ -386,14 +387,15 @@ export function supervisorBoard(root, me) {
       if (key === "wait_time") return clock(row.wait_time_ms);
       if (key === "duration") return clock(row.duration_ms);
       if (key === "time") return new Date(row.time).toLocaleString();
+      if (key === "missed_time") return row.missed_time ? new Date(row.missed_time).toLocaleString() : "—";
       return String(row[key] ?? "—");
     };
     panels.interactions.replaceChildren(
       h("h2", {}, "Interactions"), form,
-      h("table", { id: "interaction-rows" }, h("thead", {}, h("tr", {}, headers)),
+      h("div", { class: "wide" }, h("table", { id: "interaction-rows" }, h("thead", {}, h("tr", {}, headers)),
         h("tbody", {}, list.rows.map((row) => h("tr", { dataset: { conversation: row.conversation },
           onclick: () => showHistory(row.conversation) },
-          INTERACTION_COLUMNS.map(([key]) => h("td", {}, cell(row, key))))))),
+          INTERACTION_COLUMNS.map(([key]) => h("td", {}, cell(row, key)))))))),
       h("div", { class: "row" },
         h("button", { disabled: list.page === 0, onclick: () => { list.page -= 1; loadInteractions(); } }, "Previous"),
         h("span", { class: "muted" }, `Page ${list.page + 1}`),
