@@ -55,6 +55,30 @@ struct File {
     connectors: Vec<Spanned<ConnectorEntry>>,
     #[serde(default)]
     api_keys: Vec<Spanned<ApiKeyEntry>>,
+    /// The statuses agents close conversations with, in the order offered.
+    #[serde(default = "default_close_statuses")]
+    close_statuses: Spanned<Vec<String>>,
+    /// The reasons agents pause for, in the order offered.
+    #[serde(default = "default_pause_reasons")]
+    pause_reasons: Spanned<Vec<String>>,
+}
+
+fn default_close_statuses() -> Spanned<Vec<String>> {
+    Spanned::new(
+        0..0,
+        ["resolved", "follow_up", "no_answer", "spam"]
+            .map(String::from)
+            .to_vec(),
+    )
+}
+
+fn default_pause_reasons() -> Spanned<Vec<String>> {
+    Spanned::new(
+        0..0,
+        ["break", "lunch", "training", "meeting"]
+            .map(String::from)
+            .to_vec(),
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -333,6 +357,28 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
             ));
         }
     }
+    for (name, list) in [
+        ("close_statuses", &file.close_statuses),
+        ("pause_reasons", &file.pause_reasons),
+    ] {
+        let mut seen = std::collections::BTreeSet::new();
+        if list.get_ref().is_empty() {
+            return Err(at(
+                list.span().start,
+                format!("{name} must name at least one"),
+            ));
+        }
+        for item in list.get_ref() {
+            if item.trim().is_empty() || !seen.insert(item.as_str()) {
+                return Err(at(
+                    list.span().start,
+                    format!("{name}: '{item}' is empty or named twice"),
+                ));
+            }
+        }
+    }
+    config.close_statuses = file.close_statuses.get_ref().clone();
+    config.pause_reasons = file.pause_reasons.get_ref().clone();
     config.pause_limits = PauseLimits {
         default_ms: file.pause_limit_s.as_ref().map(|s| s.get_ref() * 1000),
         by_reason: file
@@ -991,6 +1037,34 @@ skills = ["spanish"]
         );
         let error = error_of(&format!("{base}reminder = \"after_time\"\n"));
         assert!(error.contains("needs reminder_after_s"), "{error}");
+    }
+
+    #[test]
+    fn close_statuses_and_pause_reasons_are_read_with_defaults_and_checked() {
+        let base = "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n";
+        let config = parse(Path::new("centre.toml"), base).unwrap();
+        assert_eq!(
+            config.close_statuses,
+            ["resolved", "follow_up", "no_answer", "spam"]
+        );
+        assert_eq!(
+            config.pause_reasons,
+            ["break", "lunch", "training", "meeting"]
+        );
+        let config = parse(
+            Path::new("centre.toml"),
+            &format!("close_statuses = [\"sold\", \"lost\"]\npause_reasons = [\"coffee\"]\n{base}"),
+        )
+        .unwrap();
+        assert_eq!(config.close_statuses, ["sold", "lost"]);
+        assert_eq!(config.pause_reasons, ["coffee"]);
+        let error = error_of(&format!("close_statuses = []\n{base}"));
+        assert!(
+            error.contains("line 1") && error.contains("close_statuses must name at least one"),
+            "{error}"
+        );
+        let error = error_of(&format!("pause_reasons = [\"a\", \"a\"]\n{base}"));
+        assert!(error.contains("'a' is empty or named twice"), "{error}");
     }
 
     #[test]

@@ -296,7 +296,7 @@ async fn commands_out_of_order_are_conflicts_and_append_nothing() {
         ),
         (
             format!("/v1/conversations/{c}/close"),
-            json!({"agent": "alice", "status": "done"}),
+            json!({"agent": "alice", "status": "resolved"}),
             "agent-not-in-conversation",
         ),
         (
@@ -346,15 +346,50 @@ async fn commands_out_of_order_are_conflicts_and_append_nothing() {
             format!("/v1/conversations/{c}/messages"),
             json!({"agent": "alice", "text": "hi"}),
         ),
-        (
-            format!("/v1/conversations/{c}/close"),
-            json!({"agent": "alice", "status": "done"}),
-        ),
     ];
     for (path, body) in &steps {
         let (status, answer) = alice.post(path, body.clone()).await;
         assert_eq!(status, 200, "{path}: {answer}");
     }
+    // Only the centre's close statuses and pause reasons are taken.
+    let head = server.head().await;
+    let (status, answer) = alice
+        .post(
+            &format!("/v1/conversations/{c}/close"),
+            json!({"agent": "alice", "status": "done"}),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&answer)),
+        (422, "unknown-close-status"),
+        "{answer}"
+    );
+    assert!(
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("resolved, follow_up"),
+        "the refusal names the statuses: {answer}"
+    );
+    let (status, answer) = alice
+        .post(
+            "/v1/agents/alice/pause",
+            json!({"reason": "nap", "paid": false}),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&answer)),
+        (422, "unknown-pause-reason"),
+        "{answer}"
+    );
+    assert_eq!(server.head().await, head, "nothing was appended");
+    let (status, answer) = alice
+        .post(
+            &format!("/v1/conversations/{c}/close"),
+            json!({"agent": "alice", "status": "resolved"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
     let (status, answer) = alice.post("/v1/agents/alice/ready", json!(null)).await;
     assert_eq!((status, kind(&answer)), (409, "already-ready"), "{answer}");
 }

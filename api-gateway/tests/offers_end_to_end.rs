@@ -364,7 +364,7 @@ async fn a_colleague_may_decline_a_transfer_and_an_invited_colleague_continues_a
     let (status, body) = server
         .post(
             &format!("/v1/conversations/{conversation}/close"),
-            json!({"agent": "alice", "status": "handed over"}),
+            json!({"agent": "alice", "status": "follow_up"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");

@@ -62,6 +62,8 @@ fn centre(agents: usize) -> CentreConfig {
         .into(),
         heartbeat_timeout_ms: None,
         api_keys: Default::default(),
+        close_statuses: Vec::new(),
+        pause_reasons: Vec::new(),
         pause_limits: Default::default(),
     }
 }

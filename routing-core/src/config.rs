@@ -268,6 +268,10 @@ pub struct CentreConfig {
     pub pause_limits: PauseLimits,
     /// The API keys the configuration file defines; more are issued over the API.
     pub api_keys: BTreeMap<KeyId, ApiKey>,
+    /// The statuses an agent closes a conversation with, in the order offered; empty accepts any.
+    pub close_statuses: Vec<String>,
+    /// The reasons an agent pauses for, in the order offered; empty accepts any.
+    pub pause_reasons: Vec<String>,
 }
 
 /// How long pauses may last: by reason, with a default for reasons not listed. `None` means a

@@ -381,6 +381,13 @@ impl Run<'_> {
                 if reason.trim().is_empty() {
                     return Err(Rejection::PauseReasonMissing);
                 }
+                let allowed = &self.state.config().pause_reasons;
+                if !allowed.is_empty() && !allowed.contains(&reason) {
+                    return Err(Rejection::UnknownPauseReason {
+                        reason,
+                        allowed: allowed.clone(),
+                    });
+                }
                 self.pause(&agent, reason, paid, false);
             }
             Command::AcceptOffer {
@@ -806,6 +813,13 @@ impl Run<'_> {
                 let status = status
                     .filter(|status| !status.trim().is_empty())
                     .ok_or(Rejection::StatusRequired)?;
+                let allowed = &self.state.config().close_statuses;
+                if !allowed.is_empty() && !allowed.contains(&status) {
+                    return Err(Rejection::UnknownCloseStatus {
+                        status,
+                        allowed: allowed.clone(),
+                    });
+                }
                 let remaining = others(open, &agent);
                 if remaining.is_empty() {
                     if let Some(offer) = open.offer.clone() {

@@ -72,6 +72,16 @@ pub enum Rejection {
     QueueDoesNotServeChannel { queue: QueueId, channel: Channel },
     #[error("a status is required to close a conversation")]
     StatusRequired,
+    #[error("'{status}' is not a close status here; choose one of: {}", allowed.join(", "))]
+    UnknownCloseStatus {
+        status: String,
+        allowed: Vec<String>,
+    },
+    #[error("'{reason}' is not a pause reason here; choose one of: {}", allowed.join(", "))]
+    UnknownPauseReason {
+        reason: String,
+        allowed: Vec<String>,
+    },
     #[error("a customer message must name the customer (their handle on the channel)")]
     ContactMissing,
     #[error("a customer message must carry the provider's message id")]

@@ -241,6 +241,34 @@ fn closing_without_a_status_is_refused() {
 }
 
 #[test]
+fn where_the_centre_lists_close_statuses_and_pause_reasons_only_those_are_taken() {
+    let mut config = centre();
+    config.close_statuses = vec!["resolved".into(), "spam".into()];
+    config.pause_reasons = vec!["lunch".into()];
+    let mut state = given_in(
+        config,
+        vec![
+            at(10, log_in("bob", "support")),
+            at(11, ready("bob")),
+            starting(1, 12, customer_writes("web", "v-1", "m-1")),
+            at(13, accept("bob", 1)),
+        ],
+    );
+    expect![[r#"
+        rejected: 'done' is not a close status here; choose one of: resolved, spam
+    "#]]
+    .assert_eq(&when(&mut state, at(20, close("bob", 1, Some("done")))));
+    expect![[r#"
+        rejected: 'nap' is not a pause reason here; choose one of: lunch
+    "#]]
+    .assert_eq(&when(&mut state, at(21, pause("bob", "nap"))));
+    let closed = when(&mut state, at(22, close("bob", 1, Some("spam"))));
+    assert!(closed.contains("ConversationClosed"), "{closed}");
+    let paused = when(&mut state, at(23, pause("bob", "lunch")));
+    assert!(paused.contains("AgentPaused"), "{paused}");
+}
+
+#[test]
 fn closing_frees_capacity_and_the_oldest_waiting_conversation_is_offered() {
     let mut state = given(vec![
         at(10, log_in("bob", "support")),

@@ -7,8 +7,6 @@ import { get, post, follow, history, postEvery, postOnExit } from "./api.js";
 import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
 
 /** Statuses offered at Close. The API takes any; a configured list would belong to the server. */
-const STATUSES = ["resolved", "follow_up", "no_answer", "spam"];
-const PAUSE_REASONS = ["break", "lunch", "training", "meeting"];
 const HEARTBEAT_MS = 15_000;
 /** How often a team admin's list of their teams' conversations is read again. */
 const TEAM_BOARD_MS = 5_000;
@@ -305,7 +303,7 @@ export function agentConsole(root, agent) {
   const changed = redrawGuard();
 
   function render() {
-    if (changed("presence", [state.view?.presence, state.view?.load, state.view?.name])) renderPresence();
+    if (changed("presence", [state.view?.presence, state.view?.load, state.view?.name, state.view?.pause_reasons])) renderPresence();
     if (changed("queues", [state.view?.rights, state.view?.queues])) renderQueues();
     if (changed("offers", [[...state.offers.keys()], [...state.team.entries()], state.notices,
       state.waiting.map((w) => w.conversation)])) renderOffers();
@@ -314,7 +312,7 @@ export function agentConsole(root, agent) {
     if (changed("teamBoard", [state.teamBoard, state.view?.admin_of])) renderTeamBoard();
     renderOutbound();
     if (changed("work", [state.selected, [...state.tabs.entries()].map(([id, tab]) =>
-      [id, tab.entries.size, tab.unread, tab.summary]), state.view?.rights])) renderWork();
+      [id, tab.entries.size, tab.unread, tab.summary]), state.view?.rights, state.view?.close_statuses])) renderWork();
   }
 
   function renderTeamBoard() {
@@ -367,7 +365,7 @@ export function agentConsole(root, agent) {
     const presence = view.presence;
     const reason = h("select", { id: "pause-reason", "aria-label": "Pause reason",
       onchange: (e) => { state.pauseReason = e.target.value; } },
-      PAUSE_REASONS.map((r) => h("option", { value: r, selected: r === state.pauseReason }, r)));
+      (state.view?.pause_reasons ?? []).map((r) => h("option", { value: r, selected: r === state.pauseReason }, r)));
     const load = Object.entries(view.capacity).map(([channel, capacity]) =>
       h("li", {}, h("span", {}, channel), h("span", { class: "pill" }, `${view.load[channel] ?? 0} / ${capacity}`)));
     panels.presence.replaceChildren(
@@ -550,7 +548,7 @@ export function agentConsole(root, agent) {
     });
     const status = h("select", { id: "status", "aria-label": "Status" },
       h("option", { value: "" }, "Choose a status…"),
-      STATUSES.map((s) => h("option", { value: s, selected: s === tab.status }, s)));
+      (state.view?.close_statuses ?? []).map((s) => h("option", { value: s, selected: s === tab.status }, s)));
     const close = h("button", { id: "close", class: "danger" }, "Close");
     const why = h("span", { id: "close-why", class: "muted" });
     const update = () => {

@@ -349,6 +349,16 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "status-required",
             "Status required",
         ),
+        R::UnknownCloseStatus { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-close-status",
+            "Unknown close status",
+        ),
+        R::UnknownPauseReason { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-pause-reason",
+            "Unknown pause reason",
+        ),
         R::ContactMissing => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "contact-missing",

@@ -561,6 +561,9 @@ pub struct AgentView {
     pub rights: Vec<QueueId>,
     /// The queues whose team the agent administers: they see and may join all its conversations.
     pub admin_of: Vec<QueueId>,
+    /// What the agent may close a conversation with, and pause for (the centre's lists).
+    pub close_statuses: Vec<String>,
+    pub pause_reasons: Vec<String>,
 }
 
 #[utoipa::path(
@@ -600,6 +603,8 @@ pub async fn agent(
         capacity: config.capacity.clone(),
         rights: config.queues.union(&config.admin_of).cloned().collect(),
         admin_of: config.admin_of.iter().cloned().collect(),
+        close_statuses: state.config.close_statuses.clone(),
+        pause_reasons: state.config.pause_reasons.clone(),
     }))
 }
 

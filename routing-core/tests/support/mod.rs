@@ -142,6 +142,8 @@ pub fn centre() -> CentreConfig {
         .into(),
         heartbeat_timeout_ms: None,
         api_keys: Default::default(),
+        close_statuses: Vec::new(),
+        pause_reasons: Vec::new(),
         pause_limits: routing_core::PauseLimits {
             default_ms: None,
             by_reason: [("break".to_owned(), 600_000)].into(),
