@@ -39,7 +39,9 @@ export async function launch() {
 }
 
 /** A page in a context of its own (its own storage, as a second person at another desk), which
- * fails the scenario on any script error or console error, and keeps its downloads apart. */
+ * fails the scenario on any uncaught script error, logs console errors and missing files (a
+ * refused request is one, and some scenarios make them on purpose), and keeps its downloads
+ * apart. */
 export async function page(browser) {
   const downloads = await mkdtemp(join(tmpdir(), "switchboard-downloads-"));
   const context = await browser.createBrowserContext({

@@ -38,7 +38,31 @@ try {
   await find(page, `${work} .message.customer`, "Anyone?");
   const messages = await textsOf(page, `${work} .message.customer`);
   assert.deepEqual(messages, ["Are you there?", "Hello?", "Anyone?"]);
-  console.log("reconnect passed: nothing lost, nothing doubled");
+
+  // A server restored from a backup does not know the position the console resumes from (400):
+  // the console follows from now, reads its state afresh, and goes on working.
+  await page.setRequestInterception(true);
+  let refused = 0;
+  page.on("request", (request) => {
+    if (request.isInterceptResolutionHandled()) return;
+    const headers = request.headers();
+    // Every resumption is refused: only a console that drops its position gets through.
+    if (request.url().endsWith("/stream") && headers["last-event-id"]) {
+      refused += 1;
+      request.continue({ headers: { ...headers, "last-event-id": "999999999" } });
+    } else {
+      request.continue();
+    }
+  });
+  await page.setOfflineMode(true);
+  await find(page, "#link", "Disconnected");
+  await page.setOfflineMode(false);
+  await find(page, "#link", "Live");
+  assert.ok(refused >= 1, "the resumption was refused");
+  await api(ADMIN, "POST", "/v1/webchat/website/messages", { visitor: "v-cut", message_id: "r-4", text: "Still there?" });
+  await find(page, `${work} .message.customer`, "Still there?");
+  assert.deepEqual(await textsOf(page, `${work} .message.customer`), ["Are you there?", "Hello?", "Anyone?", "Still there?"]);
+  console.log("reconnect passed: nothing lost, nothing doubled, and a refused resumption starts afresh");
 } catch (error) {
   await explain(page, "reconnect-failure");
   throw error;

@@ -573,11 +573,24 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
         let mut admin_of = BTreeSet::new();
         for queue in &entry.admin_of {
             let queue_id = QueueId::new(queue.get_ref());
-            if !config.queues.contains_key(&queue_id) {
-                return Err(at(
-                    queue.span().start,
-                    format!("agent '{id}' administers queue '{queue_id}', which is not defined"),
-                ));
+            match config.queues.get(&queue_id).map(|q| q.mode) {
+                None => {
+                    return Err(at(
+                        queue.span().start,
+                        format!(
+                            "agent '{id}' administers queue '{queue_id}', which is not defined"
+                        ),
+                    ));
+                }
+                Some(RoutingMode::Routed) => {
+                    return Err(at(
+                        queue.span().start,
+                        format!(
+                            "agent '{id}' administers queue '{queue_id}', which is routed: only collaboration and grab queues have team admins"
+                        ),
+                    ));
+                }
+                Some(_) => {}
             }
             admin_of.insert(queue_id);
         }
@@ -875,7 +888,7 @@ skills = ["spanish"]
     }
 
     #[test]
-    fn an_unknown_mode_and_an_undefined_administered_queue_are_refused() {
+    fn an_unknown_mode_and_an_undefined_or_routed_administered_queue_are_refused() {
         let error = error_of(
             "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\nmode = \"lottery\"\n",
         );
@@ -884,6 +897,13 @@ skills = ["spanish"]
         let error = error_of("[[agents]]\nid = \"erin\"\nadmin_of = [\"support\"]\n");
         assert!(
             error.contains("agent 'erin' administers queue 'support', which is not defined"),
+            "{error}"
+        );
+        let error = error_of(
+            "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n[[agents]]\nid = \"erin\"\nadmin_of = [\"support\"]\n",
+        );
+        assert!(
+            error.contains("line 6") && error.contains("which is routed"),
             "{error}"
         );
     }

@@ -429,8 +429,20 @@ async fn queue_figures_count_todays_answered_and_missed_and_agents_are_listed() 
         .find(|q| q["queue"] == "support")
         .unwrap();
     assert_eq!(support["answer_target_ms"], 60_000, "{series}");
+    assert_eq!(
+        (
+            support["answered"].as_u64(),
+            support["answered_in_time"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{series}"
+    );
     let points = support["points"].as_array().unwrap();
-    assert!((6..=7).contains(&points.len()), "{series}");
+    assert_eq!(
+        points.len(),
+        7,
+        "an hour in tens of minutes, on whole minutes: {series}"
+    );
     let total = |field: &str| {
         points
             .iter()
@@ -450,9 +462,16 @@ async fn queue_figures_count_todays_answered_and_missed_and_agents_are_listed() 
     assert!(last["waiting"].as_u64().unwrap() >= 1, "{series}");
     for (query, why) in [
         ("step_minutes=0", "between 1 and 1440"),
-        ("step_minutes=1&since=2000-01-01T00:00:00Z", "at most 1440"),
+        (
+            "step_minutes=1440&since=2000-01-01T00:00:00Z",
+            "older than the 8 days",
+        ),
         ("since=2999-01-01T00:00:00Z", "later than now"),
+        ("step_minutes=1&since={week_ago}", "at most 1440"),
     ] {
+        let week_ago = (chrono::Utc::now() - chrono::Duration::days(7))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let query = query.replace("{week_ago}", &week_ago);
         let (status, problem) = server.get(&format!("/v1/queues/series?{query}")).await;
         assert_eq!(status, 400, "{problem}");
         assert!(

@@ -215,6 +215,23 @@ async fn a_grab_race_has_one_winner_the_loser_is_told_who_won_and_an_admin_joins
         both.sort_unstable();
         both
     });
+    assert_eq!(view["grabbed_by"], winner, "{view}");
+    // Once the winner leaves, the board no longer says they have it.
+    let (status, left) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/leave"),
+            json!({"agent": winner}),
+        )
+        .await;
+    assert_eq!(status, 200, "{left}");
+    let (_, view) = server
+        .get(&format!(
+            "/v1/conversations/{conversation}?after={}",
+            left["position"]
+        ))
+        .await;
+    assert_eq!(view["grabbed_by"], Value::Null, "{view}");
+    assert_eq!(view["agents"], json!(["erin"]), "{view}");
 }
 
 #[tokio::test]

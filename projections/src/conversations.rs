@@ -81,7 +81,7 @@ pub struct ConversationSummary {
     /// outbound one) before it: the reply window counts from it.
     #[serde(with = "crate::rfc3339::option")]
     pub customer_wrote_at: Option<Timestamp>,
-    /// In a grab queue: who won it, the last time it was grabbed.
+    /// In a grab queue: who won it, while they are still in it (and, once closed, who had it).
     #[serde(default)]
     pub grabbed_by: Option<AgentId>,
 }
@@ -318,6 +318,15 @@ impl ConversationsView {
             | EventKind::CustomerPresenceChanged(_)
             | EventKind::ReceiptHeld(_)
             | EventKind::ContactAnonymised(_) => {}
+        }
+        // Who won a grab is told while they are in it; once they leave, it is history.
+        if row
+            .grabbed_by
+            .as_ref()
+            .is_some_and(|winner| !row.agents.contains(winner))
+            && row.status != ConversationStatus::Closed
+        {
+            row.grabbed_by = None;
         }
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);

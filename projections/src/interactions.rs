@@ -845,6 +845,10 @@ struct Query<'a> {
     /// Which queues and users the caller may see (by number); `None` for all.
     visible_queues: Option<Vec<bool>>,
     visible_users: Option<Vec<bool>>,
+    /// The caller's own rows (an agent's), seen whatever their queue...
+    own: Option<u32>,
+    /// ... and the queues they administer, whose rows are seen whoever handled them.
+    administered: Vec<bool>,
 }
 
 impl<'a> Query<'a> {
@@ -897,6 +901,17 @@ impl<'a> Query<'a> {
                     visible.users.allows(&AgentId::new(n))
                 })),
             },
+            own: visible
+                .own
+                .as_ref()
+                .map(|own| view.users.find(own.as_str()).unwrap_or(NONE)),
+            administered: if visible.administers.is_empty() {
+                Vec::new()
+            } else {
+                allowed(&view.queues, &|n| {
+                    visible.administers.contains(&QueueId::new(n))
+                })
+            },
         }
     }
 
@@ -906,14 +921,24 @@ impl<'a> Query<'a> {
             None => true,
             Some(flags) => flags.get(id as usize).copied().unwrap_or(false),
         };
-        // Rights: a row needs its queue (or, without one, rights to all queues) and its user.
+        // Rights, as `Visible::allows` says: a row needs its queue (or, without one, rights to all
+        // queues) and its user; the caller's own rows and their administered queues' rows pass.
         let queue_ok = if row.queue == NONE {
             matches!(self.visible.queues, crate::rights::Scope::All)
         } else {
             flag(&self.visible_queues, row.queue)
         };
-        let admitted = queue_ok
-            && (row.user == NONE || flag(&self.visible_users, row.user))
+        let own = row.user != NONE && self.own == Some(row.user);
+        let administered = row.queue != NONE
+            && self
+                .administered
+                .get(row.queue as usize)
+                .copied()
+                .unwrap_or(false);
+        let rights = own
+            || administered
+            || (queue_ok && (row.user == NONE || flag(&self.visible_users, row.user)));
+        let admitted = rights
             && self.queue.is_none_or(|q| row.queue == q)
             && self.user.is_none_or(|u| row.user == u)
             && self.handle.is_none_or(|h| row.handle == h)
@@ -1194,6 +1219,49 @@ mod tests {
         };
         assert_eq!(
             listed(&models, &everything_in(0, 1_000_000), &not_ada),
+            [2, 3]
+        );
+        // The list admits exactly what `Visible::allows` does: an agent's own rows whatever the
+        // queue, and a team admin's administered queue whoever handled it.
+        let bo_herself = Visible {
+            users: Scope::Only([AgentId::new("bo")].into()),
+            queues: Scope::Only([QueueId::new("support")].into()),
+            own: Some(AgentId::new("bo")),
+            administers: Default::default(),
+        };
+        let bo_admin_of_sales = Visible {
+            administers: [QueueId::new("sales")].into(),
+            ..bo_herself.clone()
+        };
+        let rows = listed(&models, &everything_in(0, 1_000_000), &all);
+        for visible in [&bo_herself, &bo_admin_of_sales, &support_only, &not_ada] {
+            let mut filter = everything_in(0, 1_000_000);
+            filter.sort = Column::Time;
+            let expected: Vec<u128> = rows
+                .iter()
+                .copied()
+                .filter(|n| {
+                    let every = models.interactions.all(
+                        &filter,
+                        &all,
+                        &models.missed,
+                        Timestamp::from_millis(300_000),
+                    );
+                    let row = every
+                        .iter()
+                        .find(|r| r.conversation.as_uuid().as_u128() == *n)
+                        .unwrap_or_else(|| panic!("row {n}"));
+                    visible.allows(row.queue.as_ref(), row.user.as_ref())
+                })
+                .collect();
+            assert_eq!(listed(&models, &filter, visible), expected, "{visible:?}");
+        }
+        assert_eq!(
+            listed(&models, &everything_in(0, 1_000_000), &bo_herself),
+            [3]
+        );
+        assert_eq!(
+            listed(&models, &everything_in(0, 1_000_000), &bo_admin_of_sales),
             [2, 3]
         );
     }

@@ -199,12 +199,32 @@ pub struct SeriesPoint {
     pub missed: u32,
 }
 
-/// A queue's figures interval by interval.
+/// A queue's figures interval by interval, with their totals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QueueSeries {
     pub queue: QueueId,
     pub answer_target_ms: u64,
+    pub answered: u32,
+    pub answered_in_time: u32,
     pub points: Vec<SeriesPoint>,
+}
+
+/// How many intervals of `step_minutes` a series from `since` until `until` holds, each time
+/// rounded down to its minute as [`QueuesView::series`] does; 0 when `until` is before `since`.
+pub fn intervals(since: Timestamp, until: Timestamp, step_minutes: u32) -> i64 {
+    let from = since.as_millis().div_euclid(MINUTE_MS);
+    let to = until.as_millis().div_euclid(MINUTE_MS);
+    if to < from {
+        return 0;
+    }
+    (to - from) / i64::from(step_minutes.max(1)) + 1
+}
+
+/// The earliest a series may start when the newest event is at `now`: older minutes are gone.
+pub fn oldest_kept(now: Timestamp) -> Timestamp {
+    Timestamp::from_millis(
+        (now.as_millis().div_euclid(MINUTE_MS) - KEPT_DAYS * 24 * 60) * MINUTE_MS,
+    )
 }
 
 impl QueuesView {
@@ -220,7 +240,6 @@ impl QueuesView {
     ) -> Vec<QueueSeries> {
         let step = i64::from(step_minutes.max(1));
         let from = since.as_millis().div_euclid(MINUTE_MS);
-        let to = until.as_millis().div_euclid(MINUTE_MS);
         let empty = BTreeMap::new();
         queues
             .into_iter()
@@ -237,7 +256,7 @@ impl QueuesView {
                     .unwrap_or(0);
                 let mut points = Vec::new();
                 let mut start = from;
-                while start <= to {
+                for _ in 0..intervals(since, until, step_minutes) {
                     let mut point = SeriesPoint {
                         start: Timestamp::from_millis(start * MINUTE_MS),
                         waiting: level,
@@ -262,6 +281,8 @@ impl QueuesView {
                 QueueSeries {
                     queue: queue.clone(),
                     answer_target_ms: target_ms,
+                    answered: points.iter().map(|p| p.answered).sum(),
+                    answered_in_time: points.iter().map(|p| p.answered_in_time).sum(),
                     points,
                 }
             })
@@ -449,6 +470,25 @@ mod tests {
         let shown = series(&models, 60_000, &everything);
         assert_eq!(shown.len(), 1);
         assert_eq!(shown[0].answer_target_ms, 60_000);
+        assert_eq!((shown[0].answered, shown[0].answered_in_time), (2, 1));
+        // As many intervals as `intervals` says, counted on whole minutes: 08:45:59 to 09:15:00
+        // in steps of 15 is 08:45, 09:00 and 09:15.
+        assert_eq!(
+            intervals(
+                Timestamp::from_millis(nine - 14 * minute - 1_000),
+                Timestamp::from_millis(nine + 15 * minute),
+                15
+            ),
+            3
+        );
+        assert_eq!(
+            intervals(
+                Timestamp::from_millis(nine),
+                Timestamp::from_millis(nine - 1),
+                15
+            ),
+            0
+        );
         let points: Vec<(u32, u32, u32, u32)> = shown[0]
             .points
             .iter()

@@ -226,7 +226,8 @@ pub struct AgentConfig {
     /// means zero.
     pub capacity: BTreeMap<Channel, u32>,
     /// The queues whose team the agent administers: in a grab queue they may join what another
-    /// agent grabbed. Administering a queue gives rights to it.
+    /// agent grabbed. Administering a queue gives rights to it. Only team queues (collaboration
+    /// or grab) have admins.
     pub admin_of: BTreeSet<QueueId>,
     /// What the agent can serve: a conversation that needs skills is routed only to agents who
     /// have them all.
@@ -237,6 +238,11 @@ impl AgentConfig {
     /// Whether the agent may log in to, take from and join conversations of the queue.
     pub fn has_rights_to(&self, queue: &QueueId) -> bool {
         self.queues.contains(queue) || self.admin_of.contains(queue)
+    }
+
+    /// Every queue the agent has rights to: their own and those they administer.
+    pub fn rights(&self) -> BTreeSet<QueueId> {
+        self.queues.union(&self.admin_of).cloned().collect()
     }
 
     pub fn capacity_for(&self, channel: Channel) -> u32 {

@@ -3,11 +3,13 @@
 // shows comes from the API's queries and the agent's live stream; everything it does is an API
 // command, refused (with the API's message) exactly as it would be over curl.
 
-import { get, post, follow, history, postEvery, postOnExit } from "./api.js";
+import { get, post, follow, history, postEvery, postWhenLeaving } from "./api.js";
 import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink } from "./dom.js";
 
 /** Statuses offered at Close. The API takes any; a configured list would belong to the server. */
 const HEARTBEAT_MS = 15_000;
+/** How many closed tabs' drafts are kept, should their conversations come back. */
+const KEPT_TABS = 20;
 /** How often a team admin's list of their teams' conversations is read again. */
 const TEAM_BOARD_MS = 5_000;
 
@@ -126,7 +128,9 @@ export function agentConsole(root, agent) {
         // What the agent was writing and choosing outlives the tab: a conversation postponed and
         // resumed, or gone from a read for a moment, comes back as it was left.
         const { draft, status, handKind, handTo } = state.tabs.get(id);
-        state.kept.set(id, { draft, status, handKind, handTo });
+        if (draft || handTo) state.kept.set(id, { draft, status, handKind, handTo });
+        // Only the newest few: a conversation closed for good is never opened again.
+        while (state.kept.size > KEPT_TABS) state.kept.delete(state.kept.keys().next().value);
         state.tabs.delete(id);
       }
     }
@@ -234,9 +238,16 @@ export function agentConsole(root, agent) {
       }
       scheduleRefresh();
     },
-    (live, error) => {
+    (live, error, fresh) => {
       state.live = live;
       showLink(live, error);
+      // Following from now (after a restore, or too far behind): positions seen before may be
+      // past the server's head, and what the stream told may be stale. Start afresh.
+      if (live && fresh) {
+        state.after = 0;
+        state.team.clear();
+        sentTransfers.clear();
+      }
       // Back after a cut: the stream resumes where it stopped (or, too far behind, from now),
       // and the lists and the open conversations' histories are read afresh.
       if (live) {
@@ -285,7 +296,7 @@ export function agentConsole(root, agent) {
   });
   postEvery(`${base}/heartbeat`, HEARTBEAT_MS);
   // Closing or leaving the page ends the focus at once, rather than when the heartbeat lapses.
-  window.addEventListener("pagehide", () => postOnExit(`${base}/blur`));
+  postWhenLeaving(`${base}/blur`);
   // A team admin's stream tells of their teams' conversations only while they are logged in to
   // those queues; the teams' list is read again every few seconds whatever the stream says.
   setInterval(() => {

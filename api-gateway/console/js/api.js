@@ -64,14 +64,13 @@ export async function history(conversation) {
   }
 }
 
-/** Posts as the page goes away (closed, reloaded, navigated from): the browser still sends it. */
-export function postOnExit(path, body = null) {
-  fetch(path, {
-    method: "POST",
-    headers: headers({ "content-type": "application/json" }),
-    body: JSON.stringify(body),
-    keepalive: true,
-  }).catch(() => {});
+/** Posts to `path` as the page goes away (closed, reloaded, navigated from, signed out of): the
+ * browser still sends it. The key is taken now, as signing out forgets it before the page goes. */
+export function postWhenLeaving(path) {
+  const sent = headers({ "content-type": "application/json" });
+  window.addEventListener("pagehide", () => {
+    fetch(path, { method: "POST", headers: sent, body: "null", keepalive: true }).catch(() => {});
+  });
 }
 
 /** Posts to `path` every `everyMs` from a worker: a hidden tab's own timers are slowed to once a

@@ -92,9 +92,16 @@ export function supervisorBoard(root, me) {
   // The charts are read again when a queue's figures change, at most every few seconds, and
   // each minute anyway so that the day moves on.
   let seriesTimer = null;
+  let seriesRead = 0;
   async function readSeries() {
-    const answer = await quietly(() => get(`/v1/queues/series?step_minutes=${CHART_STEP}&after=${state.after}`));
-    if (answer) state.series = answer.queues;
+    // Today in the browser's time zone, which the chart's hours are in.
+    const midnight = new Date();
+    midnight.setHours(0, 0, 0, 0);
+    const read = ++seriesRead;
+    const answer = await quietly(() =>
+      get(`/v1/queues/series?since=${encodeURIComponent(midnight.toISOString())}&step_minutes=${CHART_STEP}&after=${state.after}`));
+    // Answers can arrive out of order: only the newest read's is shown.
+    if (answer && read === seriesRead) state.series = answer.queues;
     render();
   }
   function seriesSoon() {
@@ -140,6 +147,7 @@ export function supervisorBoard(root, me) {
       // Following from now, not from where it stopped: what the page holds may have changed
       // unseen, so it is all read again rather than merged.
       if (live && fresh) {
+        state.after = 0;
         state.rows.clear();
         state.queues.clear();
         state.agents.clear();
@@ -301,10 +309,12 @@ export function supervisorBoard(root, me) {
     }, 300);
   }
 
+  let historyRead = 0;
   async function showHistory(conversation) {
     historyOf = conversation;
+    const read = ++historyRead;
     const answer = await quietly(() => history(conversation));
-    if (!answer || historyOf !== conversation) return;
+    if (!answer || read !== historyRead) return;
     panels.history.hidden = false;
     panels.history.dataset.conversation = conversation;
     panels.history.replaceChildren(

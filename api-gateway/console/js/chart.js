@@ -1,6 +1,7 @@
 // A queue's day as a small SVG chart: per interval, the conversations answered (with those taken
 // within the queue's target drawn over them) as bars, and the most waiting at once as a line.
-// Drawn from `GET /v1/queues/series`; the page counts nothing itself.
+// Drawn from `GET /v1/queues/series`, totals included; the page only turns two of them into a
+// percentage for the caption.
 
 const SVG = "http://www.w3.org/2000/svg";
 const BAR = 14; // width of one interval, in view-box units
@@ -49,8 +50,7 @@ export function queueChart(series, step) {
     labels.push(s("text", { x: i * BAR, y: HEIGHT - 3, "text-anchor": i === 0 ? "start" : "middle" },
       hhmm(new Date(first + i * step * 60_000).toISOString())));
   }
-  const answered = points.reduce((n, p) => n + p.answered, 0);
-  const inTime = points.reduce((n, p) => n + p.answered_in_time, 0);
+  const { answered, answered_in_time: inTime } = series;
   const target = Math.round(series.answer_target_ms / 1000);
   const chart = s("svg", {
     class: "chart", viewBox: `0 0 ${width} ${HEIGHT}`, role: "img",

@@ -141,9 +141,7 @@ impl Caller {
             }),
             Role::Agent { agent } => {
                 let config = config.agents.get(agent);
-                let queues = config
-                    .map(|a| a.queues.union(&a.admin_of).cloned().collect())
-                    .unwrap_or_default();
+                let queues = config.map(|a| a.rights()).unwrap_or_default();
                 Ok(Visible {
                     users: Scope::Only([agent.clone()].into()),
                     queues: Scope::Only(queues),

@@ -439,7 +439,14 @@ pub async fn queue_series(
             projections::rfc3339::format(since)
         )));
     }
-    let intervals = 1 + (now.as_millis() - since.as_millis()) / (i64::from(step_minutes) * 60_000);
+    if since < projections::queues::oldest_kept(now) {
+        return Err(ApiError::BadRequest(format!(
+            "since: '{}' is older than the {} days of figures kept",
+            projections::rfc3339::format(since),
+            projections::queues::KEPT_DAYS
+        )));
+    }
+    let intervals = projections::queues::intervals(since, now, step_minutes);
     if intervals > MOST_POINTS {
         return Err(ApiError::BadRequest(format!(
             "since: from '{}' to now is {intervals} intervals of {step_minutes} minutes; at most {MOST_POINTS} are served",
@@ -601,7 +608,7 @@ pub async fn agent(
         name: config.name.clone(),
         summary,
         capacity: config.capacity.clone(),
-        rights: config.queues.union(&config.admin_of).cloned().collect(),
+        rights: config.rights().into_iter().collect(),
         admin_of: config.admin_of.iter().cloned().collect(),
         close_statuses: state.config.close_statuses.clone(),
         pause_reasons: state.config.pause_reasons.clone(),
