@@ -141,6 +141,8 @@ in_each_browser! {
         |browser| super::scenario(browser, "instagram.mjs", None);
     two_agents_race_to_grab_one_conversation_the_loser_is_told_who_won_and_the_admin_joins =>
         super::grab;
+    an_agents_day_of_ring_outs_waiting_lists_tabs_invitations_and_transfers =>
+        super::workday;
 }
 
 fn board(browser: Browser) {
@@ -178,6 +180,27 @@ fn grab(browser: Browser) {
         ));
     }
     scenario(browser, "grab.mjs", Some(&format!("{demo}{team}")));
+}
+
+/// A desk whose offers ring for two seconds and pause who misses one, and reminds on every
+/// customer message; Ann and Ben work it.
+fn workday(browser: Browser) {
+    let demo = std::fs::read_to_string(support::example_config()).unwrap();
+    let mut desk = String::from(
+        "\n[[queues]]\nid = \"desk\"\nchannels = [\"webchat\"]\noffer_timeout_s = 2\n\
+         pause_on_missed_offer = true\nreminder = \"every_message\"\n\
+         [[connectors]]\nid = \"desk-chat\"\nchannel = \"webchat\"\nqueue = \"desk\"\n",
+    );
+    for agent in ["ann", "ben"] {
+        desk.push_str(&format!(
+            "[[agents]]\nid = \"{agent}\"\nname = \"{agent}\"\nqueues = [\"desk\"]\n\
+             capacity = {{ webchat = 3 }}\n\
+             [[api_keys]]\nid = \"test-{agent}\"\nrole = \"agent\"\nagent = \"{agent}\"\n\
+             secret_sha256 = \"{}\"\n",
+            digest(&format!("sb_test_{agent}"))
+        ));
+    }
+    scenario(browser, "workday.mjs", Some(&format!("{demo}{desk}")));
 }
 
 /// The console's files come from the binary, with no key, nothing from elsewhere allowed in,

@@ -6,7 +6,7 @@
 //! agents view's. This module never decides anything and never formats a message; the API does.
 
 use crate::ReadModels;
-use routing_core::event::StreamOf;
+use routing_core::event::{AcceptedFromWaiting, OfferAccepted, StreamOf};
 use routing_core::{AgentId, ConversationId, Event, EventKind, QueueId};
 use std::collections::BTreeSet;
 
@@ -47,7 +47,8 @@ fn any_named(kind: &EventKind, mut f: impl FnMut(&AgentId) -> bool) -> bool {
 
 /// The agents whose consoles must hear about `event`, read off the views as they stand once it
 /// is applied: offers, transfers and invitations to or from them and how they end, their team's
-/// notifications and grabs (who won matters to everyone logged in to the queue), reminders,
+/// notifications and grabs (who won matters to everyone logged in to the queue), conversations
+/// joining the waiting list of a queue they are logged in to and taken from it, reminders,
 /// their own presence, and whatever happens in a conversation they are in (messages above all).
 /// Heartbeats and focus changes are the console's own doing and are left out, and so is an
 /// agent's own message. In id order, each once.
@@ -59,13 +60,20 @@ pub fn audience(models: &ReadModels, event: &Event) -> Vec<AgentId> {
         | EventKind::ActivityBlurred(_)
         | EventKind::ApiKeyIssued(_)
         | EventKind::ApiKeyRevoked(_) => return agents,
-        EventKind::ConversationGrabbed(e) => agents.extend(
-            models
-                .agents
-                .all()
-                .filter(|a| a.queues.contains(&e.queue))
-                .map(|a| a.agent.clone()),
-        ),
+        EventKind::ConversationGrabbed(e) => agents.extend(logged_in(models, &e.queue)),
+        // The waiting list: who may accept from a queue hears a conversation join it, and
+        // leave it taken.
+        EventKind::ConversationEnqueued(e) => agents.extend(logged_in(models, &e.queue)),
+        EventKind::OfferAccepted(OfferAccepted { conversation, .. })
+        | EventKind::AcceptedFromWaiting(AcceptedFromWaiting { conversation, .. }) => {
+            if let Some(queue) = models
+                .conversations
+                .get(conversation)
+                .and_then(|c| c.queue.as_ref())
+            {
+                agents.extend(logged_in(models, queue));
+            }
+        }
         _ => {}
     }
     any_named(&event.kind, |named| {
@@ -85,6 +93,15 @@ pub fn audience(models: &ReadModels, event: &Event) -> Vec<AgentId> {
     agents.sort();
     agents.dedup();
     agents
+}
+
+/// The agents logged in to `queue`.
+fn logged_in<'a>(models: &'a ReadModels, queue: &'a QueueId) -> impl Iterator<Item = AgentId> + 'a {
+    models
+        .agents
+        .all()
+        .filter(move |a| a.queues.contains(queue))
+        .map(|a| a.agent.clone())
 }
 
 /// Whether `agent` is in the [`audience`] of `event`.
@@ -227,6 +244,46 @@ mod tests {
         assert!(!concerns_agent(&models, &ada, &own), "their own message");
         let beat = at(60, AgentHeartbeatRecorded { agent: ada.clone() });
         assert!(!concerns_agent(&models, &ada, &beat));
+    }
+
+    #[test]
+    fn agents_logged_in_to_a_queue_hear_its_waiting_list_change() {
+        use routing_core::event::{AgentLoggedIn, ConversationEnqueued};
+        let (ada, bo) = (AgentId::new("ada"), AgentId::new("bo"));
+        let logged_in = at(
+            1,
+            AgentLoggedIn {
+                agent: bo.clone(),
+                queue: QueueId::new("support"),
+            },
+        );
+        let mut events = vec![logged_in];
+        let models = models_with(&events);
+        let enqueued = at(
+            10,
+            ConversationEnqueued {
+                conversation: id(1),
+                queue: QueueId::new("support"),
+                priority: 0,
+                skills: Vec::new(),
+            },
+        );
+        assert!(concerns_agent(&models, &bo, &enqueued), "Bo may accept it");
+        assert!(
+            !concerns_agent(&models, &ada, &enqueued),
+            "Ada is not logged in"
+        );
+        events.extend(arrival(1, "support", 10));
+        let models = models_with(&events);
+        let taken = at(
+            30,
+            OfferAccepted {
+                conversation: id(1),
+                agent: ada.clone(),
+            },
+        );
+        assert!(concerns_agent(&models, &bo, &taken), "it leaves Bo's list");
+        assert!(!concerns_agent(&models, &bo, &customer_writes()));
     }
 
     #[test]

@@ -305,7 +305,9 @@ export function agentConsole(root, agent) {
   // Countdowns and times tick every second, in place: a redraw under the pointer would eat a click.
   setInterval(() => {
     const now = Date.now();
-    for (const span of panels.offers.querySelectorAll("[data-since]")) span.textContent = clock(now - Number(span.dataset.since));
+    for (const span of [...panels.offers.querySelectorAll("[data-since]"), ...panels.waiting.querySelectorAll("[data-since]")]) {
+      span.textContent = clock(now - Number(span.dataset.since));
+    }
     for (const span of panels.offers.querySelectorAll("[data-until]")) span.textContent = clock(Number(span.dataset.until) - now);
   }, 1000);
 
@@ -456,8 +458,9 @@ export function agentConsole(root, agent) {
     panels.waiting.replaceChildren(
       h("h2", {}, `Waiting (${state.waiting.length})`),
       h("ul", { class: "list" }, state.waiting.map((row) =>
-        h("li", {},
-          h("span", {}, `${row.contact_name || row.handle || row.contact} · ${row.queue} · ${clock(row.time_in_queue_ms)}`),
+        h("li", { dataset: { conversation: row.conversation } },
+          h("span", {}, `${row.contact_name || row.handle || row.contact} · ${row.queue} · `,
+            h("span", { dataset: { since: Date.parse(row.waiting_since) } }, clock(row.time_in_queue_ms))),
           h("button", { onclick: () => command(`/v1/conversations/${row.conversation}/accept-from-waiting`, { agent }) }, "Accept")))),
     );
   }
@@ -470,6 +473,7 @@ export function agentConsole(root, agent) {
     const tabs = h("div", { class: "tabs", role: "tablist" }, [...state.tabs.entries()].map(([id, tab]) =>
       h("button", {
         role: "tab", "aria-selected": String(id === state.selected), class: tab.unread ? "unread" : null,
+        dataset: { tab: id },
         onclick: () => { state.selected = id; tab.unread = false; focusSelected(); render(); },
       }, name(tab.summary))));
     const tab = state.tabs.get(state.selected);
