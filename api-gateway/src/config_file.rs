@@ -216,6 +216,9 @@ struct ConnectorEntry {
     /// Skills an agent needs to be offered this connector's conversations.
     #[serde(default)]
     skills: Vec<String>,
+    /// The provider's approved message templates, by name (outside the reply window).
+    #[serde(default)]
+    templates: Vec<String>,
     /// The provider's signing secret (Meta's app secret; Viber's bot token), or the name of the
     /// environment variable holding it (`webhook_secret_env`), which keeps it out of the file.
     webhook_secret: Option<String>,
@@ -689,6 +692,7 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
             queue: queue_id,
             priority: *entry.priority.get_ref(),
             skills: entry.skills.iter().cloned().collect(),
+            templates: entry.templates.clone(),
         };
         if config
             .connectors
@@ -1057,6 +1061,20 @@ skills = ["spanish"]
         );
         let error = error_of(&format!("{base}reminder = \"after_time\"\n"));
         assert!(error.contains("needs reminder_after_s"), "{error}");
+    }
+
+    #[test]
+    fn a_connectors_approved_templates_are_read() {
+        let config = parse(
+            Path::new("centre.toml"),
+            "[[queues]]\nid = \"support\"\nchannels = [\"whatsapp\"]\n[[connectors]]\nid = \"wa\"\nchannel = \"whatsapp\"\nqueue = \"support\"\ntemplates = [\"order_update\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.templates_of(&ConnectorId::new("wa")),
+            ["order_update".to_owned()]
+        );
+        assert!(config.templates_of(&ConnectorId::new("other")).is_empty());
     }
 
     #[test]

@@ -234,6 +234,19 @@ async fn a_reply_leaves_through_the_outbox_and_the_providers_receipts_move_it_on
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(data.path());
     let conversation = alice_takes(&server, "420777000111", "wamid.IN1").await;
+    // Within the window, free text; the connector's approved templates are offered for later.
+    let (_, summary) = server
+        .get(&format!("/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(
+        summary["reply_rules"]["template_required"], false,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["reply_rules"]["templates"],
+        json!(["order_update", "follow_up"]),
+        "{summary}"
+    );
     let (status, sent) = server
         .post(
             &format!("/v1/conversations/{conversation}/messages"),
@@ -493,7 +506,7 @@ async fn an_instagram_reply_over_1000_characters_never_reaches_the_outbox() {
     assert_eq!(status, 200, "{summary}");
     assert_eq!(
         summary["reply_rules"],
-        json!({"max_chars": 1000, "template_required": false, "window_closes_at": null})
+        json!({"max_chars": 1000, "template_required": false, "window_closes_at": null, "templates": []})
     );
     let before = server.head().await;
     let (status, answer) = server

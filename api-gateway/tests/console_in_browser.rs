@@ -143,6 +143,8 @@ in_each_browser! {
         super::grab;
     an_agents_day_of_ring_outs_waiting_lists_tabs_invitations_and_transfers =>
         super::workday;
+    past_the_whatsapp_window_only_an_approved_template_can_be_sent =>
+        |browser| super::scenario(browser, "window.mjs", None);
 }
 
 fn board(browser: Browser) {

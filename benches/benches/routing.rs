@@ -42,6 +42,7 @@ fn centre(agents: usize) -> CentreConfig {
                 queue,
                 priority: 0,
                 skills: Default::default(),
+                templates: Vec::new(),
             },
         )]
         .into(),

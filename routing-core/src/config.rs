@@ -260,6 +260,9 @@ pub struct ConnectorConfig {
     pub priority: u8,
     /// The skills an agent needs to be offered a conversation from this connector.
     pub skills: BTreeSet<String>,
+    /// The message templates the provider approved for this account, by name: outside the
+    /// reply window only these may be sent. Empty means any name is taken (the provider judges).
+    pub templates: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -298,6 +301,13 @@ impl PauseLimits {
 pub const DEFAULT_HEARTBEAT_TIMEOUT_MS: u64 = 60_000;
 
 impl CentreConfig {
+    /// The approved templates of a connector (none for one not configured).
+    pub fn templates_of(&self, connector: &ConnectorId) -> &[String] {
+        self.connectors
+            .get(connector)
+            .map_or(&[], |c| c.templates.as_slice())
+    }
+
     pub fn heartbeat_timeout_ms(&self) -> u64 {
         self.heartbeat_timeout_ms
             .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT_MS)

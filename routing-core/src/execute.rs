@@ -64,6 +64,7 @@ fn check_channel_rules(
     channel: crate::Channel,
     text: &str,
     template: Option<&str>,
+    approved: &[String],
     customer_wrote_at: Option<Timestamp>,
     now: Timestamp,
 ) -> Result<(), Rejection> {
@@ -79,6 +80,15 @@ fn check_channel_rules(
     }
     if rules.template_required && template.is_none_or(|t| t.trim().is_empty()) {
         return Err(Rejection::TemplateRequired(channel));
+    }
+    if let Some(template) = template
+        && !approved.is_empty()
+        && !approved.iter().any(|a| a == template)
+    {
+        return Err(Rejection::UnknownTemplate {
+            template: template.to_owned(),
+            allowed: approved.to_vec(),
+        });
     }
     Ok(())
 }
@@ -560,6 +570,7 @@ impl Run<'_> {
                     open.channel,
                     &text,
                     template.as_deref(),
+                    self.state.config().templates_of(&open.connector),
                     open.customer_wrote_at,
                     self.now,
                 )?;
@@ -776,7 +787,14 @@ impl Run<'_> {
                 if let Some(open) = self.state.open_conversation_of(&connector, &contact) {
                     return Err(Rejection::ConversationAlreadyOpen(open));
                 }
-                check_channel_rules(channel, &text, template.as_deref(), Some(wrote), self.now)?;
+                check_channel_rules(
+                    channel,
+                    &text,
+                    template.as_deref(),
+                    &config.templates,
+                    Some(wrote),
+                    self.now,
+                )?;
                 if !current.has_room_for(channel) {
                     return Err(Rejection::AgentAtCapacity { agent, channel });
                 }

@@ -72,6 +72,11 @@ pub enum Rejection {
     QueueDoesNotServeChannel { queue: QueueId, channel: Channel },
     #[error("a status is required to close a conversation")]
     StatusRequired,
+    #[error("'{template}' is not an approved template of this connector; choose one of: {}", allowed.join(", "))]
+    UnknownTemplate {
+        template: String,
+        allowed: Vec<String>,
+    },
     #[error("'{status}' is not a close status here; choose one of: {}", allowed.join(", "))]
     UnknownCloseStatus {
         status: String,

@@ -960,6 +960,7 @@ fn instagram_messages_are_at_most_1000_characters() {
             queue: routing_core::QueueId::new("support"),
             priority: 0,
             skills: Default::default(),
+            templates: Vec::new(),
         },
     );
     for queue in config.queues.values_mut() {
@@ -1016,6 +1017,39 @@ fn whatsapp_free_text_only_within_24_hours_of_the_customers_last_message_then_a_
             reply_with("bob", 1, "Your order shipped", Some("order_update")),
         ),
     ));
+}
+
+#[test]
+fn where_a_connector_lists_its_approved_templates_only_those_are_sent() {
+    let mut config = centre();
+    if let Some(wa) = config
+        .connectors
+        .get_mut(&routing_core::ConnectorId::new("wa"))
+    {
+        wa.templates = vec!["order_update".into(), "follow_up".into()];
+    }
+    let mut state = given_in(
+        config,
+        vec![
+            starting(1, 0, customer_writes("wa", "+420600000001", "wamid.1")),
+            at(1, take_from_waiting("bob", 1)),
+        ],
+    );
+    let day = 24 * 3600;
+    expect![[r#"
+        rejected: 'discount' is not an approved template of this connector; choose one of: order_update, follow_up
+    "#]].assert_eq(&when(
+        &mut state,
+        at(day + 1, reply_with("bob", 1, "10% off", Some("discount"))),
+    ));
+    let sent = when(
+        &mut state,
+        at(
+            day + 2,
+            reply_with("bob", 1, "Your order shipped", Some("follow_up")),
+        ),
+    );
+    assert!(sent.contains("AgentMessageSent"), "{sent}");
 }
 
 #[test]

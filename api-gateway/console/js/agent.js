@@ -522,8 +522,14 @@ export function agentConsole(root, agent) {
       disabled: rules.template_required,
     });
     text.value = tab.draft ?? "";
-    const template = h("input", { id: "template", placeholder: "Approved template name", hidden: !rules.template_required,
-      value: tab.template ?? "", oninput: (e) => { tab.template = e.target.value; } });
+    // The template picker: the connector's approved templates, or a name where it lists none.
+    const template = rules.templates?.length
+      ? h("select", { id: "template", "aria-label": "Approved template", hidden: !rules.template_required,
+        onchange: (e) => { tab.template = e.target.value; } },
+        h("option", { value: "" }, "Choose a template…"),
+        rules.templates.map((t) => h("option", { value: t, selected: t === tab.template }, t)))
+      : h("input", { id: "template", placeholder: "Approved template name", hidden: !rules.template_required,
+        value: tab.template ?? "", oninput: (e) => { tab.template = e.target.value; } });
     const counter = h("span", { id: "counter", class: "muted" });
     const sendButton = h("button", { class: "primary", id: "send" }, rules.template_required ? "Send template" : "Send");
     const check = () => {

@@ -349,6 +349,11 @@ fn rejection_parts(rejection: &Rejection) -> (StatusCode, &'static str, &'static
             "status-required",
             "Status required",
         ),
+        R::UnknownTemplate { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown-template",
+            "Unknown template",
+        ),
         R::UnknownCloseStatus { .. } => (
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown-close-status",

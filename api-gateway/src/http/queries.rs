@@ -643,12 +643,14 @@ pub async fn conversation(
         summary.customer_wrote_at,
         state.clock.now(),
     );
+    let templates = state.config.templates_of(&summary.connector).to_vec();
     Ok(Json(ConversationAnswer {
         summary,
         reply_rules: ReplyRulesView {
             max_chars: rules.max_chars,
             template_required: rules.template_required,
             window_closes_at: rules.window_closes_at.map(projections::rfc3339::format),
+            templates,
         },
     }))
 }
@@ -670,6 +672,8 @@ pub struct ReplyRulesView {
     pub template_required: bool,
     /// When the open reply window closes (RFC 3339), where the channel has one.
     pub window_closes_at: Option<String>,
+    /// The connector's approved templates, to choose from; empty when any name is taken.
+    pub templates: Vec<String>,
 }
 
 /// One event of a conversation's history, as an auditor reads it.

@@ -72,6 +72,7 @@ pub fn centre() -> CentreConfig {
         queue: QueueId::new(queue),
         priority: 0,
         skills: skills.iter().map(|s| (*s).to_owned()).collect(),
+        templates: Vec::new(),
     };
     CentreConfig {
         queues: [

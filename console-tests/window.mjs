@@ -1,0 +1,66 @@
+// Past WhatsApp's 24-hour window, free text is disabled and the connector's approved templates
+// are offered instead. The window is the API's to state (GET /v1/conversations/{id} says
+// `template_required`); this scenario has the API's answer say it closed, as it would a day
+// after the customer's last message, and checks the console follows it and sends a template.
+
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import {
+  api, base, choose, click, disabled, explain, find, launch, logged, page as newPage, press, readyAgent,
+} from "./browser.mjs";
+
+const browser = await launch();
+let page;
+try {
+  page = await newPage(browser);
+  // The console reads the conversation's reply rules: here they say the window has closed.
+  await page.setRequestInterception(true);
+  page.on("request", async (request) => {
+    if (request.isInterceptResolutionHandled()) return;
+    if (request.method() !== "GET" || !/\/v1\/conversations\/[0-9a-f-]{36}(\?|$)/.test(request.url())) {
+      request.continue();
+      return;
+    }
+    const real = await fetch(request.url(), { headers: request.headers() });
+    const answer = await real.json();
+    if (answer.reply_rules) answer.reply_rules = { ...answer.reply_rules, template_required: true, window_closes_at: null };
+    request.respond({ status: real.status, contentType: "application/json", body: JSON.stringify(answer) });
+  });
+  await readyAgent(page, "sb_demo_alice", "support");
+
+  const body = JSON.stringify({
+    object: "whatsapp_business_account",
+    entry: [{ id: "102290129340398", changes: [{ field: "messages", value: {
+      messaging_product: "whatsapp",
+      metadata: { display_phone_number: "15550783881", phone_number_id: "106540352242922" },
+      contacts: [{ profile: { name: "Jana" }, wa_id: "420600111222" }],
+      messages: [{ from: "420600111222", id: "wamid.browser-1", timestamp: `${Math.floor(Date.now() / 1000)}`,
+        type: "text", text: { body: "Where is my order?" } }],
+    } }] }],
+  });
+  const signature = createHmac("sha256", "demo-whatsapp-app-secret").update(body).digest("hex");
+  const delivered = await fetch(`${base}/v1/connectors/whatsapp/webhook`, {
+    method: "POST", body,
+    headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${signature}` },
+  });
+  assert.equal(delivered.status, 200, await delivered.text());
+
+  const offer = await find(page, ".offer", "whatsapp");
+  const conversation = await offer.evaluate((element) => element.dataset.conversation);
+  await press(page, `.offer[data-conversation="${conversation}"]`, "Accept");
+  await find(page, "select#template");
+  assert.equal(await disabled(page, "#reply"), true, "no free text once the window has closed");
+  const options = await page.$$eval("select#template option", (all) => all.map((o) => o.value));
+  assert.deepEqual(options, ["", "order_update", "follow_up"]);
+  const { head } = await api("sb_demo_admin", "GET", "/v1/log?limit=1");
+  await choose(page, "select#template", "order_update");
+  await click(page, "#send");
+  const sent = await logged("AgentMessageSent", head, (payload) => payload.conversation === conversation);
+  assert.equal(sent.payload.template, "order_update");
+  console.log("window passed: past the window only an approved template goes out");
+} catch (error) {
+  await explain(page, "window-failure");
+  throw error;
+} finally {
+  await browser.close();
+}
