@@ -1,12 +1,14 @@
 // Past WhatsApp's 24-hour window, free text is disabled and the connector's approved templates
 // are offered instead. The window is the API's to state (GET /v1/conversations/{id} says
 // `template_required`); this scenario has the API's answer say it closed, as it would a day
-// after the customer's last message, and checks the console follows it and sends a template.
+// after the customer's last message, and checks the console follows it and sends a template. Then
+// outbound conversations: refused to a stranger, started with a customer who wrote before.
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import {
-  api, base, choose, click, disabled, explain, find, launch, logged, page as newPage, press, readyAgent,
+  api, base, choose, click, disabled, explain, fill, find, gone, launch, logged, page as newPage, press,
+  readyAgent,
 } from "./browser.mjs";
 
 const browser = await launch();
@@ -57,7 +59,23 @@ try {
   await click(page, "#send");
   const sent = await logged("AgentMessageSent", head, (payload) => payload.conversation === conversation);
   assert.equal(sent.payload.template, "order_update");
-  console.log("window passed: past the window only an approved template goes out");
+
+  // Outbound: only to a contact who has written before through the connector. Jana has; a
+  // stranger has not, and the API's refusal is shown in its own words.
+  await choose(page, "#status", "resolved");
+  await click(page, "#close");
+  await gone(page, `#work [data-conversation="${conversation}"]`);
+  const outbound = async (contact) => {
+    await fill(page, "#outbound input[name=connector]", "whatsapp");
+    await fill(page, "#outbound input[name=contact]", contact);
+    await fill(page, "#outbound textarea[name=text]", "Your parcel has arrived.");
+    await click(page, "#outbound button[type=submit]");
+  };
+  await outbound("420600999999");
+  await find(page, "#error", "has never written through connector 'whatsapp'");
+  await outbound("420600111222");
+  await find(page, "#work [data-conversation] .message.agent", "Your parcel has arrived.");
+  console.log("window passed: past the window only an approved template goes out; outbound only to who wrote");
 } catch (error) {
   await explain(page, "window-failure");
   throw error;

@@ -143,7 +143,7 @@ in_each_browser! {
         super::grab;
     an_agents_day_of_ring_outs_waiting_lists_tabs_invitations_and_transfers =>
         super::workday;
-    past_the_whatsapp_window_only_an_approved_template_can_be_sent =>
+    past_the_window_only_an_approved_template_goes_and_outbound_only_to_who_wrote =>
         |browser| super::scenario(browser, "window.mjs", None);
 }
 
