@@ -7,6 +7,7 @@
 // its panels, so an element found a moment ago may have been replaced by an equal one.
 
 import puppeteer from "puppeteer-core";
+import { createHmac } from "node:crypto";
 import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -186,6 +187,26 @@ export async function signIn(page, key) {
   await page.goto(`${base}/`);
   await fill(page, "#key", key);
   await click(page, "#sign-in button[type=submit]");
+}
+
+/** Delivers a provider's webhook `payload` to `connector`, signed as Meta signs (HMAC-SHA256 of
+ * the body with the app secret), and checks it was taken. */
+export async function webhook(connector, secret, payload) {
+  const body = JSON.stringify(payload);
+  const signature = createHmac("sha256", secret).update(body).digest("hex");
+  const delivered = await fetch(`${base}/v1/connectors/${connector}/webhook`, {
+    method: "POST", body,
+    headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${signature}` },
+  });
+  if (delivered.status !== 200) throw new Error(`webhook ${connector}: ${delivered.status} ${await delivered.text()}`);
+}
+
+/** Accepts the offer whose card mentions `text` (a channel, a name); returns its conversation. */
+export async function acceptOffer(page, text) {
+  const offer = await find(page, ".offer", text);
+  const conversation = await offer.evaluate((element) => element.dataset.conversation);
+  await press(page, `.offer[data-conversation="${conversation}"]`, "Accept");
+  return conversation;
 }
 
 /** Calls the API with `key`, as a connector or a script would. */

@@ -2,9 +2,8 @@
 // and Send is disabled, as the channel's rules (stated by the API) require.
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import {
-  api, base, click, disabled, explain, fill, find, launch, page as newPage, press, readyAgent, textOf,
+  acceptOffer, api, click, disabled, explain, fill, find, launch, page as newPage, readyAgent, textOf, webhook,
 } from "./browser.mjs";
 
 const browser = await launch();
@@ -14,23 +13,14 @@ try {
   await readyAgent(page, "sb_demo_alice", "support");
 
   // A customer writes on Instagram, through the provider's signed webhook.
-  const body = JSON.stringify({
+  await webhook("instagram", "demo-meta-app-secret", {
     object: "instagram",
     entry: [{ id: "17841400000000000", time: Date.now(), messaging: [{
       sender: { id: "6912345678901234" }, recipient: { id: "17841400000000000" }, timestamp: Date.now(),
       message: { mid: "aWdfZAG1faXRlbToxOmJyb3dzZXI", text: "Is the red one in stock?" },
     }] }],
   });
-  const signature = createHmac("sha256", "demo-meta-app-secret").update(body).digest("hex");
-  const delivered = await fetch(`${base}/v1/connectors/instagram/webhook`, {
-    method: "POST", body,
-    headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${signature}` },
-  });
-  assert.equal(delivered.status, 200, await delivered.text());
-
-  const offer = await find(page, ".offer", "instagram_dm");
-  const conversation = await offer.evaluate((element) => element.dataset.conversation);
-  await press(page, `.offer[data-conversation="${conversation}"]`, "Accept");
+  await acceptOffer(page, "instagram_dm");
   await find(page, "#reply");
   await fill(page, "#reply", "x".repeat(1001));
   assert.equal(await textOf(page, "#counter"), "1001 / 1000");

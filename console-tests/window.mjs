@@ -5,10 +5,9 @@
 // outbound conversations: refused to a stranger, started with a customer who wrote before.
 
 import assert from "node:assert/strict";
-import { createHmac } from "node:crypto";
 import {
-  api, base, choose, click, disabled, explain, fill, find, gone, launch, logged, page as newPage, press,
-  readyAgent,
+  acceptOffer, api, choose, click, disabled, explain, fill, find, gone, launch, logged, page as newPage,
+  readyAgent, webhook,
 } from "./browser.mjs";
 
 const browser = await launch();
@@ -30,7 +29,7 @@ try {
   });
   await readyAgent(page, "sb_demo_alice", "support");
 
-  const body = JSON.stringify({
+  await webhook("whatsapp", "demo-whatsapp-app-secret", {
     object: "whatsapp_business_account",
     entry: [{ id: "102290129340398", changes: [{ field: "messages", value: {
       messaging_product: "whatsapp",
@@ -40,16 +39,7 @@ try {
         type: "text", text: { body: "Where is my order?" } }],
     } }] }],
   });
-  const signature = createHmac("sha256", "demo-whatsapp-app-secret").update(body).digest("hex");
-  const delivered = await fetch(`${base}/v1/connectors/whatsapp/webhook`, {
-    method: "POST", body,
-    headers: { "content-type": "application/json", "x-hub-signature-256": `sha256=${signature}` },
-  });
-  assert.equal(delivered.status, 200, await delivered.text());
-
-  const offer = await find(page, ".offer", "whatsapp");
-  const conversation = await offer.evaluate((element) => element.dataset.conversation);
-  await press(page, `.offer[data-conversation="${conversation}"]`, "Accept");
+  const conversation = await acceptOffer(page, "whatsapp");
   await find(page, "select#template");
   assert.equal(await disabled(page, "#reply"), true, "no free text once the window has closed");
   const options = await page.$$eval("select#template option", (all) => all.map((o) => o.value));

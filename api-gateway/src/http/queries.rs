@@ -358,12 +358,7 @@ pub async fn queues(
     // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
     let now = state.clock.now();
-    let since = match &query.since {
-        Some(text) => projections::rfc3339::parse(text).ok_or_else(|| {
-            ApiError::BadRequest(format!("since: '{text}' is not an RFC 3339 time"))
-        })?,
-        None => start_of_day(now),
-    };
+    let since = period_start(query.since.as_deref(), now)?;
     let answer = state
         .views
         .read(query.after, READ_YOUR_WRITES_LIMIT, |models| QueueList {
@@ -421,12 +416,7 @@ pub async fn queue_series(
     // Who may read is settled before anything is looked up.
     let visible = caller.rights(&state.config)?;
     let now = state.clock.now();
-    let since = match &query.since {
-        Some(text) => projections::rfc3339::parse(text).ok_or_else(|| {
-            ApiError::BadRequest(format!("since: '{text}' is not an RFC 3339 time"))
-        })?,
-        None => start_of_day(now),
-    };
+    let since = period_start(query.since.as_deref(), now)?;
     let step_minutes = query.step_minutes.unwrap_or(15);
     if !(1..=1440).contains(&step_minutes) {
         return Err(ApiError::BadRequest(format!(
@@ -474,6 +464,16 @@ pub async fn queue_series(
         })
         .await?;
     Ok(Json(answer))
+}
+
+/// Where a period asked for starts: `since` (RFC 3339), or the start of today (UTC).
+fn period_start(since: Option<&str>, now: Timestamp) -> Result<Timestamp, ApiError> {
+    match since {
+        Some(text) => projections::rfc3339::parse(text).ok_or_else(|| {
+            ApiError::BadRequest(format!("since: '{text}' is not an RFC 3339 time"))
+        }),
+        None => Ok(start_of_day(now)),
+    }
 }
 
 /// Midnight (UTC) of the day `now` falls in.
