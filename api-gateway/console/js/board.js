@@ -264,7 +264,7 @@ export function supervisorBoard(root, me) {
         h("span", { class: "key waiting" }), "most waiting at once ",
         h("span", { class: "key answered" }), "answered ",
         h("span", { class: "key in-time" }), `answered in time, per ${CHART_STEP} minutes`),
-      [...waitingBy.entries()].map(([queue, rows]) => h("div", {},
+      ...[...waitingBy.entries()].map(([queue, rows]) => h("div", { class: "waiting-list", dataset: { queue } },
         h("h3", {}, `Waiting in ${queue}`),
         h("ol", {}, rows.map((w) => h("li", {},
           `${w.contact_name || w.handle || w.contact}: `,
