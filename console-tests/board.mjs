@@ -87,12 +87,15 @@ try {
   // Sorting by a column.
   await click(page, "#interaction-rows thead button", "Wait time");
   await find(page, "#interaction-rows thead button", "Wait time ▲");
-  const csv = await download(page, () => click(page, "#export-csv"));
+  const csv = await download(page, () => click(page, "#export-csv"), "interactions.csv");
   const lines = csv.trim().split(/\r?\n/);
   assert.match(lines[0], /^Time,Queue,User,Contact/);
   assert.ok(lines.length >= 2, csv);
   for (const line of lines.slice(1)) assert.match(line, /Jana/, csv);
   assert.doesNotMatch(csv, /Eva|Petr/);
+  // The XLSX export, with the same filters, is a workbook (a zip).
+  const xlsx = await download(page, () => click(page, "#export-xlsx"), "interactions.xlsx", null);
+  assert.equal(xlsx.subarray(0, 2).toString("latin1"), "PK");
 
   // An auditor sees the hash chain's check.
   const auditor = await newPage(browser);

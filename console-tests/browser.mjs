@@ -163,22 +163,25 @@ export async function choose(page, selector, value) {
   }, selector, value);
 }
 
-/** Runs `action` (a click that starts a download) and returns the downloaded file's text. */
-export async function download(page, action) {
-  const before = new Set(await readdir(page.downloads));
+/** Runs `action` (a click that starts a download) and returns the text of the file `name` it
+ * saves (its bytes, with `encoding` null). Browsers write a download under a temporary name first (Chromium's `.crdownload`,
+ * Firefox's `.part` beside a placeholder), so it waits for the final name and a size that holds
+ * still. */
+export async function download(page, action, name, encoding = "utf8") {
   await action();
+  const path = join(page.downloads, name);
   const deadline = Date.now() + TIMEOUT_MS;
   for (;;) {
-    const names = (await readdir(page.downloads)).filter((n) => !before.has(n));
-    const done = names.find((n) => !n.endsWith(".part") && !n.endsWith(".crdownload"));
-    // Done when no partial file is left and the size holds still.
-    if (done && names.length === 1) {
-      const path = join(page.downloads, done);
+    try {
+      const names = await readdir(page.downloads);
+      const partial = names.some((n) => n.endsWith(".part") || n.endsWith(".crdownload"));
       const size = (await stat(path)).size;
       await new Promise((resolve) => setTimeout(resolve, 200));
-      if ((await stat(path)).size === size && size > 0) return readFile(path, "utf8");
+      if (!partial && size > 0 && (await stat(path)).size === size) return readFile(path, encoding ? { encoding } : {});
+    } catch (error) {
+      if (error.code !== "ENOENT") throw error;
     }
-    if (Date.now() > deadline) throw new Error(`no download arrived in ${page.downloads}`);
+    if (Date.now() > deadline) throw new Error(`no download ${name} arrived in ${page.downloads}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -49,9 +49,9 @@ try {
     // Every resumption is refused: only a console that drops its position gets through.
     if (request.url().endsWith("/stream") && headers["last-event-id"]) {
       refused += 1;
-      request.continue({ headers: { ...headers, "last-event-id": "999999999" } });
+      request.continue({ headers: { ...headers, "last-event-id": "999999999" } }).catch(() => {});
     } else {
-      request.continue();
+      request.continue().catch(() => {});
     }
   });
   await page.setOfflineMode(true);

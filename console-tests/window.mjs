@@ -16,16 +16,22 @@ try {
   page = await newPage(browser);
   // The console reads the conversation's reply rules: here they say the window has closed.
   await page.setRequestInterception(true);
+  // A request can be dropped under the handler (the page reloads, the browser closes): that is
+  // no failure of the scenario, so nothing here may reject unhandled.
   page.on("request", async (request) => {
     if (request.isInterceptResolutionHandled()) return;
-    if (request.method() !== "GET" || !/\/v1\/conversations\/[0-9a-f-]{36}(\?|$)/.test(request.url())) {
-      request.continue();
-      return;
+    try {
+      if (request.method() !== "GET" || !/\/v1\/conversations\/[0-9a-f-]{36}(\?|$)/.test(request.url())) {
+        await request.continue();
+        return;
+      }
+      const real = await fetch(request.url(), { headers: request.headers() });
+      const answer = await real.json();
+      if (answer.reply_rules) answer.reply_rules = { ...answer.reply_rules, template_required: true, window_closes_at: null };
+      await request.respond({ status: real.status, contentType: "application/json", body: JSON.stringify(answer) });
+    } catch (error) {
+      console.error(`interception: ${error.message}`);
     }
-    const real = await fetch(request.url(), { headers: request.headers() });
-    const answer = await real.json();
-    if (answer.reply_rules) answer.reply_rules = { ...answer.reply_rules, template_required: true, window_closes_at: null };
-    request.respond({ status: real.status, contentType: "application/json", body: JSON.stringify(answer) });
   });
   await readyAgent(page, "sb_demo_alice", "support");
 
