@@ -70,7 +70,7 @@ try {
   await choose(page, "#team", "");
   await find(page, eva);
   // Eva waits in support's list; then she leaves unanswered, and is missed.
-  await find(page, "#queues li", "Eva");
+  await find(page, "#queues .waiting-list[data-queue=support] li", "Eva");
   await api(ADMIN, "POST", "/v1/webchat/website/left", { visitor: "v-eva" });
   await find(page, "#missed li", "Eva");
 

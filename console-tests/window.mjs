@@ -1,7 +1,8 @@
 // Past WhatsApp's 24-hour window, free text is disabled and the connector's approved templates
 // are offered instead. The window is the API's to state (GET /v1/conversations/{id} says
 // `template_required`); this scenario has the API's answer say it closed, as it would a day
-// after the customer's last message, and checks the console follows it and sends a template. Then
+// after the customer's last message, and checks the console follows it and sends a template (the
+// core's own refusals past the window are tested in routing-core, where time is data). Then
 // outbound conversations: refused to a stranger, started with a customer who wrote before.
 
 import assert from "node:assert/strict";

@@ -10,8 +10,8 @@ import {
 } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
-const writes = (visitor, name, id, text) =>
-  api(ADMIN, "POST", "/v1/webchat/desk-chat/messages", { visitor, name, message_id: id, text });
+const writes = (visitor, name, id, text, connector = "desk-chat") =>
+  api(ADMIN, "POST", `/v1/webchat/${connector}/messages`, { visitor, name, message_id: id, text });
 const summary = (conversation) => api(ADMIN, "GET", `/v1/conversations/${conversation}`);
 
 const browser = await launch();
@@ -19,9 +19,12 @@ const pages = {};
 try {
   const ann = (pages.ann = await newPage(browser));
   await readyAgent(ann, "sb_test_ann", "desk");
+  await click(ann, "#queues button[data-queue=ring]");
+  await find(ann, "#queues button[data-queue=ring]", "Log out");
 
-  // An offer rings out (the desk gives two seconds): it goes, and Ann is told she was paused.
-  const adam = await writes("v-adam", "Adam", "w-1", "First question");
+  // An offer rings out (the ring queue gives two seconds): it goes, and Ann is told she was
+  // paused.
+  const adam = await writes("v-adam", "Adam", "w-1", "First question", "ring-chat");
   await find(ann, `.offer[data-conversation="${adam.conversation}"]`, /Time left/);
   await gone(ann, `.offer[data-conversation="${adam.conversation}"]`);
   await find(ann, ".notice", "You were paused (missed offer)");
@@ -69,17 +72,20 @@ try {
   await find(ben, `[data-tab="${bea.conversation}"]`);
   assert.deepEqual((await summary(bea.conversation)).agents, ["ann", "ben"]);
 
-  // Ann transfers Adam to Ben, who accepts: Adam leaves Ann's tabs.
-  await click(ann, `[data-tab="${adam.conversation}"]`);
-  await find(ann, `#work [data-conversation="${adam.conversation}"]`);
+  // Dora writes; Ann (paused) takes her from the waiting list and transfers her to Ben, who
+  // accepts: Dora leaves Ann's tabs.
+  const dora = await writes("v-dora", "Dora", "w-5", "A question for an expert");
+  await press(ann, `#waiting [data-conversation="${dora.conversation}"]`, "Accept");
+  await click(ann, `[data-tab="${dora.conversation}"]`);
+  await find(ann, `#work [data-conversation="${dora.conversation}"]`);
   await choose(ann, "#hand-over-kind", "to_agent");
   await fill(ann, "#hand-over-to", "ben");
-  await press(ann, `#work [data-conversation="${adam.conversation}"]`, "Transfer");
-  await find(ben, `.offer[data-conversation="${adam.conversation}"]`, "Transfer: Adam");
-  await press(ben, `.offer[data-conversation="${adam.conversation}"]`, "Accept");
-  await gone(ann, `[data-tab="${adam.conversation}"]`);
-  await find(ben, `[data-tab="${adam.conversation}"]`);
-  assert.deepEqual((await summary(adam.conversation)).agents, ["ben"]);
+  await press(ann, `#work [data-conversation="${dora.conversation}"]`, "Transfer");
+  await find(ben, `.offer[data-conversation="${dora.conversation}"]`, "Transfer: Dora");
+  await press(ben, `.offer[data-conversation="${dora.conversation}"]`, "Accept");
+  await gone(ann, `[data-tab="${dora.conversation}"]`);
+  await find(ben, `[data-tab="${dora.conversation}"]`);
+  assert.deepEqual((await summary(dora.conversation)).agents, ["ben"]);
 
   // A new customer is offered to Ben (Ann is paused); he rejects it, and it waits.
   const cyril = await writes("v-cyril", "Cyril", "w-4", "Hello");

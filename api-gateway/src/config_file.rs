@@ -8,8 +8,8 @@ use crate::access::{RoleName, RoleSpec};
 use routing_core::access::{ApiKey, SecretDigest};
 use routing_core::config::{
     AfterMaxWait, AgentConfig, AgentLostPolicy, CentreConfig, Channel, ConnectorConfig,
-    DEFAULT_ANSWER_TARGET_MS, DEFAULT_OFFER_TIMEOUT_MS, MaxWait, PauseLimits, QueueConfig,
-    Reminder, RoutingMode, RoutingStrategy, TransferDeclined,
+    DEFAULT_ANSWER_TARGET_MS, DEFAULT_OFFER_TIMEOUT_MS, MISSED_OFFER_PAUSE_REASON, MaxWait,
+    PauseLimits, QueueConfig, Reminder, RoutingMode, RoutingStrategy, TransferDeclined,
 };
 use routing_core::{AgentId, ConnectorId, KeyId, QueueId};
 use serde::Deserialize;
@@ -61,6 +61,10 @@ struct File {
     /// The reasons agents pause for, in the order offered.
     #[serde(default = "default_pause_reasons")]
     pause_reasons: Spanned<Vec<String>>,
+}
+
+fn no_templates() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, Vec::new())
 }
 
 fn default_close_statuses() -> Spanned<Vec<String>> {
@@ -217,8 +221,8 @@ struct ConnectorEntry {
     #[serde(default)]
     skills: Vec<String>,
     /// The provider's approved message templates, by name (outside the reply window).
-    #[serde(default)]
-    templates: Vec<String>,
+    #[serde(default = "no_templates")]
+    templates: Spanned<Vec<String>>,
     /// The provider's signing secret (Meta's app secret; Viber's bot token), or the name of the
     /// environment variable holding it (`webhook_secret_env`), which keeps it out of the file.
     webhook_secret: Option<String>,
@@ -378,6 +382,31 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
                     format!("{name}: '{item}' is empty or named twice"),
                 ));
             }
+        }
+    }
+    // The automatic pause has its own reason; an agent must not take it by hand.
+    if file
+        .pause_reasons
+        .get_ref()
+        .iter()
+        .any(|r| r == MISSED_OFFER_PAUSE_REASON)
+    {
+        return Err(at(
+            file.pause_reasons.span().start,
+            format!(
+                "pause_reasons: '{MISSED_OFFER_PAUSE_REASON}' is the automatic pause's reason, not one to choose"
+            ),
+        ));
+    }
+    // A limit for a reason nobody can pause for would never apply: a typo, said at once.
+    for reason in file.pause_limits_s.keys() {
+        if reason != MISSED_OFFER_PAUSE_REASON && !file.pause_reasons.get_ref().contains(reason) {
+            return Err(at(
+                file.pause_limits_s[reason].span().start,
+                format!(
+                    "pause_limits_s: '{reason}' is not one of pause_reasons (nor '{MISSED_OFFER_PAUSE_REASON}')"
+                ),
+            ));
         }
     }
     config.close_statuses = file.close_statuses.get_ref().clone();
@@ -687,12 +716,32 @@ pub fn parse_settings(path: &Path, text: &str) -> Result<Settings, ConfigError> 
         if !secrets.is_empty() {
             webhooks.insert(ConnectorId::new(&id), secrets);
         }
+        let templates = &entry.templates;
+        if !templates.get_ref().is_empty() && !entry.channel.has_reply_window() {
+            return Err(at(
+                templates.span().start,
+                format!(
+                    "connector '{id}': only WhatsApp and Messenger have a reply window, and so templates"
+                ),
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for name in templates.get_ref() {
+            if name.trim() != name || name.is_empty() || !seen.insert(name.as_str()) {
+                return Err(at(
+                    templates.span().start,
+                    format!(
+                        "connector '{id}': template '{name}' is empty, padded with spaces, or named twice"
+                    ),
+                ));
+            }
+        }
         let connector_config = ConnectorConfig {
             channel: entry.channel,
             queue: queue_id,
             priority: *entry.priority.get_ref(),
             skills: entry.skills.iter().cloned().collect(),
-            templates: entry.templates.clone(),
+            templates: entry.templates.get_ref().clone(),
         };
         if config
             .connectors
@@ -1075,6 +1124,17 @@ skills = ["spanish"]
             ["order_update".to_owned()]
         );
         assert!(config.templates_of(&ConnectorId::new("other")).is_empty());
+        let web = "[[queues]]\nid = \"support\"\nchannels = [\"webchat\"]\n[[connectors]]\nid = \"web\"\nchannel = \"webchat\"\nqueue = \"support\"\n";
+        let error = error_of(&format!("{web}templates = [\"hello\"]\n"));
+        assert!(
+            error.contains("line 8") && error.contains("only WhatsApp and Messenger"),
+            "{error}"
+        );
+        let wa = web.replace("\"webchat\"", "\"whatsapp\"");
+        let error = error_of(&format!("{wa}templates = [\"a\", \" b\"]\n"));
+        assert!(error.contains("padded with spaces"), "{error}");
+        let error = error_of(&format!("{wa}templates = [\"a\", \"a\"]\n"));
+        assert!(error.contains("named twice"), "{error}");
     }
 
     #[test]
@@ -1103,6 +1163,20 @@ skills = ["spanish"]
         );
         let error = error_of(&format!("pause_reasons = [\"a\", \"a\"]\n{base}"));
         assert!(error.contains("'a' is empty or named twice"), "{error}");
+        let error = error_of(&format!(
+            "pause_reasons = [\"break\", \"missed offer\"]\n{base}"
+        ));
+        assert!(error.contains("the automatic pause's reason"), "{error}");
+        let error = error_of(&format!("{base}[pause_limits_s]\nlunhc = 60\n"));
+        assert!(
+            error.contains("line 5") && error.contains("'lunhc' is not one of pause_reasons"),
+            "{error}"
+        );
+        parse(
+            Path::new("centre.toml"),
+            &format!("{base}[pause_limits_s]\nlunch = 60\n\"missed offer\" = 600\n"),
+        )
+        .unwrap();
     }
 
     #[test]

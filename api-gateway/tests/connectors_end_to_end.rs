@@ -247,6 +247,20 @@ async fn a_reply_leaves_through_the_outbox_and_the_providers_receipts_move_it_on
         json!(["order_update", "follow_up"]),
         "{summary}"
     );
+    // A template the connector does not list is refused, and appends nothing.
+    let head = server.head().await;
+    let (status, refused) = server
+        .post(
+            &format!("/v1/conversations/{conversation}/messages"),
+            json!({"agent": "alice", "text": "10% off", "template": "discount"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(
+        refused["type"], "urn:switchboard:problem:unknown-template",
+        "{refused}"
+    );
+    assert_eq!(server.head().await, head);
     let (status, sent) = server
         .post(
             &format!("/v1/conversations/{conversation}/messages"),

@@ -143,7 +143,7 @@ in_each_browser! {
         super::grab;
     an_agents_day_of_ring_outs_waiting_lists_tabs_invitations_and_transfers =>
         super::workday;
-    past_the_window_only_an_approved_template_goes_and_outbound_only_to_who_wrote =>
+    past_the_window_the_console_offers_only_approved_templates_and_outbound_only_to_who_wrote =>
         |browser| super::scenario(browser, "window.mjs", None);
 }
 
@@ -184,18 +184,20 @@ fn grab(browser: Browser) {
     scenario(browser, "grab.mjs", Some(&format!("{demo}{team}")));
 }
 
-/// A desk whose offers ring for two seconds and pause who misses one, and reminds on every
-/// customer message; Ann and Ben work it.
+/// A desk that reminds on every customer message, and a queue whose offers ring for two seconds
+/// and pause who misses one; Ann and Ben work them.
 fn workday(browser: Browser) {
     let demo = std::fs::read_to_string(support::example_config()).unwrap();
     let mut desk = String::from(
-        "\n[[queues]]\nid = \"desk\"\nchannels = [\"webchat\"]\noffer_timeout_s = 2\n\
-         pause_on_missed_offer = true\nreminder = \"every_message\"\n\
-         [[connectors]]\nid = \"desk-chat\"\nchannel = \"webchat\"\nqueue = \"desk\"\n",
+        "\n[[queues]]\nid = \"desk\"\nchannels = [\"webchat\"]\nreminder = \"every_message\"\n\
+         [[queues]]\nid = \"ring\"\nchannels = [\"webchat\"]\noffer_timeout_s = 2\n\
+         pause_on_missed_offer = true\n\
+         [[connectors]]\nid = \"desk-chat\"\nchannel = \"webchat\"\nqueue = \"desk\"\n\
+         [[connectors]]\nid = \"ring-chat\"\nchannel = \"webchat\"\nqueue = \"ring\"\n",
     );
     for agent in ["ann", "ben"] {
         desk.push_str(&format!(
-            "[[agents]]\nid = \"{agent}\"\nname = \"{agent}\"\nqueues = [\"desk\"]\n\
+            "[[agents]]\nid = \"{agent}\"\nname = \"{agent}\"\nqueues = [\"desk\", \"ring\"]\n\
              capacity = {{ webchat = 3 }}\n\
              [[api_keys]]\nid = \"test-{agent}\"\nrole = \"agent\"\nagent = \"{agent}\"\n\
              secret_sha256 = \"{}\"\n",

@@ -141,11 +141,16 @@ pub struct ConversationsView {
     open: BTreeSet<ConversationId>,
     /// Transfers ringing, by conversation: the agent each would hand over from.
     transfers: BTreeMap<ConversationId, AgentId>,
+    /// The agent the event just applied handed a conversation over from (an accepted transfer),
+    /// for as long as that event is the newest: they must hear of it, though no longer in it.
+    #[serde(default)]
+    handed_over: Option<(ConversationId, AgentId)>,
 }
 
 impl ConversationsView {
     pub fn apply(&mut self, event: &Event) {
         let at = event.at;
+        self.handed_over = None;
         match &event.kind {
             EventKind::ConversationStarted(e) => {
                 let mut row = ConversationSummary::started(
@@ -254,6 +259,7 @@ impl ConversationsView {
                 // An accepted transfer hands over: the agent it came from leaves.
                 if let Some(from) = self.transfers.remove(&id) {
                     row.agents.remove(&from);
+                    self.handed_over = Some((id, from));
                 }
                 row.offered_to = None;
                 row.agents.insert(e.agent.clone());
@@ -331,6 +337,14 @@ impl ConversationsView {
         if row.status == ConversationStatus::Closed {
             self.open.remove(&id);
         }
+    }
+
+    /// Who the newest event handed `conversation` over from, if it completed a transfer.
+    pub fn handed_over_by(&self, conversation: &ConversationId) -> Option<&AgentId> {
+        self.handed_over
+            .as_ref()
+            .filter(|(id, _)| id == conversation)
+            .map(|(_, from)| from)
     }
 
     /// The conversations not closed.

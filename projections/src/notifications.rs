@@ -6,7 +6,7 @@
 //! agents view's. This module never decides anything and never formats a message; the API does.
 
 use crate::ReadModels;
-use routing_core::event::{AcceptedFromWaiting, OfferAccepted, StreamOf};
+use routing_core::event::StreamOf;
 use routing_core::{AgentId, ConversationId, Event, EventKind, QueueId};
 use std::collections::BTreeSet;
 
@@ -48,7 +48,7 @@ fn any_named(kind: &EventKind, mut f: impl FnMut(&AgentId) -> bool) -> bool {
 /// The agents whose consoles must hear about `event`, read off the views as they stand once it
 /// is applied: offers, transfers and invitations to or from them and how they end, their team's
 /// notifications and grabs (who won matters to everyone logged in to the queue), conversations
-/// joining the waiting list of a queue they are logged in to and taken from it, reminders,
+/// joining the waiting list of a queue they are logged in to, reminders,
 /// their own presence, and whatever happens in a conversation they are in (messages above all).
 /// Heartbeats and focus changes are the console's own doing and are left out, and so is an
 /// agent's own message. In id order, each once.
@@ -61,25 +61,22 @@ pub fn audience(models: &ReadModels, event: &Event) -> Vec<AgentId> {
         | EventKind::ApiKeyIssued(_)
         | EventKind::ApiKeyRevoked(_) => return agents,
         EventKind::ConversationGrabbed(e) => agents.extend(logged_in(models, &e.queue)),
-        // The waiting list: who may accept from a queue hears a conversation join it, and
-        // leave it taken.
+        // The waiting list: who is logged in to a queue hears a conversation join it. Not who
+        // took it: that is for those in it, and a console reads its waiting list again now and
+        // then to drop rows taken by others.
         EventKind::ConversationEnqueued(e) => agents.extend(logged_in(models, &e.queue)),
-        EventKind::OfferAccepted(OfferAccepted { conversation, .. })
-        | EventKind::AcceptedFromWaiting(AcceptedFromWaiting { conversation, .. }) => {
-            if let Some(queue) = models
-                .conversations
-                .get(conversation)
-                .and_then(|c| c.queue.as_ref())
-            {
-                agents.extend(logged_in(models, queue));
-            }
-        }
         _ => {}
     }
     any_named(&event.kind, |named| {
         agents.push(named.clone());
         false
     });
+    if let Some(conversation) = event.kind.conversation()
+        && let Some(from) = models.conversations.handed_over_by(&conversation)
+    {
+        // The giver of an accepted transfer is no longer in it, but their console must close it.
+        agents.push(from.clone());
+    }
     if let Some(summary) = event
         .kind
         .conversation()
@@ -282,8 +279,49 @@ mod tests {
                 agent: ada.clone(),
             },
         );
-        assert!(concerns_agent(&models, &bo, &taken), "it leaves Bo's list");
+        assert!(
+            !concerns_agent(&models, &bo, &taken),
+            "who took it is for those in it, not for every colleague"
+        );
         assert!(!concerns_agent(&models, &bo, &customer_writes()));
+    }
+
+    #[test]
+    fn the_giver_of_an_accepted_transfer_hears_of_it_though_no_longer_in_it() {
+        use routing_core::event::TransferOffered;
+        let (ada, bo) = (AgentId::new("ada"), AgentId::new("bo"));
+        let mut events: Vec<Event> = arrival(1, "support", 10).into();
+        events.push(at(
+            20,
+            OfferAccepted {
+                conversation: id(1),
+                agent: ada.clone(),
+            },
+        ));
+        events.push(at(
+            30,
+            TransferOffered {
+                conversation: id(1),
+                from: ada.clone(),
+                to: bo.clone(),
+                expires_at: Timestamp::from_millis(60_000),
+            },
+        ));
+        let accepted = at(
+            40,
+            OfferAccepted {
+                conversation: id(1),
+                agent: bo.clone(),
+            },
+        );
+        events.push(accepted.clone());
+        let models = models_with(&events);
+        assert_eq!(audience(&models, &accepted), [ada.clone(), bo.clone()]);
+        // The next event in it is Bo's alone.
+        let mut later = events.clone();
+        later.push(customer_writes());
+        let models = models_with(&later);
+        assert!(!concerns_agent(&models, &ada, &customer_writes()));
     }
 
     #[test]

@@ -10,6 +10,8 @@ import { h, attempt, clock, customer, quietly, redrawGuard, showError, showLink 
 const HEARTBEAT_MS = 15_000;
 /** How many closed tabs' drafts are kept, should their conversations come back. */
 const KEPT_TABS = 20;
+/** How often the waiting list is read again, to drop what colleagues took. */
+const WAITING_MS = 5_000;
 /** How often a team admin's list of their teams' conversations is read again. */
 const TEAM_BOARD_MS = 5_000;
 
@@ -236,6 +238,11 @@ export function agentConsole(root, agent) {
           tab.unread = true;
         }
       }
+      // A colleague's conversation joining a waiting list changes only that list.
+      if (type === "ConversationEnqueued" && !tab && !state.offers.has(payload.conversation)) {
+        waitingSoon();
+        return;
+      }
       scheduleRefresh();
     },
     (live, error, fresh) => {
@@ -256,6 +263,19 @@ export function agentConsole(root, agent) {
       }
     },
   );
+
+  // The waiting list alone: read when a conversation joins it, and every few seconds, as the
+  // stream does not say when a colleague takes one (that is for those in it).
+  let waitingTimer = null;
+  function waitingSoon() {
+    waitingTimer ??= setTimeout(async () => {
+      waitingTimer = null;
+      const waiting = await quietly(() => get(`/v1/waiting?agent=${encodeURIComponent(agent)}&after=${state.after}`));
+      if (waiting) state.waiting = waiting.waiting;
+      render();
+    }, 100);
+  }
+  setInterval(waitingSoon, WAITING_MS);
 
   // At most one read of the lists in flight a tenth of a second after a burst begins: a steady
   // stream of events must not put it off for ever.

@@ -66,6 +66,14 @@ pub async fn agent(
     caller.acts_as(&agent)?;
     let after = start(&state, &headers, query.after)?;
     let clock = state.clock.clone();
+    // The queues the agent has rights to now: the log says whom a queue's waiting list concerns
+    // (who is logged in), and the configuration, which may have changed since, has the last word.
+    let rights = state
+        .config
+        .agents
+        .get(&agent)
+        .map(|a| a.rights())
+        .unwrap_or_default();
     Ok(follow(
         state,
         caller.key,
@@ -78,6 +86,10 @@ pub async fn agent(
                 .filter(|item| match item.audience {
                     Some(audience) => audience.binary_search(&agent).is_ok(),
                     None => concerns_agent(models, &agent, item.event),
+                })
+                .filter(|item| match &item.event.kind {
+                    EventKind::ConversationEnqueued(e) => rights.contains(&e.queue),
+                    _ => true,
                 })
                 .filter_map(|item| notice(models, item.position, item.event, now))
                 .collect()
