@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 /// The layout of snapshots this build writes and reads. Bump it whenever a view's state changes
 /// shape or meaning: an older snapshot is then refused, and the views are rebuilt from the log
 /// instead of being misread.
-pub const SNAPSHOT_FORMAT: u32 = 10;
+pub const SNAPSHOT_FORMAT: u32 = 11;
 
 /// Why a snapshot cannot be used.
 #[derive(Debug, thiserror::Error)]

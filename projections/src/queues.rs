@@ -20,18 +20,28 @@ const MINUTE_MS: i64 = 60_000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Minute {
-    answered: u32,
     /// Sum of the answered conversations' waits.
     answered_wait_ms: u64,
     missed: u32,
     /// The answered conversations by their wait in whole seconds, rounded up: how many were
-    /// answered within any target is a sum over these, so a target changed in the configuration
-    /// applies to the past as well.
+    /// answered, and how many within any target, are sums over these, so a target changed in
+    /// the configuration applies to the past as well.
     waits_s: BTreeMap<u32, u32>,
     /// The most conversations waiting in the queue at once during the minute...
     waiting_peak: u32,
     /// ... and how many waited after its last change; `None` when the count did not change.
     waiting_end: Option<u32>,
+}
+
+impl Minute {
+    fn answered(&self) -> u32 {
+        self.waits_s.values().sum()
+    }
+
+    /// How many were answered within `target_s` seconds.
+    fn answered_within(&self, target_s: u32) -> u32 {
+        self.waits_s.range(..=target_s).map(|(_, n)| n).sum()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,7 +115,6 @@ impl QueuesView {
         if let Some((queue, since)) = self.waiting.remove(&conversation) {
             let wait_ms = at.millis_since(since);
             let minute = self.minute(&queue, at);
-            minute.answered += 1;
             minute.answered_wait_ms += wait_ms;
             let wait_s = u32::try_from(wait_ms.div_ceil(1000)).unwrap_or(u32::MAX);
             *minute.waits_s.entry(wait_s).or_default() += 1;
@@ -163,12 +172,12 @@ impl QueuesView {
             .into_iter()
             .filter(|queue| visible.queues.allows(queue))
             .map(|queue| {
-                let mut total = Minute::default();
+                let (mut answered, mut answered_wait_ms, mut missed) = (0u32, 0u64, 0u32);
                 if let Some(minutes) = self.minutes.get(queue) {
                     for minute in minutes.range(from..).map(|(_, m)| m) {
-                        total.answered += minute.answered;
-                        total.answered_wait_ms += minute.answered_wait_ms;
-                        total.missed += minute.missed;
+                        answered += minute.answered();
+                        answered_wait_ms += minute.answered_wait_ms;
+                        missed += minute.missed;
                     }
                 }
                 let (count, oldest) = waits.get(queue).copied().unwrap_or((0, now));
@@ -176,10 +185,9 @@ impl QueuesView {
                     queue: queue.clone(),
                     waiting: count,
                     longest_wait_ms: now.millis_since(oldest),
-                    answered: total.answered,
-                    missed: total.missed,
-                    average_wait_ms: (total.answered > 0)
-                        .then(|| total.answered_wait_ms / u64::from(total.answered)),
+                    answered,
+                    missed,
+                    average_wait_ms: (answered > 0).then(|| answered_wait_ms / u64::from(answered)),
                 }
             })
             .collect()
@@ -265,13 +273,9 @@ impl QueuesView {
                         missed: 0,
                     };
                     for minute in minutes.range(start..start + step).map(|(_, m)| m) {
-                        point.answered += minute.answered;
+                        point.answered += minute.answered();
                         point.missed += minute.missed;
-                        point.answered_in_time += minute
-                            .waits_s
-                            .range(..=target_s)
-                            .map(|(_, n)| n)
-                            .sum::<u32>();
+                        point.answered_in_time += minute.answered_within(target_s);
                         point.waiting = point.waiting.max(minute.waiting_peak);
                         level = minute.waiting_end.unwrap_or(level);
                     }
