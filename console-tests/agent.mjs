@@ -4,14 +4,12 @@
 
 import assert from "node:assert/strict";
 import {
-  api, base, choose, click, count, disabled, explain, fill, find, gone, launch, logged, page as newPage, press,
-  readyAgent, screenshot, signIn, textOf, valueOf,
+  api, base, choose, click, count, disabled, fill, find, gone, logged, page as newPage, press,
+  readyAgent, scenario, screenshot, signIn, textOf, valueOf,
 } from "./browser.mjs";
 
-const browser = await launch();
-let page;
-try {
-  page = await newPage(browser);
+await scenario("agent", async (browser) => {
+  const page = await newPage(browser);
   // A key the server refuses is shown in the API's words, not as a blank page.
   await signIn(page, "sb_not_a_key");
   await find(page, "#error", /key/i);
@@ -76,9 +74,4 @@ try {
   await page.goto("about:blank");
   await logged("ActivityBlurred", head, (payload) => payload.agent === "alice");
   console.log(`scenario 1 passed: conversation ${conversation} answered and closed in the browser`);
-} catch (error) {
-  await explain(page, "agent-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

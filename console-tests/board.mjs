@@ -7,14 +7,13 @@
 
 import assert from "node:assert/strict";
 import {
-  api, choose, click, count, download, explain, fill, find, gone, launch, page as newPage, screenshot, signIn,
+  api, choose, click, count, download, fill, find, gone, page as newPage, scenario, screenshot,
+  signIn,
 } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
-const browser = await launch();
-let page;
-try {
-  page = await newPage(browser);
+await scenario("board", async (browser) => {
+  const page = await newPage(browser);
   await signIn(page, "sb_demo_supervisor");
   await find(page, "#link", "Live");
   const card = (status, conversation) =>
@@ -102,9 +101,4 @@ try {
   await signIn(auditor, "sb_demo_auditor");
   await find(auditor, "#chain", /The chain holds: \d+ events checked/);
   console.log(`scenarios 2, 5 and 6 passed: ${lines.length - 1} exported rows`);
-} catch (error) {
-  await explain(page, "board-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

@@ -39,6 +39,21 @@ export async function launch() {
   });
 }
 
+/** Runs scenario `name`: launches the browser, runs `body(browser)`, and after a failure shows
+ * what every page it opened showed (`explain`) before the error ends the script; the browser is
+ * closed either way. */
+export async function scenario(name, body) {
+  const browser = await launch();
+  try {
+    await body(browser);
+  } catch (error) {
+    for (const [n, page] of (browser.scenarioPages ?? []).entries()) await explain(page, `${name}-failure-${n}`);
+    throw error;
+  } finally {
+    await browser.close();
+  }
+}
+
 /** A page in a context of its own (its own storage, as a second person at another desk), which
  * fails the scenario on any uncaught script error, logs console errors and missing files (a
  * refused request is one, and some scenarios make them on purpose), and keeps its downloads
@@ -49,6 +64,7 @@ export async function page(browser) {
     downloadBehavior: { policy: "allow", downloadPath: downloads },
   });
   const page = await context.newPage();
+  (browser.scenarioPages ??= []).push(page);
   page.downloads = downloads;
   page.setDefaultTimeout(TIMEOUT_MS);
   await page.setViewport({ width: 1280, height: 800 });

@@ -4,13 +4,12 @@
 
 import assert from "node:assert/strict";
 import {
-  api, count, explain, find, launch, page as newPage, press, readyAgent, screenshot, signIn,
+  api, count, find, page as newPage, press, readyAgent, scenario, screenshot, signIn,
 } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
-const browser = await launch();
-const pages = {};
-try {
+await scenario("grab", async (browser) => {
+  const pages = {};
   for (const agent of ["ann", "ben"]) {
     const page = await newPage(browser);
     await readyAgent(page, `sb_test_${agent}`, "experts");
@@ -54,9 +53,4 @@ try {
   const joined = await api(ADMIN, "GET", `/v1/conversations/${sent.conversation}`);
   assert.deepEqual(joined.agents, ["cleo", winner].sort(), JSON.stringify(joined));
   console.log(`scenario 3 passed: ${winner} grabbed it, ${loser} was told, cleo joined`);
-} catch (error) {
-  for (const page of Object.values(pages)) await explain(page, "grab-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

@@ -4,14 +4,12 @@
 
 import assert from "node:assert/strict";
 import {
-  api, choose, click, explain, fill, find, gone, launch, logged, page as newPage, press, readyAgent,
+  api, choose, click, fill, find, gone, logged, page as newPage, press, readyAgent, scenario,
 } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
-const browser = await launch();
-let page;
-try {
-  page = await newPage(browser);
+await scenario("handover", async (browser) => {
+  const page = await newPage(browser);
   await readyAgent(page, "sb_demo_alice", "support");
   const sent = await api(ADMIN, "POST", "/v1/webchat/website/messages", {
     visitor: "v-hand", name: "Olga", message_id: "h-1", text: "Can you check later?",
@@ -69,9 +67,4 @@ try {
   assert.equal(alice.presence.state, "paused");
   assert.equal(alice.presence.paid, true);
   console.log("postpone, resume, transfer to a queue, leave and a paid pause passed");
-} catch (error) {
-  await explain(page, "handover-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

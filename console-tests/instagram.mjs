@@ -3,13 +3,12 @@
 
 import assert from "node:assert/strict";
 import {
-  acceptOffer, api, click, disabled, explain, fill, find, launch, page as newPage, readyAgent, textOf, webhook,
+  acceptOffer, api, click, disabled, fill, find, page as newPage, readyAgent, scenario, textOf,
+  webhook,
 } from "./browser.mjs";
 
-const browser = await launch();
-let page;
-try {
-  page = await newPage(browser);
+await scenario("instagram", async (browser) => {
+  const page = await newPage(browser);
   await readyAgent(page, "sb_demo_alice", "support");
 
   // A customer writes on Instagram, through the provider's signed webhook.
@@ -38,9 +37,4 @@ try {
   await click(page, "#send");
   await find(page, ".message.agent", "yyyy");
   console.log("scenario 4 passed: 1001 characters stopped, 1000 sent");
-} catch (error) {
-  await explain(page, "instagram-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

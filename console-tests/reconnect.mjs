@@ -3,13 +3,13 @@
 // and the messages written meanwhile appear once each.
 
 import assert from "node:assert/strict";
-import { api, count, explain, find, launch, page as newPage, press, readyAgent, textsOf } from "./browser.mjs";
+import {
+  api, count, find, page as newPage, press, readyAgent, scenario, textsOf,
+} from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
-const browser = await launch();
-let page;
-try {
-  page = await newPage(browser);
+await scenario("reconnect", async (browser) => {
+  const page = await newPage(browser);
   await readyAgent(page, "sb_demo_alice", "support");
 
   await page.setOfflineMode(true);
@@ -63,9 +63,4 @@ try {
   await find(page, `${work} .message.customer`, "Still there?");
   assert.deepEqual(await textsOf(page, `${work} .message.customer`), ["Are you there?", "Hello?", "Anyone?", "Still there?"]);
   console.log("reconnect passed: nothing lost, nothing doubled, and a refused resumption starts afresh");
-} catch (error) {
-  await explain(page, "reconnect-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

@@ -7,14 +7,12 @@
 
 import assert from "node:assert/strict";
 import {
-  acceptOffer, api, choose, click, disabled, explain, fill, find, gone, launch, logged, page as newPage,
-  readyAgent, webhook,
+  acceptOffer, api, choose, click, disabled, fill, find, gone, logged, page as newPage, readyAgent,
+  scenario, webhook,
 } from "./browser.mjs";
 
-const browser = await launch();
-let page;
-try {
-  page = await newPage(browser);
+await scenario("window", async (browser) => {
+  const page = await newPage(browser);
   // The console reads the conversation's reply rules: here they say the window has closed.
   await page.setRequestInterception(true);
   // A request can be dropped under the handler (the page reloads, the browser closes): that is
@@ -73,9 +71,4 @@ try {
   await outbound("420600111222");
   await find(page, "#work [data-conversation] .message.agent", "Your parcel has arrived.");
   console.log("window passed: past the window only an approved template goes out; outbound only to who wrote");
-} catch (error) {
-  await explain(page, "window-failure");
-  throw error;
-} finally {
-  await browser.close();
-}
+});

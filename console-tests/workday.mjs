@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import {
-  api, choose, click, count, explain, fill, find, gone, launch, page as newPage, press, readyAgent, valueOf,
+  api, choose, click, count, fill, find, gone, page as newPage, press, readyAgent, scenario,
+  valueOf,
 } from "./browser.mjs";
 
 const ADMIN = "sb_demo_admin";
@@ -14,9 +15,8 @@ const writes = (visitor, name, id, text, connector = "desk-chat") =>
   api(ADMIN, "POST", `/v1/webchat/${connector}/messages`, { visitor, name, message_id: id, text });
 const summary = (conversation) => api(ADMIN, "GET", `/v1/conversations/${conversation}`);
 
-const browser = await launch();
-const pages = {};
-try {
+await scenario("workday", async (browser) => {
+  const pages = {};
   const ann = (pages.ann = await newPage(browser));
   await readyAgent(ann, "sb_test_ann", "desk");
   await click(ann, "#queues button[data-queue=ring]");
@@ -95,9 +95,4 @@ try {
   assert.equal(waiting.status, "waiting", JSON.stringify(waiting));
   assert.equal(waiting.offered_to, null, JSON.stringify(waiting));
   console.log("workday passed: ring-out pause, waiting list, unread tab, reminder, new line, important, invite, transfer, reject");
-} catch (error) {
-  for (const [name, page] of Object.entries(pages)) await explain(page, `workday-${name}-failure`);
-  throw error;
-} finally {
-  await browser.close();
-}
+});
